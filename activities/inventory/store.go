@@ -1,0 +1,382 @@
+package inventory
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ordersaga/ordersaga/internal/sqlitedb"
+)
+
+// DatabaseFile is the inventory store's file name inside the data directory.
+const DatabaseFile = "inventory.db"
+
+// catalogJSON is the catalog that a new inventory store starts with: a few
+// SKUs with ample stock and LAMP-LIMITED with only 3 units, so that an
+// out-of-stock order is easy to produce.
+//
+//go:embed catalog.json
+var catalogJSON []byte
+
+var migrations = []string{`
+CREATE TABLE products (
+	sku              TEXT PRIMARY KEY,
+	name             TEXT NOT NULL,
+	unit_price_cents INTEGER NOT NULL CHECK (unit_price_cents >= 0),
+	on_hand          INTEGER NOT NULL CHECK (on_hand >= 0),
+	received         INTEGER NOT NULL
+);
+CREATE TABLE reservations (
+	key         TEXT PRIMARY KEY,
+	id          TEXT NOT NULL UNIQUE,
+	order_id    TEXT NOT NULL,
+	status      TEXT NOT NULL CHECK (status IN ('reserved', 'released', 'voided')),
+	total_cents INTEGER NOT NULL,
+	created_at  TEXT NOT NULL,
+	updated_at  TEXT NOT NULL
+);
+CREATE INDEX reservations_order ON reservations (order_id);
+CREATE TABLE reservation_lines (
+	reservation_key  TEXT NOT NULL REFERENCES reservations (key),
+	sku              TEXT NOT NULL,
+	name             TEXT NOT NULL,
+	qty              INTEGER NOT NULL CHECK (qty > 0),
+	unit_price_cents INTEGER NOT NULL,
+	PRIMARY KEY (reservation_key, sku)
+);`,
+}
+
+// Store is the inventory service's own database. Every method that changes
+// it is one transaction, and every mutation is idempotent by key.
+type Store struct {
+	db *sql.DB
+}
+
+// Open opens the inventory store at path, creating it and seeding the
+// catalog on first use.
+func Open(ctx context.Context, path string) (*Store, error) {
+	db, err := sqlitedb.Open(ctx, path, migrations)
+	if err != nil {
+		return nil, fmt.Errorf("inventory store: %w", err)
+	}
+	s := &Store{db: db}
+	if err := s.seed(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("inventory store: seed catalog: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+type catalogEntry struct {
+	SKU            string `json:"sku"`
+	Name           string `json:"name"`
+	UnitPriceCents int64  `json:"unit_price_cents"`
+	Stock          int    `json:"stock"`
+}
+
+// seed loads the shipped catalog into an empty store. It runs in one
+// transaction that first checks for products, so two processes starting on
+// a new file at once seed it once.
+func (s *Store) seed(ctx context.Context) error {
+	var catalog []catalogEntry
+	if err := json.Unmarshal(catalogJSON, &catalog); err != nil {
+		return fmt.Errorf("parse catalog.json: %w", err)
+	}
+	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM products`).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		for _, p := range catalog {
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO products (sku, name, unit_price_cents, on_hand, received) VALUES (?, ?, ?, ?, ?)`,
+				p.SKU, p.Name, p.UnitPriceCents, p.Stock, p.Stock); err != nil {
+				return fmt.Errorf("insert %s: %w", p.SKU, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Reserve takes the items out of stock on hand and prices them, all or
+// nothing. Called again with the same key, it returns the first reservation
+// and changes nothing; with the same key but other items, it fails with
+// ErrKeyConflict.
+func (s *Store) Reserve(ctx context.Context, req ReserveRequest) (Reservation, error) {
+	if err := req.validate(); err != nil {
+		return Reservation{}, fmt.Errorf("reserve %s: %w", req.Key, err)
+	}
+	var res Reservation
+	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		existing, found, err := reservationByKey(ctx, tx, req.Key)
+		if err != nil {
+			return err
+		}
+		if found {
+			res = existing
+			return checkSameReservation(existing, req)
+		}
+		res, err = reserve(ctx, tx, req)
+		return err
+	})
+	if err != nil {
+		return Reservation{}, fmt.Errorf("reserve %s: %w", req.Key, err)
+	}
+	return res, nil
+}
+
+func reserve(ctx context.Context, tx *sql.Tx, req ReserveRequest) (Reservation, error) {
+	res := Reservation{ID: reservationID(req.Key), Key: req.Key, OrderID: req.OrderID, Status: Reserved}
+	for _, item := range req.Items {
+		var line Line
+		var onHand int
+		err := tx.QueryRowContext(ctx, `SELECT name, unit_price_cents, on_hand FROM products WHERE sku = ?`, item.SKU).
+			Scan(&line.Name, &line.UnitPriceCents, &onHand)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Reservation{}, fmt.Errorf("%w: %s", ErrUnknownSKU, item.SKU)
+		}
+		if err != nil {
+			return Reservation{}, fmt.Errorf("read %s: %w", item.SKU, err)
+		}
+		if onHand < item.Qty {
+			return Reservation{}, fmt.Errorf("%w: %s has %d on hand, order needs %d", ErrOutOfStock, item.SKU, onHand, item.Qty)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE products SET on_hand = on_hand - ? WHERE sku = ?`, item.Qty, item.SKU); err != nil {
+			return Reservation{}, fmt.Errorf("take %s: %w", item.SKU, err)
+		}
+		line.SKU, line.Qty = item.SKU, item.Qty
+		res.Lines = append(res.Lines, line)
+		res.TotalCents += line.AmountCents()
+	}
+	now := timestamp()
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO reservations (key, id, order_id, status, total_cents, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		res.Key, res.ID, res.OrderID, res.Status, res.TotalCents, now, now); err != nil {
+		return Reservation{}, fmt.Errorf("record reservation: %w", err)
+	}
+	for _, l := range res.Lines {
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO reservation_lines (reservation_key, sku, name, qty, unit_price_cents) VALUES (?, ?, ?, ?, ?)`,
+			res.Key, l.SKU, l.Name, l.Qty, l.UnitPriceCents); err != nil {
+			return Reservation{}, fmt.Errorf("record line %s: %w", l.SKU, err)
+		}
+	}
+	return res, nil
+}
+
+// checkSameReservation decides what a repeated Reserve returns: the first
+// result if it asked for the same items, an error if the key was voided or
+// reused for something else.
+func checkSameReservation(existing Reservation, req ReserveRequest) error {
+	if existing.Status == Voided {
+		return ErrKeyVoided
+	}
+	if existing.OrderID != req.OrderID || !sameItems(existing.Lines, req.Items) {
+		return fmt.Errorf("%w: %s first reserved %s for order %q", ErrKeyConflict, req.Key, describeLines(existing.Lines), existing.OrderID)
+	}
+	return nil
+}
+
+func sameItems(lines []Line, items []Item) bool {
+	if len(lines) != len(items) {
+		return false
+	}
+	for _, item := range items {
+		i := slices.IndexFunc(lines, func(l Line) bool { return l.SKU == item.SKU })
+		if i < 0 || lines[i].Qty != item.Qty {
+			return false
+		}
+	}
+	return true
+}
+
+func describeLines(lines []Line) string {
+	s := ""
+	for i, l := range lines {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%s:%d", l.SKU, l.Qty)
+	}
+	return "[" + s + "]"
+}
+
+// Release puts the stock reserved with key back on hand. It is safe to call
+// any number of times and for a key that never reserved anything: then it
+// records the key as voided, so that a reserve still in flight with that key
+// cannot take stock after its order gave up on it.
+func (s *Store) Release(ctx context.Context, req ReleaseRequest) (ReleaseResult, error) {
+	result := ReleaseResult{Key: req.Key}
+	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		res, found, err := reservationByKey(ctx, tx, req.Key)
+		if err != nil {
+			return err
+		}
+		now := timestamp()
+		switch {
+		case !found:
+			result.Status = Voided
+			_, err := tx.ExecContext(ctx,
+				`INSERT INTO reservations (key, id, order_id, status, total_cents, created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?)`,
+				req.Key, reservationID(req.Key), req.OrderID, Voided, now, now)
+			return err
+		case res.Status != Reserved:
+			result.Status = res.Status
+			return nil
+		}
+		for _, l := range res.Lines {
+			if _, err := tx.ExecContext(ctx, `UPDATE products SET on_hand = on_hand + ? WHERE sku = ?`, l.Qty, l.SKU); err != nil {
+				return fmt.Errorf("return %s: %w", l.SKU, err)
+			}
+			result.UnitsReturned += l.Qty
+		}
+		result.Status = Released
+		_, err = tx.ExecContext(ctx, `UPDATE reservations SET status = ?, updated_at = ? WHERE key = ?`, Released, now, req.Key)
+		return err
+	})
+	if err != nil {
+		return ReleaseResult{}, fmt.Errorf("release %s: %w", req.Key, err)
+	}
+	return result, nil
+}
+
+// Reservation returns the reservation recorded under key.
+func (s *Store) Reservation(ctx context.Context, key string) (Reservation, bool, error) {
+	return reservationByKey(ctx, s.db, key)
+}
+
+// Reservations lists every reservation, oldest first, for the audit.
+func (s *Store) Reservations(ctx context.Context) ([]Reservation, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT key FROM reservations ORDER BY created_at, key`)
+	if err != nil {
+		return nil, fmt.Errorf("list reservations: %w", err)
+	}
+	keys, err := scanStrings(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list reservations: %w", err)
+	}
+	out := make([]Reservation, 0, len(keys))
+	for _, k := range keys {
+		r, _, err := s.Reservation(ctx, k)
+		if err != nil {
+			return nil, fmt.Errorf("read reservation %s: %w", k, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Products lists the catalog with stock on hand and units reserved, by SKU.
+func (s *Store) Products(ctx context.Context) ([]Product, error) {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT p.sku, p.name, p.unit_price_cents, p.on_hand, p.received,
+		       COALESCE((SELECT sum(l.qty) FROM reservation_lines l JOIN reservations r ON r.key = l.reservation_key
+		                 WHERE l.sku = p.sku AND r.status = 'reserved'), 0)
+		FROM products p ORDER BY p.sku`)
+	if err != nil {
+		return nil, fmt.Errorf("list products: %w", err)
+	}
+	defer rows.Close()
+	var out []Product
+	for rows.Next() {
+		var p Product
+		if err := rows.Scan(&p.SKU, &p.Name, &p.UnitPriceCents, &p.OnHand, &p.Received, &p.Reserved); err != nil {
+			return nil, fmt.Errorf("list products: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// SetStock sets the stock on hand of sku to qty (a stock count, a delivery),
+// and counts the difference as received so the stock invariant still holds.
+func (s *Store) SetStock(ctx context.Context, sku string, qty int) (Product, error) {
+	if qty < 0 {
+		return Product{}, fmt.Errorf("set stock of %s: quantity %d is negative", sku, qty)
+	}
+	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `UPDATE products SET received = received + (? - on_hand), on_hand = ? WHERE sku = ?`, qty, qty, sku)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: %s", ErrUnknownSKU, sku)
+		}
+		return nil
+	})
+	if err != nil {
+		return Product{}, fmt.Errorf("set stock of %s: %w", sku, err)
+	}
+	products, err := s.Products(ctx)
+	if err != nil {
+		return Product{}, err
+	}
+	i := slices.IndexFunc(products, func(p Product) bool { return p.SKU == sku })
+	return products[i], nil
+}
+
+// querier is what both *sql.DB and *sql.Tx offer for reading.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func reservationByKey(ctx context.Context, tx querier, key string) (Reservation, bool, error) {
+	r := Reservation{Key: key}
+	err := tx.QueryRowContext(ctx, `SELECT id, order_id, status, total_cents FROM reservations WHERE key = ?`, key).
+		Scan(&r.ID, &r.OrderID, &r.Status, &r.TotalCents)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Reservation{}, false, nil
+	}
+	if err != nil {
+		return Reservation{}, false, fmt.Errorf("read reservation %s: %w", key, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT sku, name, qty, unit_price_cents FROM reservation_lines WHERE reservation_key = ? ORDER BY rowid`, key)
+	if err != nil {
+		return Reservation{}, false, fmt.Errorf("read lines of %s: %w", key, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var l Line
+		if err := rows.Scan(&l.SKU, &l.Name, &l.Qty, &l.UnitPriceCents); err != nil {
+			return Reservation{}, false, fmt.Errorf("read lines of %s: %w", key, err)
+		}
+		r.Lines = append(r.Lines, l)
+	}
+	return r, true, rows.Err()
+}
+
+func scanStrings(rows *sql.Rows) ([]string, error) {
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// reservationID derives a stable, public ID from the idempotency key, so a
+// retried reserve reports the same ID without a lookup table.
+func reservationID(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "rsv_" + hex.EncodeToString(sum[:8])
+}
+
+func timestamp() string { return time.Now().UTC().Format(time.RFC3339Nano) }

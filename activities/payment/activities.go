@@ -1,0 +1,49 @@
+package payment
+
+import (
+	"context"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/ordersaga/ordersaga/internal/apperr"
+)
+
+// Activities are the payment service's Temporal activities: thin adapters
+// over the store that log what they did and tell business failures from
+// transient ones.
+type Activities struct {
+	Store *Store
+}
+
+// ChargePayment charges the order total. A declined card or a reused key
+// fails the order; a gateway timeout is retried with backoff.
+func (a *Activities) ChargePayment(ctx context.Context, req ChargeRequest) (Charge, error) {
+	charge, err := a.Store.Charge(ctx, req, activity.GetInfo(ctx).Attempt)
+	if err != nil {
+		return Charge{}, classify(err)
+	}
+	activity.GetLogger(ctx).Info("payment captured", "order_id", req.OrderID, "key", req.Key,
+		"charge_id", charge.ID, "amount_cents", charge.AmountCents)
+	return charge, nil
+}
+
+// RefundPayment gives a charge back. It undoes ChargePayment, so it must
+// always succeed in the end: it has no business failures.
+func (a *Activities) RefundPayment(ctx context.Context, req RefundRequest) (RefundResult, error) {
+	res, err := a.Store.Refund(ctx, req)
+	if err != nil {
+		return RefundResult{}, err
+	}
+	activity.GetLogger(ctx).Info("payment refunded", "order_id", req.OrderID, "key", req.Key,
+		"status", res.Status, "amount_cents", res.AmountCents)
+	return res, nil
+}
+
+func classify(err error) error {
+	return apperr.Classify(err,
+		apperr.Kind{Err: ErrDeclined, Type: DeclinedError},
+		apperr.Kind{Err: ErrKeyConflict, Type: KeyConflictError},
+		apperr.Kind{Err: ErrKeyVoided, Type: KeyVoidedError},
+		apperr.Kind{Err: ErrInvalid, Type: InvalidError},
+	)
+}

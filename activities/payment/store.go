@@ -1,0 +1,186 @@
+package payment
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ordersaga/ordersaga/internal/sqlitedb"
+)
+
+// DatabaseFile is the payment store's file name inside the data directory.
+const DatabaseFile = "payment.db"
+
+var migrations = []string{`
+CREATE TABLE charges (
+	key          TEXT PRIMARY KEY,
+	id           TEXT NOT NULL UNIQUE,
+	order_id     TEXT NOT NULL,
+	amount_cents INTEGER NOT NULL,
+	status       TEXT NOT NULL CHECK (status IN ('captured', 'declined', 'refunded', 'voided')),
+	created_at   TEXT NOT NULL,
+	updated_at   TEXT NOT NULL
+);
+CREATE INDEX charges_order ON charges (order_id);`,
+}
+
+// Store is the payment service's own database. Every method that changes it
+// is one transaction, and every mutation is idempotent by key.
+type Store struct {
+	db *sql.DB
+}
+
+// Open opens the payment store at path, creating it on first use.
+func Open(ctx context.Context, path string) (*Store, error) {
+	db, err := sqlitedb.Open(ctx, path, migrations)
+	if err != nil {
+		return nil, fmt.Errorf("payment store: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Charge asks the gateway to approve the charge and records the outcome, in
+// one transaction. Called again with the same key it returns the first
+// outcome (the charge, or ErrDeclined) without asking the gateway again; with
+// the same key but another amount or order it fails with ErrKeyConflict.
+// attempt is passed to the gateway (see TokenFlaky).
+func (s *Store) Charge(ctx context.Context, req ChargeRequest, attempt int32) (Charge, error) {
+	if err := req.validate(); err != nil {
+		return Charge{}, fmt.Errorf("charge %s: %w", req.Key, err)
+	}
+	var charge Charge
+	var declined error
+	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		existing, found, err := chargeByKey(ctx, tx, req.Key)
+		if err != nil {
+			return err
+		}
+		if found {
+			charge = existing
+			return checkSameCharge(existing, req)
+		}
+		charge = Charge{ID: chargeID(req.Key), Key: req.Key, OrderID: req.OrderID, AmountCents: req.AmountCents, Status: Captured}
+		if declined = authorize(req.Token, attempt); declined != nil {
+			if !errors.Is(declined, ErrDeclined) {
+				return declined
+			}
+			charge.Status = Declined
+		}
+		return insertCharge(ctx, tx, charge)
+	})
+	if err == nil && charge.Status == Declined {
+		err = declined
+		if err == nil {
+			err = fmt.Errorf("%w (recorded earlier for this key)", ErrDeclined)
+		}
+	}
+	if err != nil {
+		return Charge{}, fmt.Errorf("charge %s: %w", req.Key, err)
+	}
+	return charge, nil
+}
+
+func checkSameCharge(existing Charge, req ChargeRequest) error {
+	if existing.Status == Voided {
+		return ErrKeyVoided
+	}
+	if existing.OrderID != req.OrderID || existing.AmountCents != req.AmountCents {
+		return fmt.Errorf("%w: %s first charged %d cents for order %q", ErrKeyConflict, req.Key, existing.AmountCents, existing.OrderID)
+	}
+	return nil
+}
+
+func insertCharge(ctx context.Context, tx *sql.Tx, c Charge) error {
+	now := timestamp()
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO charges (key, id, order_id, amount_cents, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		c.Key, c.ID, c.OrderID, c.AmountCents, c.Status, now, now)
+	if err != nil {
+		return fmt.Errorf("record charge: %w", err)
+	}
+	return nil
+}
+
+// Refund gives back a captured charge. It is safe to call any number of
+// times and for a key that never charged anything: then it records the key
+// as voided, so that a charge still in flight with that key cannot take the
+// customer's money after its order gave up on it.
+func (s *Store) Refund(ctx context.Context, req RefundRequest) (RefundResult, error) {
+	result := RefundResult{Key: req.Key}
+	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		c, found, err := chargeByKey(ctx, tx, req.Key)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !found:
+			result.Status = Voided
+			return insertCharge(ctx, tx, Charge{ID: chargeID(req.Key), Key: req.Key, OrderID: req.OrderID, Status: Voided})
+		case c.Status != Captured:
+			result.Status = c.Status
+			return nil
+		}
+		result.Status, result.AmountCents = Refunded, c.AmountCents
+		_, err = tx.ExecContext(ctx, `UPDATE charges SET status = ?, updated_at = ? WHERE key = ?`, Refunded, timestamp(), req.Key)
+		return err
+	})
+	if err != nil {
+		return RefundResult{}, fmt.Errorf("refund %s: %w", req.Key, err)
+	}
+	return result, nil
+}
+
+// ChargeByKey returns the charge recorded under key.
+func (s *Store) ChargeByKey(ctx context.Context, key string) (Charge, bool, error) {
+	return chargeByKey(ctx, s.db, key)
+}
+
+// Charges lists every charge, oldest first, for the audit.
+func (s *Store) Charges(ctx context.Context) ([]Charge, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT key, id, order_id, amount_cents, status FROM charges ORDER BY created_at, key`)
+	if err != nil {
+		return nil, fmt.Errorf("list charges: %w", err)
+	}
+	defer rows.Close()
+	var out []Charge
+	for rows.Next() {
+		var c Charge
+		if err := rows.Scan(&c.Key, &c.ID, &c.OrderID, &c.AmountCents, &c.Status); err != nil {
+			return nil, fmt.Errorf("list charges: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func chargeByKey(ctx context.Context, q querier, key string) (Charge, bool, error) {
+	c := Charge{Key: key}
+	err := q.QueryRowContext(ctx, `SELECT id, order_id, amount_cents, status FROM charges WHERE key = ?`, key).
+		Scan(&c.ID, &c.OrderID, &c.AmountCents, &c.Status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Charge{}, false, nil
+	}
+	if err != nil {
+		return Charge{}, false, fmt.Errorf("read charge %s: %w", key, err)
+	}
+	return c, true, nil
+}
+
+// chargeID derives a stable, public ID from the idempotency key.
+func chargeID(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "ch_" + hex.EncodeToString(sum[:8])
+}
+
+func timestamp() string { return time.Now().UTC().Format(time.RFC3339Nano) }

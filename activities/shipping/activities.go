@@ -1,0 +1,48 @@
+package shipping
+
+import (
+	"context"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/ordersaga/ordersaga/internal/apperr"
+)
+
+// Activities are the shipping service's Temporal activities: thin adapters
+// over the store that log what they did and tell business failures from
+// transient ones.
+type Activities struct {
+	Store *Store
+}
+
+// CreateShipment books the parcel with the carrier. An undeliverable address
+// or a reused key fails the order; anything else is retried.
+func (a *Activities) CreateShipment(ctx context.Context, req ShipRequest) (Shipment, error) {
+	sh, err := a.Store.Ship(ctx, req)
+	if err != nil {
+		return Shipment{}, classify(err)
+	}
+	activity.GetLogger(ctx).Info("shipment created", "order_id", req.OrderID, "key", req.Key,
+		"shipment_id", sh.ID, "tracking_number", sh.TrackingNumber)
+	return sh, nil
+}
+
+// CancelShipment cancels a booking. It undoes CreateShipment, so it must
+// always succeed in the end: it has no business failures.
+func (a *Activities) CancelShipment(ctx context.Context, req CancelRequest) (CancelResult, error) {
+	res, err := a.Store.Cancel(ctx, req)
+	if err != nil {
+		return CancelResult{}, err
+	}
+	activity.GetLogger(ctx).Info("shipment cancelled", "order_id", req.OrderID, "key", req.Key, "status", res.Status)
+	return res, nil
+}
+
+func classify(err error) error {
+	return apperr.Classify(err,
+		apperr.Kind{Err: ErrUndeliverable, Type: UndeliverableError},
+		apperr.Kind{Err: ErrKeyConflict, Type: KeyConflictError},
+		apperr.Kind{Err: ErrKeyVoided, Type: KeyVoidedError},
+		apperr.Kind{Err: ErrInvalid, Type: InvalidError},
+	)
+}

@@ -1,0 +1,201 @@
+package shipping
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ordersaga/ordersaga/internal/sqlitedb"
+)
+
+// DatabaseFile is the shipping store's file name inside the data directory.
+const DatabaseFile = "shipping.db"
+
+var migrations = []string{`
+CREATE TABLE shipments (
+	key             TEXT PRIMARY KEY,
+	id              TEXT NOT NULL UNIQUE,
+	order_id        TEXT NOT NULL,
+	tracking_number TEXT NOT NULL,
+	address         TEXT NOT NULL,
+	items           TEXT NOT NULL,
+	status          TEXT NOT NULL CHECK (status IN ('created', 'cancelled', 'voided')),
+	created_at      TEXT NOT NULL,
+	updated_at      TEXT NOT NULL
+);
+CREATE INDEX shipments_order ON shipments (order_id);`,
+}
+
+// Store is the shipping service's own database. Every method that changes
+// it is one transaction, and every mutation is idempotent by key.
+type Store struct {
+	db *sql.DB
+}
+
+// Open opens the shipping store at path, creating it on first use.
+func Open(ctx context.Context, path string) (*Store, error) {
+	db, err := sqlitedb.Open(ctx, path, migrations)
+	if err != nil {
+		return nil, fmt.Errorf("shipping store: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ship books the shipment and returns it with its tracking number. Called
+// again with the same key it returns the first booking; with the same key
+// but another address or other items it fails with ErrKeyConflict.
+func (s *Store) Ship(ctx context.Context, req ShipRequest) (Shipment, error) {
+	if err := req.validate(); err != nil {
+		return Shipment{}, fmt.Errorf("ship %s: %w", req.Key, err)
+	}
+	var sh Shipment
+	items := describeItems(req.Items)
+	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		existing, found, err := shipmentByKey(ctx, tx, req.Key)
+		if err != nil {
+			return err
+		}
+		if found {
+			sh = existing.Shipment
+			return checkSameShipment(existing, req, items)
+		}
+		sh = Shipment{ID: shipmentID(req.Key), Key: req.Key, OrderID: req.OrderID, TrackingNumber: trackingNumber(req.Key), Status: Created}
+		return insertShipment(ctx, tx, sh, req.Address, items)
+	})
+	if err != nil {
+		return Shipment{}, fmt.Errorf("ship %s: %w", req.Key, err)
+	}
+	return sh, nil
+}
+
+func checkSameShipment(existing storedShipment, req ShipRequest, items string) error {
+	if existing.Status == Voided {
+		return ErrKeyVoided
+	}
+	if existing.OrderID != req.OrderID || existing.address != req.Address || existing.items != items {
+		return fmt.Errorf("%w: %s first shipped %s for order %q", ErrKeyConflict, req.Key, existing.items, existing.OrderID)
+	}
+	return nil
+}
+
+func insertShipment(ctx context.Context, tx *sql.Tx, sh Shipment, address, items string) error {
+	now := timestamp()
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO shipments (key, id, order_id, tracking_number, address, items, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sh.Key, sh.ID, sh.OrderID, sh.TrackingNumber, address, items, sh.Status, now, now)
+	if err != nil {
+		return fmt.Errorf("record shipment: %w", err)
+	}
+	return nil
+}
+
+// Cancel cancels a booked shipment. It is safe to call any number of times
+// and for a key that never booked anything: then it records the key as
+// voided, so that a booking still in flight with that key cannot ship a
+// parcel after its order gave up on it.
+func (s *Store) Cancel(ctx context.Context, req CancelRequest) (CancelResult, error) {
+	result := CancelResult{Key: req.Key}
+	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		sh, found, err := shipmentByKey(ctx, tx, req.Key)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !found:
+			result.Status = Voided
+			return insertShipment(ctx, tx, Shipment{ID: shipmentID(req.Key), Key: req.Key, OrderID: req.OrderID, Status: Voided}, "", "")
+		case sh.Status != Created:
+			result.Status = sh.Status
+			return nil
+		}
+		result.Status = Cancelled
+		_, err = tx.ExecContext(ctx, `UPDATE shipments SET status = ?, updated_at = ? WHERE key = ?`, Cancelled, timestamp(), req.Key)
+		return err
+	})
+	if err != nil {
+		return CancelResult{}, fmt.Errorf("cancel shipment %s: %w", req.Key, err)
+	}
+	return result, nil
+}
+
+// ShipmentByKey returns the shipment recorded under key.
+func (s *Store) ShipmentByKey(ctx context.Context, key string) (Shipment, bool, error) {
+	sh, found, err := shipmentByKey(ctx, s.db, key)
+	return sh.Shipment, found, err
+}
+
+// Shipments lists every shipment, oldest first, for the audit.
+func (s *Store) Shipments(ctx context.Context) ([]Shipment, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT key, id, order_id, tracking_number, status FROM shipments ORDER BY created_at, key`)
+	if err != nil {
+		return nil, fmt.Errorf("list shipments: %w", err)
+	}
+	defer rows.Close()
+	var out []Shipment
+	for rows.Next() {
+		var sh Shipment
+		if err := rows.Scan(&sh.Key, &sh.ID, &sh.OrderID, &sh.TrackingNumber, &sh.Status); err != nil {
+			return nil, fmt.Errorf("list shipments: %w", err)
+		}
+		out = append(out, sh)
+	}
+	return out, rows.Err()
+}
+
+// storedShipment is a shipment with the request it was booked for, to
+// recognise a repeated request.
+type storedShipment struct {
+	Shipment
+	address, items string
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func shipmentByKey(ctx context.Context, q querier, key string) (storedShipment, bool, error) {
+	sh := storedShipment{Shipment: Shipment{Key: key}}
+	err := q.QueryRowContext(ctx, `SELECT id, order_id, tracking_number, status, address, items FROM shipments WHERE key = ?`, key).
+		Scan(&sh.ID, &sh.OrderID, &sh.TrackingNumber, &sh.Status, &sh.address, &sh.items)
+	if errors.Is(err, sql.ErrNoRows) {
+		return storedShipment{}, false, nil
+	}
+	if err != nil {
+		return storedShipment{}, false, fmt.Errorf("read shipment %s: %w", key, err)
+	}
+	return sh, true, nil
+}
+
+// describeItems is the parcel's content in a canonical form (sorted by SKU),
+// stored with the shipment and compared on a repeated request.
+func describeItems(items []Parcel) string {
+	parts := make([]string, 0, len(items))
+	for _, it := range items {
+		parts = append(parts, fmt.Sprintf("%s:%d", it.SKU, it.Qty))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
+}
+
+func shipmentID(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "shp_" + hex.EncodeToString(sum[:8])
+}
+
+// trackingNumber derives the carrier's tracking number from the key, so a
+// retried booking reports the same number.
+func trackingNumber(key string) string {
+	sum := sha256.Sum256([]byte("tracking:" + key))
+	return "TRK" + strings.ToUpper(hex.EncodeToString(sum[:6]))
+}
+
+func timestamp() string { return time.Now().UTC().Format(time.RFC3339Nano) }

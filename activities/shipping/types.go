@@ -1,0 +1,94 @@
+// Package shipping is the shipping service: it creates the shipment that
+// sends an order's parcel to the customer and cancels it. Creating the
+// shipment is the order's last step and its point of no return.
+package shipping
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Shipment statuses.
+const (
+	// Created: the parcel is booked with the carrier and has a tracking number.
+	Created = "created"
+	// Cancelled: the booking was cancelled.
+	Cancelled = "cancelled"
+	// Voided: the key was cancelled before any shipment was created with it
+	// (a cancel overtook a slow booking). A booking that arrives later with
+	// this key is refused, so no parcel leaves for an order that gave up.
+	Voided = "voided"
+)
+
+// Parcel line: a quantity of one SKU in the box.
+type Parcel struct {
+	SKU string `json:"sku"`
+	Qty int    `json:"qty"`
+}
+
+// ShipRequest books a shipment of Items to Address. Key is the idempotency
+// key ("order-42/ship"): the same key twice books once.
+type ShipRequest struct {
+	Key     string   `json:"key"`
+	OrderID string   `json:"order_id"`
+	Address string   `json:"address"`
+	Items   []Parcel `json:"items"`
+}
+
+// Shipment is one booking as the shipping service recorded it.
+type Shipment struct {
+	ID             string `json:"id"`
+	Key            string `json:"key"`
+	OrderID        string `json:"order_id"`
+	TrackingNumber string `json:"tracking_number"`
+	Status         string `json:"status"`
+}
+
+// CancelRequest cancels the shipment booked with Key.
+type CancelRequest struct {
+	Key     string `json:"key"`
+	OrderID string `json:"order_id"`
+}
+
+// CancelResult says what a cancellation did: Status is Cancelled when a
+// booking was cancelled, and otherwise what the key already was.
+type CancelResult struct {
+	Key    string `json:"key"`
+	Status string `json:"status"`
+}
+
+// UndeliverableMarker in an address (any case) makes it undeliverable, so
+// that a failure at the last step is easy to produce.
+const UndeliverableMarker = "undeliverable"
+
+// Business errors, turned into non-retryable application errors by the
+// activities.
+var (
+	ErrUndeliverable = errors.New("address is undeliverable")
+	ErrKeyConflict   = errors.New("idempotency key reused with a different request")
+	ErrKeyVoided     = errors.New("shipment key was already cancelled")
+	ErrInvalid       = errors.New("invalid shipment request")
+)
+
+// Application error types the order workflow and clients can match on.
+const (
+	UndeliverableError = "Undeliverable"
+	KeyConflictError   = "IdempotencyKeyConflict"
+	KeyVoidedError     = "IdempotencyKeyVoided"
+	InvalidError       = "InvalidRequest"
+)
+
+func (r ShipRequest) validate() error {
+	switch {
+	case r.Key == "":
+		return fmt.Errorf("%w: empty idempotency key", ErrInvalid)
+	case len(r.Items) == 0:
+		return fmt.Errorf("%w: no items", ErrInvalid)
+	case strings.TrimSpace(r.Address) == "":
+		return fmt.Errorf("%w: empty address", ErrUndeliverable)
+	case strings.Contains(strings.ToLower(r.Address), UndeliverableMarker):
+		return fmt.Errorf("%w: the carrier does not deliver to %q", ErrUndeliverable, r.Address)
+	}
+	return nil
+}

@@ -1,0 +1,327 @@
+// Package orderclient is the client side of orders: placing, reading,
+// cancelling, listing and watching them through Temporal. The starter is a
+// command-line face on it, and the audit reads the orders' final states
+// through it, so both see an order the same way.
+package orderclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// DefaultUIURL is where `make dev` serves the Temporal Web UI.
+const DefaultUIURL = "http://localhost:8233"
+
+// ErrNotFound means Temporal knows no order with that ID.
+var ErrNotFound = errors.New("no such order")
+
+// ErrExists means an order with that ID was already placed.
+var ErrExists = errors.New("order already exists")
+
+// EndedError is the refusal to cancel an order that has already ended.
+type EndedError struct {
+	OrderID string
+	Status  workflows.Status
+}
+
+func (e *EndedError) Error() string {
+	return fmt.Sprintf("order %s already ended %s: there is nothing to cancel", e.OrderID, e.Status)
+}
+
+// Client reaches orders through a Temporal client.
+type Client struct {
+	Temporal  client.Client
+	Namespace string
+	// UIURL is the Temporal Web UI's base URL, for links to orders.
+	UIURL string
+}
+
+// View is an order as a person or a script sees it: its state, and where
+// its workflow stands in Temporal.
+type View struct {
+	workflows.OrderState
+	RunID string `json:"run_id"`
+	// TemporalStatus is the workflow execution's status: Running,
+	// Completed, Failed, Canceled, Terminated, TimedOut.
+	TemporalStatus string `json:"temporal_status"`
+	WebURL         string `json:"web_url"`
+	// Note says why the state is incomplete, when it is (a running order
+	// whose worker did not answer, a terminated workflow).
+	Note string `json:"note,omitempty"`
+}
+
+// Place validates the order and starts its workflow. It never starts an
+// order twice: an ID that was used before, even by an order that has ended,
+// is refused with ErrExists.
+func (c *Client) Place(ctx context.Context, order workflows.Order) (View, error) {
+	if err := order.Validate(); err != nil {
+		return View{}, err
+	}
+	id := ordersaga.WorkflowID(order.ID)
+	run, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                                       id,
+		TaskQueue:                                ordersaga.OrdersTaskQueue,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			ordersaga.OrderStatusKey.ValueSet(string(workflows.Pending)),
+			ordersaga.CustomerIDKey.ValueSet(order.CustomerID)),
+		StaticSummary: fmt.Sprintf("Order %s for customer %s: %s", order.ID, order.CustomerID, workflows.DescribeItems(order.Items)),
+		StaticDetails: fmt.Sprintf("Cancel window: %s. Cancel with `starter cancel %s` or the cancel-order signal.",
+			time.Duration(order.CancelWindow), order.ID),
+	}, ordersaga.OrderWorkflowType, order)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return View{}, fmt.Errorf("%w: order %s was placed before (workflow %s); order IDs cannot be reused, pick another", ErrExists, order.ID, id)
+	}
+	if err != nil {
+		return View{}, fmt.Errorf("place order %s: %w", order.ID, err)
+	}
+	return View{
+		OrderState:     workflows.OrderState{OrderID: order.ID, WorkflowID: id, CustomerID: order.CustomerID, Status: workflows.Pending},
+		RunID:          run.GetRunID(),
+		TemporalStatus: "Running",
+		WebURL:         c.WebURL(id, run.GetRunID()),
+	}, nil
+}
+
+// QueryTimeout bounds how long State waits for a worker to answer the
+// order-status query of a running order.
+const QueryTimeout = 10 * time.Second
+
+// State returns the order's current state: from its workflow's result when
+// it has ended (no worker needed), from the order-status query while it runs.
+func (c *Client) State(ctx context.Context, orderID string) (View, error) {
+	id := ordersaga.WorkflowID(orderID)
+	desc, err := c.Temporal.DescribeWorkflow(ctx, id, "")
+	if err != nil {
+		return View{}, c.notFound(orderID, err)
+	}
+	v := View{
+		OrderState:     workflows.OrderState{OrderID: orderID, WorkflowID: id, Status: searchStatus(desc.TypedSearchAttributes)},
+		RunID:          desc.WorkflowExecution.RunID,
+		TemporalStatus: temporalStatus(desc.Status),
+		WebURL:         c.WebURL(id, desc.WorkflowExecution.RunID),
+	}
+	if desc.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return c.outcome(ctx, v)
+	}
+	qctx, cancel := context.WithTimeout(ctx, QueryTimeout)
+	defer cancel()
+	res, err := c.Temporal.QueryWorkflow(qctx, id, v.RunID, ordersaga.OrderStatusQuery)
+	if err != nil {
+		v.Note = fmt.Sprintf("the order's worker did not answer (%v); is a worker running for task queue %q?", err, ordersaga.OrdersTaskQueue)
+		return v, nil
+	}
+	if err := res.Get(&v.OrderState); err != nil {
+		return View{}, fmt.Errorf("read state of order %s: %w", orderID, err)
+	}
+	return v, nil
+}
+
+// Wait blocks until the order has ended and returns its final state.
+func (c *Client) Wait(ctx context.Context, orderID string) (View, error) {
+	id := ordersaga.WorkflowID(orderID)
+	desc, err := c.Temporal.DescribeWorkflow(ctx, id, "")
+	if err != nil {
+		return View{}, c.notFound(orderID, err)
+	}
+	run := c.Temporal.GetWorkflow(ctx, id, desc.WorkflowExecution.RunID)
+	_ = run.Get(ctx, nil) // the outcome is decoded by State
+	if ctx.Err() != nil {
+		return View{}, ctx.Err()
+	}
+	return c.State(ctx, orderID)
+}
+
+// outcome fills v from the ended workflow's result, failure or
+// cancellation, which all carry the final OrderState.
+func (c *Client) outcome(ctx context.Context, v View) (View, error) {
+	err := c.Temporal.GetWorkflow(ctx, v.WorkflowID, v.RunID).Get(ctx, &v.OrderState)
+	if err == nil {
+		return v, nil
+	}
+	if state, ok := Outcome(err); ok {
+		v.OrderState = state
+		return v, nil
+	}
+	if ctx.Err() != nil {
+		return View{}, ctx.Err()
+	}
+	v.Note = fmt.Sprintf("the workflow ended %s without a final order state (%v): check its compensations in the Web UI", v.TemporalStatus, err)
+	return v, nil
+}
+
+// Outcome extracts the final OrderState from the error of a FAILED or
+// CANCELLED order's workflow.
+func Outcome(err error) (workflows.OrderState, bool) {
+	var state workflows.OrderState
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == workflows.OrderFailedError && appErr.HasDetails() {
+		return state, appErr.Details(&state) == nil
+	}
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) && canceled.HasDetails() {
+		return state, canceled.Details(&state) == nil
+	}
+	return state, false
+}
+
+// Cancel sends the cancel-order signal to a running order and returns its
+// state as it was just before. An order that has ended gets an *EndedError.
+// Whether the cancel was accepted (before the shipment) or refused (after)
+// shows in the order's state; Wait tells how it ended.
+func (c *Client) Cancel(ctx context.Context, orderID, reason string) (View, error) {
+	v, err := c.State(ctx, orderID)
+	if err != nil {
+		return View{}, err
+	}
+	if v.TemporalStatus != "Running" {
+		return View{}, &EndedError{OrderID: orderID, Status: v.Status}
+	}
+	err = c.Temporal.SignalWorkflow(ctx, v.WorkflowID, v.RunID, ordersaga.CancelOrderSignal, workflows.CancelRequest{Reason: reason})
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		// It ended between the check and the signal.
+		if ended, serr := c.State(ctx, orderID); serr == nil {
+			return View{}, &EndedError{OrderID: orderID, Status: ended.Status}
+		}
+	}
+	if err != nil {
+		return View{}, fmt.Errorf("cancel order %s: %w", orderID, err)
+	}
+	return v, nil
+}
+
+// Summary is one order in a list.
+type Summary struct {
+	OrderID        string           `json:"order_id"`
+	WorkflowID     string           `json:"workflow_id"`
+	RunID          string           `json:"run_id"`
+	Status         workflows.Status `json:"status"`
+	CustomerID     string           `json:"customer_id"`
+	TemporalStatus string           `json:"temporal_status"`
+	StartedAt      time.Time        `json:"started_at"`
+	EndedAt        time.Time        `json:"ended_at,omitzero"`
+}
+
+// Filter narrows a list of orders; zero values match everything.
+type Filter struct {
+	Status     workflows.Status
+	CustomerID string
+	// Limit caps the number of orders returned, newest first; 0 means all.
+	Limit int
+}
+
+// List returns the orders that match f, newest first, from Temporal's
+// visibility store (the search attributes the workflow keeps up to date).
+func (c *Client) List(ctx context.Context, f Filter) ([]Summary, error) {
+	query := fmt.Sprintf("WorkflowType = '%s'", ordersaga.OrderWorkflowType)
+	if f.Status != "" {
+		query += fmt.Sprintf(" AND %s = '%s'", ordersaga.OrderStatusAttribute, quote(string(f.Status)))
+	}
+	if f.CustomerID != "" {
+		query += fmt.Sprintf(" AND %s = '%s'", ordersaga.CustomerIDAttribute, quote(f.CustomerID))
+	}
+	var out []Summary
+	var token []byte
+	for {
+		resp, err := c.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: c.Namespace, Query: query, NextPageToken: token, PageSize: 1000,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list orders (%s): %w", query, err)
+		}
+		for _, e := range resp.Executions {
+			out = append(out, summary(e))
+			if f.Limit > 0 && len(out) == f.Limit {
+				return out, nil
+			}
+		}
+		if token = resp.NextPageToken; len(token) == 0 {
+			return out, nil
+		}
+	}
+}
+
+// WebURL links to the workflow's page in the Temporal Web UI.
+func (c *Client) WebURL(workflowID, runID string) string {
+	base := strings.TrimRight(c.UIURL, "/")
+	if base == "" {
+		base = DefaultUIURL
+	}
+	ns := c.Namespace
+	if ns == "" {
+		ns = client.DefaultNamespace
+	}
+	return fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/history", base, url.PathEscape(ns), url.PathEscape(workflowID), url.PathEscape(runID))
+}
+
+func (c *Client) notFound(orderID string, err error) error {
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return fmt.Errorf("%w: %s (no workflow %s in namespace %s)", ErrNotFound, orderID, ordersaga.WorkflowID(orderID), c.Namespace)
+	}
+	return fmt.Errorf("read order %s: %w", orderID, err)
+}
+
+func summary(e *workflowpb.WorkflowExecutionInfo) Summary {
+	s := Summary{
+		WorkflowID:     e.GetExecution().GetWorkflowId(),
+		RunID:          e.GetExecution().GetRunId(),
+		TemporalStatus: temporalStatus(e.GetStatus()),
+		StartedAt:      e.GetStartTime().AsTime(),
+	}
+	s.OrderID = strings.TrimPrefix(s.WorkflowID, ordersaga.WorkflowIDPrefix)
+	if e.GetCloseTime() != nil {
+		s.EndedAt = e.GetCloseTime().AsTime()
+	}
+	fields := e.GetSearchAttributes().GetIndexedFields()
+	dc := converter.GetDefaultDataConverter()
+	var status string
+	if p, ok := fields[ordersaga.OrderStatusAttribute]; ok {
+		_ = dc.FromPayload(p, &status)
+	}
+	s.Status = workflows.Status(status)
+	if p, ok := fields[ordersaga.CustomerIDAttribute]; ok {
+		_ = dc.FromPayload(p, &s.CustomerID)
+	}
+	return s
+}
+
+func searchStatus(sa temporal.SearchAttributes) workflows.Status {
+	s, _ := sa.GetKeyword(ordersaga.OrderStatusKey)
+	return workflows.Status(s)
+}
+
+// temporalStatus turns WORKFLOW_EXECUTION_STATUS_COMPLETED into Completed,
+// as the Web UI shows it.
+func temporalStatus(s enumspb.WorkflowExecutionStatus) string {
+	name := strings.TrimPrefix(s.String(), "WORKFLOW_EXECUTION_STATUS_")
+	parts := strings.Split(strings.ToLower(name), "_")
+	for i, p := range parts {
+		if p != "" {
+			parts[i] = strings.ToUpper(p[:1]) + p[1:]
+		}
+	}
+	return strings.Join(parts, "")
+}
+
+// quote escapes a value for a visibility query's single-quoted string.
+func quote(s string) string { return strings.ReplaceAll(s, "'", "\\'") }

@@ -1,0 +1,97 @@
+// Package sqlitedb opens the services' SQLite databases the same way for every
+// service: one file per service, write-ahead logging so readers (the audit, the
+// admin commands) never block the worker, and transactions that take the write
+// lock when they begin, so that two concurrent calls with the same idempotency
+// key serialise instead of both reading "not there yet" and both writing.
+package sqlitedb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+)
+
+// BusyTimeoutMillis is how long a transaction waits for another process's
+// write lock before failing with SQLITE_BUSY. Activities retry after that, so
+// it only has to cover ordinary contention.
+const BusyTimeoutMillis = 10000
+
+// Open opens (creating it and its directory if needed) the SQLite database at
+// path and applies the migrations that it has not seen yet.
+func Open(ctx context.Context, path string, migrations []string) (*sql.DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create directory for %s: %w", path, err)
+	}
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeoutMillis))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := migrate(ctx, db, migrations); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// InTx runs fn in one transaction and commits it if fn returns nil. Every
+// change a service makes to its store goes through here, so a crash between
+// two statements can never leave half a reservation or half a refund.
+func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, rollback(tx))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func rollback(tx *sql.Tx) error {
+	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("rollback: %w", err)
+	}
+	return nil
+}
+
+// migrate applies migrations[i] for every i at or above the database's
+// user_version, each in its own transaction together with the version bump,
+// so that several processes opening the same file at once apply each
+// migration exactly once.
+func migrate(ctx context.Context, db *sql.DB, migrations []string) error {
+	for i, stmt := range migrations {
+		err := InTx(ctx, db, func(tx *sql.Tx) error {
+			var version int
+			if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+				return fmt.Errorf("read schema version: %w", err)
+			}
+			if version > i {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("migration %d: %w", i+1, err)
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,49 @@
+// Package ordersaga holds the names that the order workflow, the services,
+// the worker and the starter must agree on. They live in one place because a
+// typo in any of them does not fail to compile: it silently routes a task to a
+// queue nobody polls or a signal to a channel nobody reads.
+package ordersaga
+
+import "go.temporal.io/sdk/temporal"
+
+// Task queues: one per service, so that each service can be deployed, scaled
+// and stopped on its own (`worker --services payment`), while a laptop runs all
+// four in one process.
+const (
+	OrdersTaskQueue    = "orders"
+	InventoryTaskQueue = "inventory"
+	PaymentTaskQueue   = "payment"
+	ShippingTaskQueue  = "shipping"
+)
+
+// Workflow, signal and query names that clients (the starter, the Web UI, the
+// Temporal CLI) use to reach an order.
+const (
+	// OrderWorkflowType is the registered name of workflows.OrderWorkflow.
+	OrderWorkflowType = "OrderWorkflow"
+	// CancelOrderSignal asks a running order to stop and undo what it did.
+	CancelOrderSignal = "cancel-order"
+	// OrderStatusQuery returns the order's whole state (workflows.OrderState).
+	OrderStatusQuery = "order-status"
+	// WorkflowIDPrefix makes an order's workflow ID from its order ID:
+	// order 42 runs as workflow "order-42".
+	WorkflowIDPrefix = "order-"
+)
+
+// Search attributes, registered on the server as Keyword
+// (`temporal server start-dev --search-attribute OrderStatus=Keyword ...`).
+// They let people list orders by status in the starter and in the Web UI.
+// They carry no personal data: a customer ID, never a name or an address.
+const (
+	OrderStatusAttribute = "OrderStatus"
+	CustomerIDAttribute  = "CustomerId"
+)
+
+// Typed keys for the search attributes above.
+var (
+	OrderStatusKey = temporal.NewSearchAttributeKeyKeyword(OrderStatusAttribute)
+	CustomerIDKey  = temporal.NewSearchAttributeKeyKeyword(CustomerIDAttribute)
+)
+
+// WorkflowID is the workflow ID of an order.
+func WorkflowID(orderID string) string { return WorkflowIDPrefix + orderID }

@@ -1,0 +1,141 @@
+// Package workflows holds the order saga: OrderWorkflow, the order it runs,
+// the state it reports, and the small saga helper that undoes its steps.
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ordersaga/ordersaga/activities/inventory"
+)
+
+// Order is what a customer placed: the workflow's input. It is also the
+// format of `starter place --file order.json`.
+type Order struct {
+	// ID is the order's ID, chosen by the client; the workflow runs as
+	// "order-<ID>", so an order ID can be used once.
+	ID         string           `json:"id"`
+	CustomerID string           `json:"customer_id"`
+	Items      []inventory.Item `json:"items"`
+	// PaymentToken stands for the customer's card, as a card gateway's
+	// token does (test tokens: tok_visa, tok_declined, tok_flaky).
+	PaymentToken string `json:"payment_token"`
+	Address      string `json:"address"`
+	// CancelWindow is how long the order waits, charged and reserved, for
+	// the customer to change their mind before it ships. Zero ships at once.
+	CancelWindow Duration `json:"cancel_window"`
+}
+
+// Limits on what one order may hold. They keep an order's history small and
+// its lines readable, and turn a runaway client into a clear error.
+const (
+	MaxIDLength       = 64
+	MaxCustomerLength = 128
+	MaxTextLength     = 512
+	MaxLines          = 100
+	MaxQty            = 10000
+	MaxCancelWindow   = 7 * 24 * time.Hour
+)
+
+// Validate returns the first thing wrong with the order, phrased so that
+// the person who typed it knows what to change. The starter calls it before
+// it starts anything, and the workflow calls it again, because a client can
+// start the workflow without the starter.
+func (o Order) Validate() error {
+	if err := checkID("order ID", o.ID, MaxIDLength); err != nil {
+		return err
+	}
+	if strings.TrimSpace(o.CustomerID) == "" {
+		return fmt.Errorf("customer is empty: give the customer's ID")
+	}
+	if len(o.CustomerID) > MaxCustomerLength {
+		return fmt.Errorf("customer ID is %d characters long: the limit is %d", len(o.CustomerID), MaxCustomerLength)
+	}
+	if err := validateItems(o.Items); err != nil {
+		return err
+	}
+	if strings.TrimSpace(o.PaymentToken) == "" {
+		return fmt.Errorf("payment token is empty: give a card token such as tok_visa")
+	}
+	if len(o.PaymentToken) > MaxTextLength {
+		return fmt.Errorf("payment token is %d characters long: the limit is %d", len(o.PaymentToken), MaxTextLength)
+	}
+	if strings.TrimSpace(o.Address) == "" {
+		return fmt.Errorf("address is empty: give the shipping address")
+	}
+	if len(o.Address) > MaxTextLength {
+		return fmt.Errorf("address is %d characters long: the limit is %d", len(o.Address), MaxTextLength)
+	}
+	if w := time.Duration(o.CancelWindow); w < 0 || w > MaxCancelWindow {
+		return fmt.Errorf("cancel window %s is out of range: use 0 to %s", w, MaxCancelWindow)
+	}
+	return nil
+}
+
+func validateItems(items []inventory.Item) error {
+	if len(items) == 0 {
+		return fmt.Errorf("order has no items: add at least one SKU:QTY")
+	}
+	if len(items) > MaxLines {
+		return fmt.Errorf("order has %d lines: the limit is %d", len(items), MaxLines)
+	}
+	seen := make(map[string]bool, len(items))
+	for _, it := range items {
+		if err := checkID("SKU", it.SKU, MaxIDLength); err != nil {
+			return err
+		}
+		if it.Qty < 1 || it.Qty > MaxQty {
+			return fmt.Errorf("quantity of %s is %d: use 1 to %d", it.SKU, it.Qty, MaxQty)
+		}
+		if seen[it.SKU] {
+			return fmt.Errorf("SKU %s is listed twice: give its total quantity once", it.SKU)
+		}
+		seen[it.SKU] = true
+	}
+	return nil
+}
+
+// checkID accepts letters, digits, '.', '_' and '-', starting with a letter
+// or digit: safe in a workflow ID, an idempotency key and a URL.
+func checkID(what, id string, max int) error {
+	if id == "" {
+		return fmt.Errorf("%s is empty", what)
+	}
+	if len(id) > max {
+		return fmt.Errorf("%s is %d characters long: the limit is %d", what, len(id), max)
+	}
+	for i, r := range id {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			i > 0 && (r == '.' || r == '_' || r == '-')
+		if !ok {
+			return fmt.Errorf("%s %q has %q at position %d: use letters, digits, '.', '_' and '-'", what, id, r, i+1)
+		}
+	}
+	return nil
+}
+
+// Duration is a time.Duration that reads and writes as a Go duration string
+// ("10s", "1m30s") in JSON, so order files and the Web UI show "10s" rather
+// than 10000000000.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string such as \"10s\" or \"1m30s\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: use a form such as \"10s\" or \"1m30s\"", s)
+	}
+	*d = Duration(v)
+	return nil
+}

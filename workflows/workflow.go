@@ -1,0 +1,404 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/activities/inventory"
+	"github.com/ordersaga/ordersaga/activities/payment"
+	"github.com/ordersaga/ordersaga/activities/shipping"
+)
+
+// Activity stubs: the workflow names the services' activities through their
+// methods, so a renamed activity fails to compile here. The services run in
+// other processes; these nil pointers are never called.
+var (
+	inventoryService *inventory.Activities
+	paymentService   *payment.Activities
+	shippingService  *shipping.Activities
+)
+
+// StepOptions are the forward steps' activity options. A transient failure
+// (a timeout, a locked database, a flaky gateway) is retried with backoff
+// for up to StepDeadline; after that, or at once on a business failure, the
+// order fails and compensates.
+var StepOptions = workflow.ActivityOptions{
+	StartToCloseTimeout:    10 * time.Second,
+	ScheduleToCloseTimeout: StepDeadline,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    500 * time.Millisecond,
+		BackoffCoefficient: 2,
+		MaximumInterval:    10 * time.Second,
+	},
+}
+
+// StepDeadline bounds how long one forward step may keep retrying. It is long
+// enough to ride out a worker restart or a service outage of a few minutes.
+const StepDeadline = 10 * time.Minute
+
+// CompensationOptions are the compensations' activity options: they retry
+// without a limit, because an order that has taken stock or money must give
+// it back however long the service is down.
+var CompensationOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 10 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    500 * time.Millisecond,
+		BackoffCoefficient: 2,
+		MaximumInterval:    30 * time.Second,
+	},
+}
+
+// errCancelled ends the forward steps when the order was cancelled.
+var errCancelled = errors.New("order cancelled")
+
+// OrderWorkflow is the order saga. It reserves the stock, charges the total,
+// waits out the cancel window and ships; each step registers its
+// compensation before it runs. If a step fails, or the order is cancelled
+// (by the cancel-order signal or by Temporal's own cancellation) before the
+// shipment exists, the compensations run in reverse order and the order ends
+// FAILED or CANCELLED. Once the shipment exists, cancels are refused.
+//
+// It returns the final OrderState for a COMPLETED order. A FAILED order ends
+// the workflow as failed (an OrderFailed application error) and a CANCELLED
+// one as cancelled; both carry the OrderState in their details, so the
+// workflow's status in Temporal and the Web UI matches the order's.
+func OrderWorkflow(ctx workflow.Context, order Order) (OrderState, error) {
+	o := newOrderRun(ctx, order)
+	if err := o.registerQuery(ctx); err != nil {
+		return OrderState{}, err
+	}
+	if err := order.Validate(); err != nil {
+		o.state.FailureReason = "invalid order: " + err.Error()
+		return o.end(ctx, Failed, nil)
+	}
+
+	steps, stopSteps := workflow.WithCancel(ctx)
+	cancels := workflow.GetSignalChannel(ctx, ordersaga.CancelOrderSignal)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var req CancelRequest
+			cancels.Receive(ctx, &req)
+			o.onCancelSignal(ctx, req, stopSteps)
+		}
+	})
+
+	err := o.runSteps(steps)
+	// Cancels that arrived with the last step's result are answered before
+	// the order ends, so none is left unread.
+	for {
+		var req CancelRequest
+		if !cancels.ReceiveAsync(&req) {
+			break
+		}
+		o.onCancelSignal(ctx, req, stopSteps)
+	}
+	if err == nil {
+		if ctx.Err() != nil {
+			o.refuseCancel(ctx, "cancellation requested through Temporal", "the shipment was already created")
+		}
+		return o.end(ctx, Completed, nil)
+	}
+	return o.compensate(ctx, err)
+}
+
+// orderRun is one order's saga: its state, its compensations, and how it
+// was cancelled, if it was.
+type orderRun struct {
+	order  Order
+	state  OrderState
+	saga   saga
+	logger log.Logger
+
+	// cancel is the accepted cancel-order signal, if any.
+	cancel *CancelRequest
+	// shipped marks the point of no return: the shipment exists.
+	shipped bool
+}
+
+func newOrderRun(ctx workflow.Context, order Order) *orderRun {
+	info := workflow.GetInfo(ctx)
+	now := workflow.Now(ctx)
+	return &orderRun{
+		order:  order,
+		logger: log.With(workflow.GetLogger(ctx), "order_id", order.ID),
+		state: OrderState{
+			OrderID:       order.ID,
+			WorkflowID:    info.WorkflowExecution.ID,
+			CustomerID:    order.CustomerID,
+			Status:        Pending,
+			StartedAt:     now,
+			Steps:         []StepRecord{},
+			Compensations: []CompensationRecord{},
+			Transitions:   []Transition{{Status: Pending, At: now}},
+		},
+	}
+}
+
+func (o *orderRun) registerQuery(ctx workflow.Context) error {
+	return workflow.SetQueryHandlerWithOptions(ctx, ordersaga.OrderStatusQuery,
+		func() (OrderState, error) { return o.state, nil },
+		workflow.QueryHandlerOptions{Description: "The order's whole state: status, total, steps done, compensations run, IDs and reasons."})
+}
+
+// runSteps runs the forward steps in order. It stops at the first that
+// fails, or as soon as a cancel was accepted.
+func (o *orderRun) runSteps(ctx workflow.Context) error {
+	for _, step := range []func(workflow.Context) error{o.reserve, o.charge, o.awaitCancelWindow, o.ship} {
+		if o.cancel != nil || ctx.Err() != nil {
+			return errCancelled
+		}
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	if o.cancel != nil {
+		// The cancel arrived together with the shipment's result and was
+		// accepted first: the shipment is undone like everything else.
+		return errCancelled
+	}
+	return nil
+}
+
+func (o *orderRun) reserve(ctx workflow.Context) error {
+	o.transition(ctx, Reserving, fmt.Sprintf("Reserving stock: %s.", DescribeItems(o.order.Items)))
+	key := o.key(StepReserve)
+	o.saga.add(compensation{name: CompensateRelease, key: key, run: func(ctx workflow.Context) (string, error) {
+		var res inventory.ReleaseResult
+		err := o.execute(ctx, CompensationOptions, ordersaga.InventoryTaskQueue, "Release stock of "+key,
+			inventoryService.ReleaseStock, inventory.ReleaseRequest{Key: key, OrderID: o.order.ID}, &res)
+		return fmt.Sprintf("%s: %d unit(s) returned to stock", res.Status, res.UnitsReturned), err
+	}})
+	var res inventory.Reservation
+	err := o.execute(ctx, StepOptions, ordersaga.InventoryTaskQueue, "Reserve "+DescribeItems(o.order.Items),
+		inventoryService.ReserveStock, inventory.ReserveRequest{Key: key, OrderID: o.order.ID, Items: o.order.Items}, &res)
+	if err != nil {
+		return o.stepFailed(ctx, StepReserve, key, err)
+	}
+	o.state.ReservationID, o.state.Lines, o.state.TotalCents = res.ID, res.Lines, res.TotalCents
+	o.stepDone(ctx, StepReserve, key, fmt.Sprintf("reservation %s, total %s", res.ID, FormatCents(res.TotalCents)))
+	return nil
+}
+
+func (o *orderRun) charge(ctx workflow.Context) error {
+	total := FormatCents(o.state.TotalCents)
+	o.transition(ctx, Charging, fmt.Sprintf("Charging %s to the customer's card.", total))
+	key := o.key(StepCharge)
+	o.saga.add(compensation{name: CompensateRefund, key: key, run: func(ctx workflow.Context) (string, error) {
+		var res payment.RefundResult
+		err := o.execute(ctx, CompensationOptions, ordersaga.PaymentTaskQueue, "Refund "+key,
+			paymentService.RefundPayment, payment.RefundRequest{Key: key, OrderID: o.order.ID}, &res)
+		return fmt.Sprintf("%s: %s given back", res.Status, FormatCents(res.AmountCents)), err
+	}})
+	var res payment.Charge
+	err := o.execute(ctx, StepOptions, ordersaga.PaymentTaskQueue, "Charge "+total,
+		paymentService.ChargePayment, payment.ChargeRequest{Key: key, OrderID: o.order.ID, AmountCents: o.state.TotalCents, Token: o.order.PaymentToken}, &res)
+	if err != nil {
+		return o.stepFailed(ctx, StepCharge, key, err)
+	}
+	o.state.ChargeID = res.ID
+	o.stepDone(ctx, StepCharge, key, fmt.Sprintf("charge %s captured %s", res.ID, FormatCents(res.AmountCents)))
+	return nil
+}
+
+// awaitCancelWindow holds the order, reserved and charged, for the cancel
+// window: a durable timer, so it survives worker and server restarts.
+func (o *orderRun) awaitCancelWindow(ctx workflow.Context) error {
+	window := time.Duration(o.order.CancelWindow)
+	o.state.CancelWindowEndsAt = workflow.Now(ctx).Add(window)
+	o.transition(ctx, AwaitingFulfillment, fmt.Sprintf("Waiting out the cancel window of %s: ships at %s unless cancelled.",
+		window, o.state.CancelWindowEndsAt.UTC().Format(time.RFC3339)))
+	if window > 0 {
+		timer := workflow.NewTimerWithOptions(ctx, window, workflow.TimerOptions{Summary: "Cancel window of " + window.String()})
+		if err := timer.Get(ctx, nil); err != nil {
+			return errCancelled
+		}
+	}
+	o.stepDone(ctx, StepCancelWindow, "", fmt.Sprintf("%s passed without a cancel", window))
+	return nil
+}
+
+func (o *orderRun) ship(ctx workflow.Context) error {
+	o.transition(ctx, Shipping, "Creating the shipment.")
+	key := o.key(StepShip)
+	o.saga.add(compensation{name: CompensateCancelShipment, key: key, run: func(ctx workflow.Context) (string, error) {
+		var res shipping.CancelResult
+		err := o.execute(ctx, CompensationOptions, ordersaga.ShippingTaskQueue, "Cancel shipment "+key,
+			shippingService.CancelShipment, shipping.CancelRequest{Key: key, OrderID: o.order.ID}, &res)
+		return res.Status, err
+	}})
+	parcel := make([]shipping.Parcel, 0, len(o.order.Items))
+	for _, it := range o.order.Items {
+		parcel = append(parcel, shipping.Parcel{SKU: it.SKU, Qty: it.Qty})
+	}
+	var res shipping.Shipment
+	err := o.execute(ctx, StepOptions, ordersaga.ShippingTaskQueue, "Ship "+DescribeItems(o.order.Items),
+		shippingService.CreateShipment, shipping.ShipRequest{Key: key, OrderID: o.order.ID, Address: o.order.Address, Items: parcel}, &res)
+	if err != nil {
+		return o.stepFailed(ctx, StepShip, key, err)
+	}
+	o.shipped = true
+	o.state.ShipmentID, o.state.TrackingNumber = res.ID, res.TrackingNumber
+	o.stepDone(ctx, StepShip, key, fmt.Sprintf("shipment %s, tracking number %s", res.ID, res.TrackingNumber))
+	return nil
+}
+
+// execute runs one activity on a service's task queue and waits for it.
+// If ctx is cancelled meanwhile it stops waiting at once: the activity may
+// still finish, which is why its compensation was registered first.
+func (o *orderRun) execute(ctx workflow.Context, opts workflow.ActivityOptions, taskQueue, summary string, activity, req, res any) error {
+	opts.TaskQueue = taskQueue
+	opts.Summary = summary
+	ctx = workflow.WithActivityOptions(ctx, opts)
+	return workflow.ExecuteActivity(ctx, activity, req).Get(ctx, res)
+}
+
+// onCancelSignal accepts a cancel before the point of no return and stops
+// the forward steps; after it, or while the order is already undoing its
+// steps, it records the cancel as refused.
+func (o *orderRun) onCancelSignal(ctx workflow.Context, req CancelRequest, stopSteps workflow.CancelFunc) {
+	switch {
+	case o.shipped:
+		o.refuseCancel(ctx, req.Reason, fmt.Sprintf("shipment %s was already created", o.state.ShipmentID))
+	case o.cancel != nil || o.state.Status == Compensating || o.state.Status.Final():
+		o.refuseCancel(ctx, req.Reason, fmt.Sprintf("the order is already %s", o.state.Status))
+	default:
+		o.cancel = &req
+		o.logger.Info("cancel accepted", "reason", req.Reason, "status", o.state.Status)
+		stopSteps()
+	}
+}
+
+func (o *orderRun) refuseCancel(ctx workflow.Context, reason, why string) {
+	o.logger.Info("cancel refused", "reason", reason, "why", why)
+	o.state.RefusedCancels = append(o.state.RefusedCancels, RefusedCancel{Reason: reason, Why: why, At: workflow.Now(ctx)})
+}
+
+// compensate undoes the started steps in reverse order and ends the order
+// FAILED or CANCELLED. It runs in a context disconnected from the order's
+// cancellation, so a cancelled workflow still gets to give everything back.
+func (o *orderRun) compensate(ctx workflow.Context, stepErr error) (OrderState, error) {
+	undo, _ := workflow.NewDisconnectedContext(ctx)
+	cancelled := o.cancel != nil || errors.Is(stepErr, errCancelled) || temporal.IsCanceledError(stepErr)
+	switch {
+	case o.cancel != nil:
+		o.state.CancelledBy, o.state.CancelReason = CancelledBySignal, o.cancel.Reason
+	case cancelled:
+		o.state.CancelledBy, o.state.CancelReason = CancelledByTemporal, "cancellation requested through Temporal"
+	}
+	why := o.state.FailureReason
+	if cancelled {
+		why = "cancelled: " + o.state.CancelReason
+	}
+	o.transition(undo, Compensating, fmt.Sprintf("Undoing %d step(s) because the order was %s.", len(o.saga.stack), why))
+	o.saga.compensate(undo,
+		func(c compensation, detail string) {
+			o.state.Compensations = append(o.state.Compensations, CompensationRecord{Name: c.name, Key: c.key, Detail: detail, At: workflow.Now(undo)})
+		},
+		func(c compensation, err error) {
+			o.logger.Error("compensation failed; trying again", "compensation", c.name, "key", c.key, "error", err)
+		})
+	if cancelled {
+		return o.end(undo, Cancelled, nil)
+	}
+	return o.end(undo, Failed, stepErr)
+}
+
+// end moves the order to its final status and returns the workflow's
+// outcome: the state for a COMPLETED order; for a FAILED one, an OrderFailed
+// error caused by the step's error; for a CANCELLED one, a cancellation.
+// The last two carry the state in their details.
+func (o *orderRun) end(ctx workflow.Context, status Status, cause error) (OrderState, error) {
+	o.state.EndedAt = workflow.Now(ctx)
+	o.transition(ctx, status, o.summary(status))
+	switch status {
+	case Completed:
+		return o.state, nil
+	case Cancelled:
+		return OrderState{}, temporal.NewCanceledError(o.state)
+	}
+	return OrderState{}, temporal.NewNonRetryableApplicationError(o.state.FailureReason, OrderFailedError, cause, o.state)
+}
+
+func (o *orderRun) summary(status Status) string {
+	switch status {
+	case Completed:
+		return fmt.Sprintf("Completed: %s charged, shipped with tracking number %s.", FormatCents(o.state.TotalCents), o.state.TrackingNumber)
+	case Cancelled:
+		return fmt.Sprintf("Cancelled (%s): %s. %d compensation(s) ran.", o.state.CancelledBy, o.state.CancelReason, len(o.state.Compensations))
+	}
+	return fmt.Sprintf("Failed: %s. %d compensation(s) ran.", o.state.FailureReason, len(o.state.Compensations))
+}
+
+// transition records a change of status and shows it where people look: the
+// OrderStatus search attribute (lists and filters) and the workflow's
+// current details (the Web UI).
+func (o *orderRun) transition(ctx workflow.Context, status Status, details string) {
+	o.state.Status = status
+	o.state.Transitions = append(o.state.Transitions, Transition{Status: status, At: workflow.Now(ctx)})
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		ordersaga.OrderStatusKey.ValueSet(string(status)),
+		ordersaga.CustomerIDKey.ValueSet(o.order.CustomerID)); err != nil {
+		o.logger.Warn("search attribute not updated", "status", status, "error", err)
+	}
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: %s", status, details))
+	o.logger.Info("order status", "status", status, "details", details)
+}
+
+func (o *orderRun) stepDone(ctx workflow.Context, name, key, detail string) {
+	o.state.Steps = append(o.state.Steps, StepRecord{Name: name, Key: key, OK: true, Detail: detail, At: workflow.Now(ctx)})
+}
+
+// stepFailed records a failed step. A step stopped by a cancel is not a
+// failure: it is recorded as such, and the cancel decides how the order ends.
+func (o *orderRun) stepFailed(ctx workflow.Context, name, key string, err error) error {
+	if o.cancel != nil || temporal.IsCanceledError(err) {
+		o.state.Steps = append(o.state.Steps, StepRecord{Name: name, Key: key, Detail: "stopped by the cancel", At: workflow.Now(ctx)})
+		return errCancelled
+	}
+	o.state.FailureReason = failureReason(name, err)
+	o.state.Steps = append(o.state.Steps, StepRecord{Name: name, Key: key, Detail: o.state.FailureReason, At: workflow.Now(ctx)})
+	return err
+}
+
+// key is the idempotency key of one of this order's steps: the workflow ID
+// and the step, so a retried or replayed activity finds its first result.
+func (o *orderRun) key(step string) string { return o.state.WorkflowID + "/" + step }
+
+// failureReason says in one line why a step failed: the service's own
+// message for a business failure, or which limit ran out.
+func failureReason(step string, err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return fmt.Sprintf("%s failed: %s", step, appErr.Message())
+	}
+	var timeoutErr *temporal.TimeoutError
+	if errors.As(err, &timeoutErr) {
+		return fmt.Sprintf("%s failed: the service did not succeed within %s (%s timeout)", step, StepDeadline, timeoutErr.TimeoutType())
+	}
+	return fmt.Sprintf("%s failed: %v", step, err)
+}
+
+// DescribeItems lists items for a person: "2 × BOOK-GOPL, 1 × MUG-GOPHER".
+func DescribeItems(items []inventory.Item) string {
+	parts := make([]string, 0, len(items))
+	for _, it := range items {
+		parts = append(parts, fmt.Sprintf("%d × %s", it.Qty, it.SKU))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// FormatCents formats an amount in cents as dollars: 5997 → "$59.97".
+func FormatCents(cents int64) string {
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
+	}
+	return fmt.Sprintf("%s$%d.%02d", sign, cents/100, cents%100)
+}
