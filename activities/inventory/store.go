@@ -84,25 +84,20 @@ type catalogEntry struct {
 	Stock          int    `json:"stock"`
 }
 
-// seed loads the shipped catalog into an empty store. It runs in one
-// transaction that first checks for products, so two processes starting on
-// a new file at once seed it once.
+// seed adds the shipped catalog's SKUs that the store does not have yet,
+// with their initial stock; SKUs it has keep their stock and price. It runs
+// in one transaction, so two processes starting on a new file at once seed
+// each SKU once, and a SKU added to catalog.json reaches existing stores.
 func (s *Store) seed(ctx context.Context) error {
 	var catalog []catalogEntry
 	if err := json.Unmarshal(catalogJSON, &catalog); err != nil {
 		return fmt.Errorf("parse catalog.json: %w", err)
 	}
 	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM products`).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return nil
-		}
 		for _, p := range catalog {
 			if _, err := tx.ExecContext(ctx,
-				`INSERT INTO products (sku, name, unit_price_cents, on_hand, received) VALUES (?, ?, ?, ?, ?)`,
+				`INSERT INTO products (sku, name, unit_price_cents, on_hand, received) VALUES (?, ?, ?, ?, ?)
+				 ON CONFLICT (sku) DO NOTHING`,
 				p.SKU, p.Name, p.UnitPriceCents, p.Stock, p.Stock); err != nil {
 				return fmt.Errorf("insert %s: %w", p.SKU, err)
 			}
@@ -178,11 +173,11 @@ func reserve(ctx context.Context, tx *sql.Tx, req ReserveRequest) (Reservation, 
 }
 
 // checkSameReservation decides what a repeated Reserve returns: the first
-// result if it asked for the same items, an error if the key was voided or
-// reused for something else.
+// result if it asked for the same items and still holds them, an error if
+// the key was released (or voided) or reused for something else.
 func checkSameReservation(existing Reservation, req ReserveRequest) error {
-	if existing.Status == Voided {
-		return ErrKeyVoided
+	if existing.Status != Reserved {
+		return fmt.Errorf("%w (status %s)", ErrKeyVoided, existing.Status)
 	}
 	if existing.OrderID != req.OrderID || !sameItems(existing.Lines, req.Items) {
 		return fmt.Errorf("%w: %s first reserved %s for order %q", ErrKeyConflict, req.Key, describeLines(existing.Lines), existing.OrderID)
@@ -379,4 +374,11 @@ func reservationID(key string) string {
 	return "rsv_" + hex.EncodeToString(sum[:8])
 }
 
-func timestamp() string { return time.Now().UTC().Format(time.RFC3339Nano) }
+// timeLayout is RFC 3339 in UTC with a fixed nine-digit fraction, so that
+// created_at sorts as text in time order. (time.RFC3339Nano drops trailing
+// zeros: "…05.1Z" would sort after "…05.12Z".)
+const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+func timestamp() string { return formatTime(time.Now()) }
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }

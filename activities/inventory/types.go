@@ -27,7 +27,8 @@ type Line struct {
 // AmountCents is the line's price.
 func (l Line) AmountCents() int64 { return int64(l.Qty) * l.UnitPriceCents }
 
-// Reservation statuses.
+// Reservation statuses. A key's reservation goes reserved → released, or
+// straight to voided; neither of those can be reserved again.
 const (
 	// Reserved: the units are taken out of stock on hand for this order.
 	Reserved = "reserved"

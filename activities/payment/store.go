@@ -46,55 +46,68 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
-// Charge asks the gateway to approve the charge and records the outcome, in
-// one transaction. Called again with the same key it returns the first
+// Charge takes the money: it asks the gateway to approve the charge and
+// records the outcome. Called again with the same key it returns the first
 // outcome (the charge, or ErrDeclined) without asking the gateway again; with
-// the same key but another amount or order it fails with ErrKeyConflict.
-// attempt is passed to the gateway (see TokenFlaky).
+// the same key but another amount or order it fails with ErrKeyConflict, and
+// after the key was refunded (or voided) with ErrKeyVoided. attempt is the
+// activity's attempt number, passed to the gateway (see TokenFlaky).
+//
+// The gateway is asked outside any transaction, so a slow gateway never
+// holds the store's write lock. Two calls with one key at once may both ask
+// it; the first to record wins, and the other returns that record, as a real
+// gateway given the same idempotency key would capture once.
 func (s *Store) Charge(ctx context.Context, req ChargeRequest, attempt int32) (Charge, error) {
 	if err := req.validate(); err != nil {
 		return Charge{}, fmt.Errorf("charge %s: %w", req.Key, err)
 	}
-	var charge Charge
-	var declined error
-	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
-		existing, found, err := chargeByKey(ctx, tx, req.Key)
-		if err != nil {
-			return err
-		}
-		if found {
-			charge = existing
-			return checkSameCharge(existing, req)
-		}
-		charge = Charge{ID: chargeID(req.Key), Key: req.Key, OrderID: req.OrderID, AmountCents: req.AmountCents, Status: Captured}
-		if declined = authorize(req.Token, attempt); declined != nil {
-			if !errors.Is(declined, ErrDeclined) {
-				return declined
-			}
-			charge.Status = Declined
-		}
-		return insertCharge(ctx, tx, charge)
-	})
-	if err == nil && charge.Status == Declined {
-		err = declined
-		if err == nil {
-			err = fmt.Errorf("%w (recorded earlier for this key)", ErrDeclined)
-		}
-	}
+	existing, found, err := chargeByKey(ctx, s.db, req.Key)
 	if err != nil {
 		return Charge{}, fmt.Errorf("charge %s: %w", req.Key, err)
+	}
+	if found {
+		return repeatedCharge(existing, req)
+	}
+	verdict := authorize(ctx, req.Key, req.Token, attempt)
+	if verdict != nil && !errors.Is(verdict, ErrDeclined) {
+		return Charge{}, fmt.Errorf("charge %s: %w", req.Key, verdict) // transient: nothing recorded, retried
+	}
+	charge := Charge{ID: chargeID(req.Key), Key: req.Key, OrderID: req.OrderID, AmountCents: req.AmountCents, Status: Captured}
+	if verdict != nil {
+		charge.Status = Declined
+	}
+	recorded := false
+	err = sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		other, found, err := chargeByKey(ctx, tx, req.Key)
+		if err != nil || found {
+			existing = other
+			return err
+		}
+		recorded = true
+		return insertCharge(ctx, tx, charge)
+	})
+	switch {
+	case err != nil:
+		return Charge{}, fmt.Errorf("charge %s: %w", req.Key, err)
+	case !recorded:
+		return repeatedCharge(existing, req)
+	case verdict != nil:
+		return Charge{}, fmt.Errorf("charge %s: %w", req.Key, verdict)
 	}
 	return charge, nil
 }
 
-func checkSameCharge(existing Charge, req ChargeRequest) error {
-	if existing.Status == Voided {
-		return ErrKeyVoided
+// repeatedCharge is the answer to a charge whose key is already recorded.
+func repeatedCharge(existing Charge, req ChargeRequest) (Charge, error) {
+	switch {
+	case existing.Status == Voided || existing.Status == Refunded:
+		return Charge{}, fmt.Errorf("charge %s: %w (status %s)", req.Key, ErrKeyVoided, existing.Status)
+	case existing.OrderID != req.OrderID || existing.AmountCents != req.AmountCents:
+		return Charge{}, fmt.Errorf("charge %s: %w: first charged %d cents for order %q", req.Key, ErrKeyConflict, existing.AmountCents, existing.OrderID)
+	case existing.Status == Declined:
+		return Charge{}, fmt.Errorf("charge %s: %w (recorded for this key)", req.Key, ErrDeclined)
 	}
-	if existing.OrderID != req.OrderID || existing.AmountCents != req.AmountCents {
-		return fmt.Errorf("%w: %s first charged %d cents for order %q", ErrKeyConflict, req.Key, existing.AmountCents, existing.OrderID)
-	}
-	return nil
+	return existing, nil
 }
 
 func insertCharge(ctx context.Context, tx *sql.Tx, c Charge) error {
@@ -183,4 +196,11 @@ func chargeID(key string) string {
 	return "ch_" + hex.EncodeToString(sum[:8])
 }
 
-func timestamp() string { return time.Now().UTC().Format(time.RFC3339Nano) }
+// timeLayout is RFC 3339 in UTC with a fixed nine-digit fraction, so that
+// created_at sorts as text in time order. (time.RFC3339Nano drops trailing
+// zeros: "…05.1Z" would sort after "…05.12Z".)
+const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+func timestamp() string { return formatTime(time.Now()) }
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }

@@ -77,9 +77,12 @@ func (s *Store) Ship(ctx context.Context, req ShipRequest) (Shipment, error) {
 	return sh, nil
 }
 
+// checkSameShipment decides what a repeated Ship returns: the first booking
+// if it asked for the same parcel and is still booked, an error if the key
+// was cancelled (or voided) or reused for something else.
 func checkSameShipment(existing storedShipment, req ShipRequest, items string) error {
-	if existing.Status == Voided {
-		return ErrKeyVoided
+	if existing.Status != Created {
+		return fmt.Errorf("%w (status %s)", ErrKeyVoided, existing.Status)
 	}
 	if existing.OrderID != req.OrderID || existing.address != req.Address || existing.items != items {
 		return fmt.Errorf("%w: %s first shipped %s for order %q", ErrKeyConflict, req.Key, existing.items, existing.OrderID)
@@ -198,4 +201,11 @@ func trackingNumber(key string) string {
 	return "TRK" + strings.ToUpper(hex.EncodeToString(sum[:6]))
 }
 
-func timestamp() string { return time.Now().UTC().Format(time.RFC3339Nano) }
+// timeLayout is RFC 3339 in UTC with a fixed nine-digit fraction, so that
+// created_at sorts as text in time order. (time.RFC3339Nano drops trailing
+// zeros: "…05.1Z" would sort after "…05.12Z".)
+const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+func timestamp() string { return formatTime(time.Now()) }
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }

@@ -90,5 +90,17 @@ func (r ShipRequest) validate() error {
 	case strings.Contains(strings.ToLower(r.Address), UndeliverableMarker):
 		return fmt.Errorf("%w: the carrier does not deliver to %q", ErrUndeliverable, r.Address)
 	}
+	seen := make(map[string]bool, len(r.Items))
+	for _, it := range r.Items {
+		switch {
+		case it.SKU == "":
+			return fmt.Errorf("%w: parcel line without a SKU", ErrInvalid)
+		case it.Qty < 1:
+			return fmt.Errorf("%w: %s quantity %d is below 1", ErrInvalid, it.SKU, it.Qty)
+		case seen[it.SKU]:
+			return fmt.Errorf("%w: %s listed twice", ErrInvalid, it.SKU)
+		}
+		seen[it.SKU] = true
+	}
 	return nil
 }

@@ -22,8 +22,22 @@ type Kind struct {
 func Classify(err error, kinds ...Kind) error {
 	for _, k := range kinds {
 		if errors.Is(err, k.Err) {
-			return temporal.NewNonRetryableApplicationError(err.Error(), k.Type, err)
+			return temporal.NewNonRetryableApplicationError(businessMessage(err, k.Err), k.Type, nil)
 		}
 	}
 	return err
+}
+
+// businessMessage is the message of the innermost error that wraps the
+// sentinel, such as "out of stock: LAMP-LIMITED has 3 on hand, order needs
+// 5": what a person needs to know, without the call path around it (the
+// order's state already says which step failed).
+func businessMessage(err, sentinel error) string {
+	msg := err.Error()
+	for e := err; e != nil && e != sentinel; e = errors.Unwrap(e) {
+		if errors.Is(e, sentinel) {
+			msg = e.Error()
+		}
+	}
+	return msg
 }

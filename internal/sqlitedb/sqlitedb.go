@@ -34,7 +34,10 @@ func Open(ctx context.Context, path string, migrations []string) (*sql.DB, error
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	// The path is escaped because SQLite reads a "file:" name as a URI: a
+	// '?' or '#' in a directory name would otherwise cut the path short (and
+	// open another file), and a '%' would be decoded.
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -53,8 +56,23 @@ func InTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	// A panicking fn must not leave the transaction open: it would keep its
+	// connection and the database's write lock, and every later write would
+	// wait for it until its busy timeout.
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
 	if err := fn(tx); err != nil {
-		return errors.Join(err, rollback(tx))
+		// fn's error comes back as it is, so that callers and
+		// apperr.Classify see its chain unchanged; a failed rollback is
+		// added to it.
+		if rbErr := rollback(tx); rbErr != nil {
+			return errors.Join(err, rbErr)
+		}
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
@@ -74,6 +92,13 @@ func rollback(tx *sql.Tx) error {
 // so that several processes opening the same file at once apply each
 // migration exactly once.
 func migrate(ctx context.Context, db *sql.DB, migrations []string) error {
+	var version int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this binary knows (%d): run a newer worker", version, len(migrations))
+	}
 	for i, stmt := range migrations {
 		err := InTx(ctx, db, func(tx *sql.Tx) error {
 			var version int
