@@ -1,8 +1,13 @@
+// The project's build tools, in a module of their own so that the main
+// go.mod stays lean. It pins the Temporal CLI v1.5.1 (Server 1.29.1, UI 2.42.1),
+// whose `temporal server start-dev` is the local Temporal server with its Web
+// UI; `make bin/temporal` builds it from the Go module proxy. Later CLI
+// versions carry a replace directive and do not build from the proxy.
 module github.com/ordersaga/ordersaga/tools
 
 go 1.26
 
-require github.com/temporalio/cli v1.5.1
+require github.com/temporalio/cli v1.5.1 // indirect
 
 require (
 	cel.dev/expr v0.23.1 // indirect
@@ -172,3 +177,5 @@ require (
 	modernc.org/strutil v1.2.1 // indirect
 	modernc.org/token v1.1.0 // indirect
 )
+
+tool github.com/temporalio/cli/cmd/temporal

@@ -81,11 +81,22 @@ func OrderWorkflow(ctx workflow.Context, order Order) (OrderState, error) {
 
 	steps, stopSteps := workflow.WithCancel(ctx)
 	cancels := workflow.GetSignalChannel(ctx, ordersaga.CancelOrderSignal)
+	// The listener leaves a cancel in the channel until it runs, rather than
+	// waiting in Receive: a waiting Receive takes the signal the moment it is
+	// delivered, and this coroutine runs first in a workflow task, so a cancel
+	// that came with the shipment's result would be handled only after the
+	// order had ended, and be missing from its result. This way the drain
+	// below answers it.
 	workflow.Go(ctx, func(ctx workflow.Context) {
+		// Disconnected, so that the listener still answers cancels (and
+		// does not spin) once Temporal has cancelled the order.
+		listen, _ := workflow.NewDisconnectedContext(ctx)
 		for {
+			_ = workflow.Await(listen, func() bool { return cancels.Len() > 0 })
 			var req CancelRequest
-			cancels.Receive(ctx, &req)
-			o.onCancelSignal(ctx, req, stopSteps)
+			if cancels.ReceiveAsync(&req) {
+				o.onCancelSignal(ctx, req, stopSteps)
+			}
 		}
 	})
 
@@ -292,11 +303,11 @@ func (o *orderRun) compensate(ctx workflow.Context, stepErr error) (OrderState, 
 	case cancelled:
 		o.state.CancelledBy, o.state.CancelReason = CancelledByTemporal, "cancellation requested through Temporal"
 	}
-	why := o.state.FailureReason
+	why := "it failed: " + o.state.FailureReason
 	if cancelled {
-		why = "cancelled: " + o.state.CancelReason
+		why = fmt.Sprintf("it was cancelled (%s): %s", o.state.CancelledBy, o.state.CancelReason)
 	}
-	o.transition(undo, Compensating, fmt.Sprintf("Undoing %d step(s) because the order was %s.", len(o.saga.stack), why))
+	o.transition(undo, Compensating, fmt.Sprintf("Undoing %d step(s), newest first, because %s.", len(o.saga.stack), why))
 	o.saga.compensate(undo,
 		func(c compensation, detail string) {
 			o.state.Compensations = append(o.state.Compensations, CompensationRecord{Name: c.name, Key: c.key, Detail: detail, At: workflow.Now(undo)})

@@ -108,6 +108,27 @@ const QueryTimeout = 10 * time.Second
 // State returns the order's current state: from its workflow's result when
 // it has ended (no worker needed), from the order-status query while it runs.
 func (c *Client) State(ctx context.Context, orderID string) (View, error) {
+	v, err := c.Snapshot(ctx, orderID)
+	if err != nil || v.TemporalStatus != "Running" {
+		return v, err
+	}
+	qctx, cancel := context.WithTimeout(ctx, QueryTimeout)
+	defer cancel()
+	res, err := c.Temporal.QueryWorkflow(qctx, v.WorkflowID, v.RunID, ordersaga.OrderStatusQuery)
+	if err != nil {
+		v.Note = fmt.Sprintf("the order's worker did not answer (%v); is a worker running for task queue %q?", err, ordersaga.OrdersTaskQueue)
+		return v, nil
+	}
+	if err := res.Get(&v.OrderState); err != nil {
+		return View{}, fmt.Errorf("read state of order %s: %w", orderID, err)
+	}
+	return v, nil
+}
+
+// Snapshot returns the final state of an order that has ended, and for a
+// running order only its status as the OrderStatus search attribute has it,
+// without asking a worker.
+func (c *Client) Snapshot(ctx context.Context, orderID string) (View, error) {
 	id := ordersaga.WorkflowID(orderID)
 	desc, err := c.Temporal.DescribeWorkflow(ctx, id, "")
 	if err != nil {
@@ -119,20 +140,10 @@ func (c *Client) State(ctx context.Context, orderID string) (View, error) {
 		TemporalStatus: temporalStatus(desc.Status),
 		WebURL:         c.WebURL(id, desc.WorkflowExecution.RunID),
 	}
-	if desc.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return c.outcome(ctx, v)
-	}
-	qctx, cancel := context.WithTimeout(ctx, QueryTimeout)
-	defer cancel()
-	res, err := c.Temporal.QueryWorkflow(qctx, id, v.RunID, ordersaga.OrderStatusQuery)
-	if err != nil {
-		v.Note = fmt.Sprintf("the order's worker did not answer (%v); is a worker running for task queue %q?", err, ordersaga.OrdersTaskQueue)
+	if desc.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return v, nil
 	}
-	if err := res.Get(&v.OrderState); err != nil {
-		return View{}, fmt.Errorf("read state of order %s: %w", orderID, err)
-	}
-	return v, nil
+	return c.outcome(ctx, v)
 }
 
 // Wait blocks until the order has ended and returns its final state.

@@ -1,0 +1,53 @@
+# ordersaga: the order saga on Temporal.
+#
+#   make demo   build everything, start the dev server and a worker, place three
+#               orders, and keep it all up for the Web UI until Ctrl-C
+#   make test   go vet, workflowcheck, and the whole test suite with -race
+#   make dev    only the Temporal dev server with its Web UI (127.0.0.1:7233, :8233)
+#   make build  bin/worker and bin/starter
+
+GO ?= go
+# The Temporal CLI (dev server + Web UI) is pinned in tools/go.mod and built
+# from the Go module proxy: no Docker, no download from anywhere else.
+TEMPORAL := bin/temporal
+# workflowcheck reports non-deterministic code reachable from workflows.
+WORKFLOWCHECK_VERSION := v0.6.0
+
+.PHONY: all build dev demo test vet workflowcheck clean
+
+all: build
+
+build: bin/worker bin/starter
+
+# The binaries are always rebuilt; go build only redoes what changed.
+bin/worker bin/starter: FORCE
+	$(GO) build -o $@ ./$(notdir $@)
+
+$(TEMPORAL): tools/go.mod tools/go.sum
+	@echo "building the Temporal CLI from the module proxy (about 5 minutes the first time)"
+	cd tools && $(GO) build -o ../$(TEMPORAL) github.com/temporalio/cli/cmd/temporal
+
+bin/workflowcheck:
+	GOBIN=$(CURDIR)/bin $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)
+
+dev: $(TEMPORAL)
+	scripts/dev-server.sh
+
+demo: build $(TEMPORAL)
+	scripts/demo.sh
+
+vet:
+	$(GO) vet ./...
+
+workflowcheck: bin/workflowcheck
+	bin/workflowcheck ./...
+
+# The end-to-end tests start the dev server from bin/temporal and build the
+# worker and starter themselves.
+test: $(TEMPORAL) vet workflowcheck
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+clean:
+	rm -rf bin .demo
+
+FORCE:

@@ -1,0 +1,138 @@
+// Command worker hosts the order saga's services on Temporal workers, and
+// carries the service owners' admin commands.
+//
+//	worker [run] [--services order,inventory,payment,shipping] [--data-dir .data]
+//	worker stock list | stock set SKU QTY
+//	worker audit
+//
+// The same binary runs all four services in one process on a laptop, or one
+// service per deployment in production (`worker --services payment`).
+//
+// Environment variables read here: ORDERSAGA_DATA_DIR (the stores'
+// directory, default .data), ORDERSAGA_LOG_FORMAT (text or json),
+// ORDERSAGA_LOG_LEVEL (debug, info, warn, error); the Temporal connection's
+// TEMPORAL_* variables are read by internal/connect.
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ordersaga/ordersaga/internal/connect"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// globals are the flags every worker command shares.
+type globals struct {
+	conn      connect.Flags
+	dataDir   string
+	logFormat string
+	logLevel  string
+	output    string
+	stdout    io.Writer
+	stderr    io.Writer
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := newRootCommand(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.Execute(); err != nil {
+		var exit exitError
+		if asExit(err, &exit) {
+			return exit.code
+		}
+		fmt.Fprintf(stderr, "worker: %s\n", oneLine(err))
+		return 1
+	}
+	return 0
+}
+
+func newRootCommand(g *globals) *cobra.Command {
+	opts := &runOptions{}
+	root := &cobra.Command{
+		Use:   "worker",
+		Short: "Host the order saga's services (order, inventory, payment, shipping) on Temporal",
+		Long: `worker polls Temporal for the order saga's work: the order workflow on task queue
+"orders" and the inventory, payment and shipping activities on their own task
+queues, each service with its own SQLite store in --data-dir. It stops
+gracefully on SIGINT or SIGTERM: in-flight activities get time to finish, then
+the stores are closed.
+
+Without a subcommand, worker runs (same as "worker run").`,
+		Example: `  worker                                  # all services, stores in .data/
+  worker --services payment               # only the payment service
+  worker stock list -o json
+  worker audit`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE:          func(cmd *cobra.Command, _ []string) error { return runWorker(cmd.Context(), g, opts) },
+	}
+	pf := root.PersistentFlags()
+	g.conn.Register(pf)
+	pf.StringVar(&g.dataDir, "data-dir", envOr("ORDERSAGA_DATA_DIR", ".data"), "directory of the services' SQLite stores (env ORDERSAGA_DATA_DIR)")
+	pf.StringVar(&g.logFormat, "log-format", envOr("ORDERSAGA_LOG_FORMAT", "text"), "log format: text or json (env ORDERSAGA_LOG_FORMAT)")
+	pf.StringVar(&g.logLevel, "log-level", envOr("ORDERSAGA_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env ORDERSAGA_LOG_LEVEL)")
+	addRunFlags(root, opts)
+	root.AddCommand(newRunCommand(g), newStockCommand(g), newAuditCommand(g))
+	return root
+}
+
+// logger builds the structured logger from --log-format and --log-level.
+func (g *globals) logger() (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", g.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch g.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(g.stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(g.stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", g.logFormat)
+}
+
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// exitError ends the command with a code and no further message (the
+// command printed its own report).
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func asExit(err error, target *exitError) bool {
+	e, ok := err.(exitError)
+	if ok {
+		*target = e
+	}
+	return ok
+}
+
+// oneLine keeps an error to the one line the contract promises.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// checkOutput validates -o.
+func checkOutput(output string) error {
+	if output != "text" && output != "json" {
+		return fmt.Errorf("--output %q: use text or json", output)
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+)
+
+// runOptions are the flags of `worker run`.
+type runOptions struct {
+	services    []string
+	stopTimeout time.Duration
+}
+
+func addRunFlags(cmd *cobra.Command, opts *runOptions) {
+	cmd.Flags().StringSliceVar(&opts.services, "services", serviceNames(), "services to host, comma-separated")
+	cmd.Flags().DurationVar(&opts.stopTimeout, "stop-timeout", 10*time.Second,
+		"on SIGINT/SIGTERM, how long in-flight activities get to finish before they are cancelled and handed back to Temporal")
+}
+
+func newRunCommand(g *globals) *cobra.Command {
+	opts := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Poll Temporal and run the chosen services until SIGINT or SIGTERM",
+		Example: `  worker run
+  worker run --services order,inventory --data-dir /var/lib/ordersaga
+  TEMPORAL_ADDRESS=temporal:7233 worker run --services shipping --log-format json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runWorker(cmd.Context(), g, opts) },
+	}
+	addRunFlags(cmd, opts)
+	return cmd
+}
+
+// hosted is one running service: its worker and its store.
+type hosted struct {
+	service
+	worker worker.Worker
+	store  io.Closer
+}
+
+func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
+	picked, err := selectServices(opts.services)
+	if err != nil {
+		return err
+	}
+	logger, err := g.logger()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	c, copts, err := g.conn.Dial(logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	running, err := startServices(ctx, c, picked, g.dataDir, opts.stopTimeout)
+	defer stopServices(logger, running)
+	if err != nil {
+		return err
+	}
+	logger.Info("worker started", "services", opts.services, "address", copts.HostPort, "data_dir", g.dataDir)
+	<-ctx.Done()
+	logger.Info("worker stopping", "signal", context.Cause(ctx))
+	return nil
+}
+
+// startServices registers and starts a worker per service. On error it
+// returns the ones already started, for the caller to stop.
+func startServices(ctx context.Context, c client.Client, picked []service, dataDir string, stopTimeout time.Duration) ([]hosted, error) {
+	var running []hosted
+	for _, s := range picked {
+		w := worker.New(c, s.taskQueue, worker.Options{WorkerStopTimeout: stopTimeout})
+		store, err := s.register(ctx, w, dataDir)
+		if err != nil {
+			return running, fmt.Errorf("start %s service: %w", s.name, err)
+		}
+		h := hosted{service: s, worker: w, store: store}
+		if err := w.Start(); err != nil {
+			return append(running, h), fmt.Errorf("start %s worker on task queue %q: %w", s.name, s.taskQueue, err)
+		}
+		running = append(running, h)
+	}
+	return running, nil
+}
+
+// stopServices stops the workers (each waits for its in-flight tasks up to
+// the stop timeout), then closes their stores: no activity is left writing
+// to a closed store.
+func stopServices(logger *slog.Logger, running []hosted) {
+	for i := len(running) - 1; i >= 0; i-- {
+		running[i].worker.Stop()
+	}
+	var errs []error
+	for _, h := range running {
+		if h.store != nil {
+			if err := h.store.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close %s store: %w", h.name, err))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		logger.Error("worker stopped with errors", "error", err)
+		return
+	}
+	if len(running) > 0 {
+		logger.Info("worker stopped")
+	}
+}

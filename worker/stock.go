@@ -1,0 +1,98 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ordersaga/ordersaga/activities/inventory"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// newStockCommand is the inventory owner's view of stock: it works on the
+// inventory store directly, without Temporal.
+func newStockCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "stock",
+		Short: "List or set stock in the inventory store",
+		Args:  cobra.NoArgs,
+	}
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List the catalog with stock on hand, reserved and received",
+		Example: "  worker stock list\n  worker stock list -o json | jq '.[] | select(.on_hand < 10)'",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(g.output); err != nil {
+				return err
+			}
+			store, err := g.openInventory(cmd)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			products, err := store.Products(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return g.printProducts(products)
+		},
+	}
+	set := &cobra.Command{
+		Use:   "set SKU QTY",
+		Short: "Set the stock on hand of a SKU (after a count or a delivery)",
+		Long: `set makes QTY the stock on hand of SKU. The difference counts as received, so
+the audit's stock invariant (received = on hand + reserved) keeps holding.`,
+		Example: "  worker stock set LAMP-LIMITED 10",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(g.output); err != nil {
+				return err
+			}
+			qty, err := strconv.Atoi(args[1])
+			if err != nil || qty < 0 {
+				return fmt.Errorf("quantity %q: give a whole number of units, 0 or more", args[1])
+			}
+			store, err := g.openInventory(cmd)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			p, err := store.SetStock(cmd.Context(), args[0], qty)
+			if err != nil {
+				return fmt.Errorf("%w; `worker stock list` shows the catalog", err)
+			}
+			return g.printProducts([]inventory.Product{p})
+		},
+	}
+	for _, c := range []*cobra.Command{list, set} {
+		c.Flags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	}
+	cmd.AddCommand(list, set)
+	return cmd
+}
+
+func (g *globals) openInventory(cmd *cobra.Command) (*inventory.Store, error) {
+	return inventory.Open(cmd.Context(), filepath.Join(g.dataDir, inventory.DatabaseFile))
+}
+
+func (g *globals) printProducts(products []inventory.Product) error {
+	if g.output == "json" {
+		if products == nil {
+			products = []inventory.Product{}
+		}
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(products)
+	}
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SKU\tNAME\tPRICE\tON HAND\tRESERVED\tRECEIVED")
+	for _, p := range products {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\n", p.SKU, p.Name, workflows.FormatCents(p.UnitPriceCents), p.OnHand, p.Reserved, p.Received)
+	}
+	return tw.Flush()
+}
