@@ -80,36 +80,11 @@ func OrderWorkflow(ctx workflow.Context, order Order) (OrderState, error) {
 	}
 
 	steps, stopSteps := workflow.WithCancel(ctx)
-	cancels := workflow.GetSignalChannel(ctx, ordersaga.CancelOrderSignal)
-	// The listener leaves a cancel in the channel until it runs, rather than
-	// waiting in Receive: a waiting Receive takes the signal the moment it is
-	// delivered, and this coroutine runs first in a workflow task, so a cancel
-	// that came with the shipment's result would be handled only after the
-	// order had ended, and be missing from its result. This way the drain
-	// below answers it.
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		// Disconnected, so that the listener still answers cancels (and
-		// does not spin) once Temporal has cancelled the order.
-		listen, _ := workflow.NewDisconnectedContext(ctx)
-		for {
-			_ = workflow.Await(listen, func() bool { return cancels.Len() > 0 })
-			var req CancelRequest
-			if cancels.ReceiveAsync(&req) {
-				o.onCancelSignal(ctx, req, stopSteps)
-			}
-		}
-	})
+	o.cancels, o.stopSteps = workflow.GetSignalChannel(ctx, ordersaga.CancelOrderSignal), stopSteps
+	workflow.Go(ctx, o.listenForCancels)
 
 	err := o.runSteps(steps)
-	// Cancels that arrived with the last step's result are answered before
-	// the order ends, so none is left unread.
-	for {
-		var req CancelRequest
-		if !cancels.ReceiveAsync(&req) {
-			break
-		}
-		o.onCancelSignal(ctx, req, stopSteps)
-	}
+	o.answerCancels(ctx) // none is left unread when the order ends
 	if err == nil {
 		if ctx.Err() != nil {
 			o.refuseCancel(ctx, "cancellation requested through Temporal", "the shipment was already created")
@@ -127,6 +102,10 @@ type orderRun struct {
 	saga   saga
 	logger log.Logger
 
+	// cancels receives the cancel-order signal; stopSteps stops the forward
+	// steps once a cancel is accepted.
+	cancels   workflow.ReceiveChannel
+	stopSteps workflow.CancelFunc
 	// cancel is the accepted cancel-order signal, if any.
 	cancel *CancelRequest
 	// shipped marks the point of no return: the shipment exists.
@@ -162,6 +141,7 @@ func (o *orderRun) registerQuery(ctx workflow.Context) error {
 // fails, or as soon as a cancel was accepted.
 func (o *orderRun) runSteps(ctx workflow.Context) error {
 	for _, step := range []func(workflow.Context) error{o.reserve, o.charge, o.awaitCancelWindow, o.ship} {
+		o.answerCancels(ctx)
 		if o.cancel != nil || ctx.Err() != nil {
 			return errCancelled
 		}
@@ -169,12 +149,32 @@ func (o *orderRun) runSteps(ctx workflow.Context) error {
 			return err
 		}
 	}
-	if o.cancel != nil {
-		// The cancel arrived together with the shipment's result and was
-		// accepted first: the shipment is undone like everything else.
-		return errCancelled
-	}
 	return nil
+}
+
+// listenForCancels answers cancels while the order waits on a step. It
+// waits for a signal to be pending rather than in Receive, which would take
+// it out of the channel at once: the order's own coroutine runs first in a
+// workflow task, so a cancel that arrives with a step's result is answered
+// by the order at the step boundary (answerCancels), in the order's view of
+// the world, and not after it has moved on.
+func (o *orderRun) listenForCancels(ctx workflow.Context) {
+	// Disconnected, so that it still answers cancels (and does not spin)
+	// once Temporal has cancelled the order.
+	listen, _ := workflow.NewDisconnectedContext(ctx)
+	for {
+		_ = workflow.Await(listen, func() bool { return o.cancels.Len() > 0 })
+		o.answerCancels(ctx)
+	}
+}
+
+// answerCancels answers every pending cancel.
+func (o *orderRun) answerCancels(ctx workflow.Context) {
+	var req CancelRequest
+	for o.cancels.ReceiveAsync(&req) {
+		o.onCancelSignal(ctx, req)
+		req = CancelRequest{}
+	}
 }
 
 func (o *orderRun) reserve(ctx workflow.Context) error {
@@ -271,18 +271,20 @@ func (o *orderRun) execute(ctx workflow.Context, opts workflow.ActivityOptions, 
 }
 
 // onCancelSignal accepts a cancel before the point of no return and stops
-// the forward steps; after it, or while the order is already undoing its
-// steps, it records the cancel as refused.
-func (o *orderRun) onCancelSignal(ctx workflow.Context, req CancelRequest, stopSteps workflow.CancelFunc) {
+// the forward steps; after it, or once the order failed or is already
+// undoing its steps, it records the cancel as refused.
+func (o *orderRun) onCancelSignal(ctx workflow.Context, req CancelRequest) {
 	switch {
 	case o.shipped:
 		o.refuseCancel(ctx, req.Reason, fmt.Sprintf("shipment %s was already created", o.state.ShipmentID))
+	case o.state.FailureReason != "":
+		o.refuseCancel(ctx, req.Reason, "the order already failed: "+o.state.FailureReason)
 	case o.cancel != nil || o.state.Status == Compensating || o.state.Status.Final():
 		o.refuseCancel(ctx, req.Reason, fmt.Sprintf("the order is already %s", o.state.Status))
 	default:
 		o.cancel = &req
 		o.logger.Info("cancel accepted", "reason", req.Reason, "status", o.state.Status)
-		stopSteps()
+		o.stopSteps()
 	}
 }
 

@@ -41,7 +41,9 @@ type Flags struct {
 
 // Register adds the connection flags to fs.
 func (f *Flags) Register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.Address, "address", "", "Temporal frontend host:port (env TEMPORAL_ADDRESS; default "+DefaultAddress+")")
+	// Not --address as in Temporal's CLI: the starter's place has an
+	// --address of its own, the shipping address.
+	fs.StringVar(&f.Address, "temporal-address", "", "Temporal frontend host:port (env TEMPORAL_ADDRESS; default "+DefaultAddress+")")
 	fs.StringVar(&f.Namespace, "namespace", "", "Temporal namespace (env TEMPORAL_NAMESPACE; default \"default\")")
 	fs.StringVar(&f.APIKey, "api-key", "", "API key for a secured Temporal, turns TLS on (env TEMPORAL_API_KEY)")
 	fs.StringVar(&f.Profile, "profile", "", "profile of the Temporal config file (env TEMPORAL_PROFILE)")

@@ -60,6 +60,9 @@ type View struct {
 	// Completed, Failed, Canceled, Terminated, TimedOut.
 	TemporalStatus string `json:"temporal_status"`
 	WebURL         string `json:"web_url"`
+	// HistoryLength is how many events the workflow's history had when
+	// the order was read; the state reflects at least those.
+	HistoryLength int64 `json:"history_length"`
 	// Note says why the state is incomplete, when it is (a running order
 	// whose worker did not answer, a terminated workflow).
 	Note string `json:"note,omitempty"`
@@ -139,6 +142,7 @@ func (c *Client) Snapshot(ctx context.Context, orderID string) (View, error) {
 		RunID:          desc.WorkflowExecution.RunID,
 		TemporalStatus: temporalStatus(desc.Status),
 		WebURL:         c.WebURL(id, desc.WorkflowExecution.RunID),
+		HistoryLength:  int64(desc.HistoryLength),
 	}
 	if desc.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return v, nil
@@ -335,4 +339,6 @@ func temporalStatus(s enumspb.WorkflowExecutionStatus) string {
 }
 
 // quote escapes a value for a visibility query's single-quoted string.
-func quote(s string) string { return strings.ReplaceAll(s, "'", "\\'") }
+func quote(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s)
+}

@@ -1,0 +1,374 @@
+// Package e2e runs the whole path against a real Temporal dev server: the
+// server started by scripts/dev-server.sh from bin/temporal, the worker and
+// starter binaries built from this checkout, and the services' SQLite stores
+// read back after the orders ended.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/ordersaga/ordersaga/activities/inventory"
+	"github.com/ordersaga/ordersaga/activities/payment"
+	"github.com/ordersaga/ordersaga/activities/shipping"
+	"github.com/ordersaga/ordersaga/internal/orderclient"
+)
+
+var (
+	repoRoot   string
+	workerBin  string
+	starterBin string
+)
+
+// TestMain builds the worker and the starter once for all tests.
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	repoRoot = filepath.Dir(wd)
+	dir, err := os.MkdirTemp("", "ordersaga-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	workerBin, starterBin = filepath.Join(dir, "worker"), filepath.Join(dir, "starter")
+	for bin, pkg := range map[string]string{workerBin: "./worker", starterBin: "./starter"} {
+		cmd := exec.Command("go", "build", "-race", "-o", bin, pkg)
+		cmd.Dir = repoRoot
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
+// temporalBin is the Temporal CLI that `make bin/temporal` builds.
+func temporalBin(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("TEMPORAL_BIN")
+	if bin == "" {
+		bin = filepath.Join(repoRoot, "bin", "temporal")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		if testing.Short() {
+			t.Skipf("no Temporal CLI at %s (-short)", bin)
+		}
+		t.Fatalf("no Temporal CLI at %s: build it with 'make bin/temporal' (make test does)", bin)
+	}
+	return bin
+}
+
+// Bounds for waiting on processes and orders.
+const (
+	serverStartTimeout = 90 * time.Second
+	workerStartTimeout = 30 * time.Second
+	orderTimeout       = 2 * time.Minute
+)
+
+// server is a dev server started through scripts/dev-server.sh on free
+// loopback ports, with its own database file; stopped when the test ends.
+type server struct {
+	address string
+	uiURL   string
+	db      string
+	proc    *process
+}
+
+func startServer(t *testing.T) *server {
+	t.Helper()
+	s := &server{
+		address: "127.0.0.1:" + freePort(t),
+		db:      filepath.Join(t.TempDir(), "temporal.db"),
+	}
+	uiPort := freePort(t)
+	s.uiURL = "http://localhost:" + uiPort
+	_, port, _ := net.SplitHostPort(s.address)
+	env := []string{
+		"TEMPORAL_BIN=" + temporalBin(t), "TEMPORAL_PORT=" + port, "TEMPORAL_UI_PORT=" + uiPort, "TEMPORAL_DB=" + s.db,
+	}
+	s.proc = startProcess(t, "dev-server", env, filepath.Join(repoRoot, "scripts", "dev-server.sh"),
+		"--http-port", freePort(t), "--metrics-port", freePort(t))
+	s.waitHealthy(t)
+	return s
+}
+
+// waitHealthy waits until the server answers a health check.
+func (s *server) waitHealthy(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(serverStartTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		c, err := client.DialContext(ctx, client.Options{HostPort: s.address, Logger: quietLogger{}})
+		if err == nil {
+			_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			c.Close()
+		}
+		cancel()
+		if err == nil {
+			return
+		}
+		if s.proc.exited() {
+			t.Fatalf("dev server exited before it answered:\n%s", s.proc.output())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dev server did not answer on %s within %s: %v\n%s", s.address, serverStartTimeout, err, s.proc.output())
+		}
+		time.Sleep(200 * time.Millisecond) // poll interval of a deadline-bounded wait
+	}
+}
+
+// client returns an order client for the server.
+func (s *server) orders(t *testing.T) *orderclient.Client {
+	t.Helper()
+	c, err := client.Dial(client.Options{HostPort: s.address, Logger: quietLogger{}})
+	if err != nil {
+		t.Fatalf("dial %s: %v", s.address, err)
+	}
+	t.Cleanup(c.Close)
+	return &orderclient.Client{Temporal: c, Namespace: "default", UIURL: s.uiURL}
+}
+
+// stack is a server plus the services' data directory.
+type stack struct {
+	*server
+	dataDir string
+}
+
+func newStack(t *testing.T) *stack {
+	return &stack{server: startServer(t), dataDir: filepath.Join(t.TempDir(), "data")}
+}
+
+// startWorker starts `worker run` with the given extra flags and waits until
+// it polls.
+func (s *stack) startWorker(t *testing.T, name string, args ...string) *process {
+	t.Helper()
+	args = append([]string{"run", "--temporal-address", s.address, "--data-dir", s.dataDir, "--stop-timeout", "2s"}, args...)
+	p := startProcess(t, name, nil, workerBin, args...)
+	p.waitOutput(t, "worker started", workerStartTimeout)
+	return p
+}
+
+// result is what a CLI command did.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// starter runs the starter against the stack's server.
+func (s *stack) starter(t *testing.T, args ...string) result {
+	t.Helper()
+	return runCommand(t, starterBin, append(args, "--temporal-address", s.address, "--ui-url", s.uiURL)...)
+}
+
+// worker runs a worker admin command (stock, audit) against the stack.
+func (s *stack) worker(t *testing.T, args ...string) result {
+	t.Helper()
+	return runCommand(t, workerBin, append(args, "--temporal-address", s.address, "--data-dir", s.dataDir)...)
+}
+
+func runCommand(t *testing.T, bin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), orderTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		r.code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("run %s %v: %v", filepath.Base(bin), args, err)
+	}
+	return r
+}
+
+// decode parses a command's JSON output into v.
+func decode(t *testing.T, r result, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.stdout), v); err != nil {
+		t.Fatalf("decode JSON output: %v\n%s", err, r)
+	}
+}
+
+// stores opens the services' stores in the stack's data directory.
+type stores struct {
+	inventory *inventory.Store
+	payment   *payment.Store
+	shipping  *shipping.Store
+}
+
+func (s *stack) stores(t *testing.T) stores {
+	t.Helper()
+	ctx := context.Background()
+	inv, err := inventory.Open(ctx, filepath.Join(s.dataDir, inventory.DatabaseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { inv.Close() })
+	pay, err := payment.Open(ctx, filepath.Join(s.dataDir, payment.DatabaseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pay.Close() })
+	shp, err := shipping.Open(ctx, filepath.Join(s.dataDir, shipping.DatabaseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shp.Close() })
+	return stores{inv, pay, shp}
+}
+
+// process is a child process in its own process group, with its combined
+// output kept in a file; it is killed (the whole group) when the test ends.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+	err  error
+}
+
+func startProcess(t *testing.T, name string, env []string, bin string, args ...string) *process {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.stop(t, syscall.SIGTERM)
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, p.tail(60))
+		}
+	})
+	return p
+}
+
+// stop signals the process group and waits for the process to end; a
+// process that does not end in time is killed.
+func (p *process) stop(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *process) output() string {
+	b, _ := os.ReadFile(p.log)
+	return string(b)
+}
+
+func (p *process) tail(lines int) string {
+	all := strings.Split(p.output(), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+// waitOutput waits until the process has printed text.
+func (p *process) waitOutput(t *testing.T, text string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(p.output(), text) {
+		if p.exited() {
+			t.Fatalf("%s exited before printing %q: %v\n%s", p.name, text, p.err, p.output())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not print %q within %s:\n%s", p.name, text, timeout, p.output())
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval of a deadline-bounded wait
+	}
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// eventually waits until cond holds, failing the test after timeout.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, last := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s; last: %s", what, timeout, last)
+		}
+		time.Sleep(100 * time.Millisecond) // poll interval of a deadline-bounded wait
+	}
+}
+
+// quietLogger drops the SDK's logs in tests.
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}

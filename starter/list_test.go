@@ -1,0 +1,64 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+func TestParseStatus(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    workflows.Status
+		wantErr bool
+	}{
+		{in: "", want: ""},
+		{in: "COMPLETED", want: workflows.Completed},
+		{in: "completed", want: workflows.Completed},
+		{in: " Cancelled ", want: workflows.Cancelled},
+		{in: "awaiting_fulfillment", want: workflows.AwaitingFulfillment},
+		{in: "Compensating", want: workflows.Compensating},
+		{in: "pending", want: workflows.Pending},
+		{in: "canceled", wantErr: true},
+		{in: "done", wantErr: true},
+		{in: "awaiting fulfillment", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseStatus(tt.in)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("parseStatus(%q) = %q, want an error", tt.in, got)
+				}
+				for _, s := range workflows.Statuses {
+					if !strings.Contains(err.Error(), string(s)) {
+						t.Errorf("error %q does not list %s", err, s)
+					}
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("parseStatus(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			}
+		})
+	}
+	// Every status the workflow writes is accepted as written.
+	for _, s := range workflows.Statuses {
+		if got, err := parseStatus(string(s)); err != nil || got != s {
+			t.Errorf("parseStatus(%q) = %q, %v", s, got, err)
+		}
+	}
+}
+
+func TestListFilter(t *testing.T) {
+	got, err := listFilter("failed", " c-1 ", 0)
+	want := orderclient.Filter{Status: workflows.Failed, CustomerID: "c-1", Limit: 0}
+	if err != nil || got != want {
+		t.Errorf("listFilter = %+v, %v; want %+v", got, err, want)
+	}
+	if _, err := listFilter("", "", -5); err == nil {
+		t.Error("listFilter accepted a negative limit")
+	}
+}

@@ -1,0 +1,233 @@
+// Command starter is the order saga's client: people and scripts use it to
+// place orders, read them, list them, cancel them and watch them run. It is a
+// thin command-line face over internal/orderclient and reaches Temporal the
+// way the worker does, through internal/connect.
+//
+// Environment variables read (flags override them):
+//
+//	TEMPORAL_ADDRESS      Temporal frontend host:port (default 127.0.0.1:7233);
+//	                      the flag is --temporal-address (place's --address
+//	                      is the shipping address)
+//	TEMPORAL_NAMESPACE    Temporal namespace (default "default")
+//	TEMPORAL_API_KEY      API key for a secured Temporal; turns TLS on
+//	TEMPORAL_PROFILE      profile of the Temporal config file
+//	TEMPORAL_CONFIG_FILE, TEMPORAL_TLS_*  as in Temporal's own tools (see internal/connect)
+//	ORDERSAGA_UI_URL      base URL of the Temporal Web UI, for the links the
+//	                      starter prints (default http://localhost:8233)
+//
+// Exit status: 0 on success; 1 on any error, reported as one line on stderr
+// ("starter: ..."); 3 when an order the starter waited for ended otherwise
+// than asked (place --wait: not COMPLETED; cancel --wait: not CANCELLED).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ordersaga/ordersaga/internal/connect"
+	"github.com/ordersaga/ordersaga/internal/orderclient"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitOutcome = 3
+)
+
+// uiURLEnv names the environment variable that sets --ui-url's default.
+const uiURLEnv = "ORDERSAGA_UI_URL"
+
+// Output formats of -o/--output.
+const (
+	outputText = "text"
+	outputJSON = "json"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run runs the starter with args (without the program name) and returns its
+// exit code. It is main without the process: tests call it in-process.
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	root := newRootCommand(&app{stdout: stdout})
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "starter: %s\n", oneLine(err.Error()))
+	return exitCode(err)
+}
+
+// exitCode is the exit code of a command that failed with err.
+func exitCode(err error) int {
+	var outcome *outcomeError
+	if errors.As(err, &outcome) {
+		return exitOutcome
+	}
+	return exitError
+}
+
+// app holds what every command shares: the global flags and where output goes.
+type app struct {
+	conn   connect.Flags
+	uiURL  string
+	output string
+	stdout io.Writer
+}
+
+func newRootCommand(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "starter",
+		Short: "Place, read, list, cancel and watch orders of the order saga",
+		Long: `starter is the order saga's client. Each order runs as a Temporal workflow
+("order-<ID>") that reserves stock, charges the customer, waits out a cancel
+window and ships; on failure or cancel it undoes what it did.
+
+Connection settings come from a Temporal config profile, then the TEMPORAL_*
+environment variables (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
+TEMPORAL_PROFILE, TEMPORAL_TLS_*), then the flags (--temporal-address,
+--namespace, --api-key, --profile). ORDERSAGA_UI_URL sets the Web UI base URL
+of the links the starter prints.
+
+Exit status: 0 success, 1 error (one line on stderr), 3 an order waited for
+ended otherwise than asked (place --wait: not COMPLETED; cancel --wait: not
+CANCELLED).`,
+		Example: `  starter place --id 42 --customer c-1 --item BOOK-GOPL:2 --payment tok_visa --address "1 Main St, Springfield"
+  starter status 42
+  starter watch 42
+  starter cancel 42 --reason "changed my mind" --wait
+  starter list --status completed -o json`,
+		Args:              cobra.ArbitraryArgs,
+		RunE:              rootRun,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
+		PersistentPreRunE: func(*cobra.Command, []string) error { return a.checkOutput() },
+	}
+	root.SuggestionsMinimumDistance = 2
+	root.SetFlagErrorFunc(usageError)
+
+	flags := root.PersistentFlags()
+	a.conn.Register(flags)
+	flags.StringVar(&a.uiURL, "ui-url", uiURLDefault(), "base URL of the Temporal Web UI, for links to orders (env "+uiURLEnv+")")
+	flags.StringVarP(&a.output, "output", "o", outputText, "output format: text or json")
+
+	root.AddCommand(
+		newPlaceCommand(a),
+		newStatusCommand(a),
+		newCancelCommand(a),
+		newListCommand(a),
+		newWatchCommand(a),
+	)
+	return root
+}
+
+// rootRun shows the help when no command is given and refuses an unknown one.
+func rootRun(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	msg := fmt.Sprintf("unknown command %q", args[0])
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(": did you mean %s?", strings.Join(s, " or "))
+	}
+	return fmt.Errorf("%s (see 'starter --help')", msg)
+}
+
+func uiURLDefault() string {
+	if u := os.Getenv(uiURLEnv); u != "" {
+		return u
+	}
+	return orderclient.DefaultUIURL
+}
+
+func (a *app) checkOutput() error {
+	switch a.output {
+	case outputText, outputJSON:
+		return nil
+	}
+	return fmt.Errorf("invalid --output %q: use text or json", a.output)
+}
+
+func (a *app) json() bool { return a.output == outputJSON }
+
+// connect dials Temporal and returns an order client on it; call done when
+// done. The SDK's own logs are dropped: every error it reports reaches the
+// command as an error, and stderr is kept for one-line errors.
+func (a *app) connect() (oc *orderclient.Client, done func(), err error) {
+	c, opts, err := a.conn.Dial(slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, nil, err
+	}
+	oc = &orderclient.Client{Temporal: c, Namespace: connect.Namespace(opts), UIURL: a.uiURL}
+	return oc, c.Close, nil
+}
+
+// outcomeError reports an order that ended otherwise than the command asked
+// for; the starter exits with exitOutcome.
+type outcomeError struct{ msg string }
+
+func (e *outcomeError) Error() string { return e.msg }
+
+// usageError points a command-line mistake at the command's help.
+func usageError(cmd *cobra.Command, err error) error {
+	return fmt.Errorf("%w (see '%s --help')", err, cmd.CommandPath())
+}
+
+// orderIDArg accepts exactly one argument, the order ID.
+func orderIDArg(cmd *cobra.Command, args []string) error {
+	switch {
+	case len(args) == 0:
+		return usageError(cmd, fmt.Errorf("missing the order ID: %s ID", cmd.CommandPath()))
+	case len(args) > 1:
+		return usageError(cmd, fmt.Errorf("too many arguments %q: give one order ID", args))
+	case strings.TrimSpace(args[0]) == "":
+		return usageError(cmd, errors.New("the order ID is empty"))
+	}
+	return nil
+}
+
+// noArgs refuses arguments to a command that takes only flags.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError(cmd, fmt.Errorf("unexpected argument %q: %s takes only flags", args[0], cmd.Name()))
+	}
+	return nil
+}
+
+// interrupted words an error from a wait that the user stopped: the order
+// itself goes on.
+func interrupted(ctx context.Context, orderID string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("stopped waiting for order %s; the order goes on: follow it with 'starter watch %s'", orderID, orderID)
+	}
+	return err
+}
+
+// oneLine joins the lines of a multi-line message into one line.
+func oneLine(s string) string {
+	var parts []string
+	for _, line := range strings.Split(s, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			parts = append(parts, line)
+		}
+	}
+	return strings.Join(parts, " ")
+}
