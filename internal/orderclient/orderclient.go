@@ -198,12 +198,13 @@ func Outcome(err error) (workflows.OrderState, bool) {
 	return state, false
 }
 
-// Cancel sends the cancel-order signal to a running order and returns its
-// state as it was just before. An order that has ended gets an *EndedError.
-// Whether the cancel was accepted (before the shipment) or refused (after)
-// shows in the order's state; Wait tells how it ended.
+// Cancel sends the cancel-order signal to a running order and returns what
+// Snapshot knew of it just before. An order that has ended gets an
+// *EndedError. Whether the cancel was accepted (before the shipment) or
+// refused (after) shows in the order's state; Wait tells how it ended. It
+// needs no worker: the server keeps the signal until a worker takes it.
 func (c *Client) Cancel(ctx context.Context, orderID, reason string) (View, error) {
-	v, err := c.State(ctx, orderID)
+	v, err := c.Snapshot(ctx, orderID)
 	if err != nil {
 		return View{}, err
 	}
@@ -214,7 +215,7 @@ func (c *Client) Cancel(ctx context.Context, orderID, reason string) (View, erro
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		// It ended between the check and the signal.
-		if ended, serr := c.State(ctx, orderID); serr == nil {
+		if ended, serr := c.Snapshot(ctx, orderID); serr == nil {
 			return View{}, &EndedError{OrderID: orderID, Status: ended.Status}
 		}
 	}

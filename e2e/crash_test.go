@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"testing"
+
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/ordersaga/ordersaga/activities/payment"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// TestWorkerKilledMidActivityAndInWindow kills the worker process with
+// SIGKILL while some orders wait in their cancel window and others are in
+// the middle of a (slow) charge, cancels one order while no worker runs,
+// starts a new worker, and shows that every order ends as it should, that
+// no order was charged twice, and that the audit is clean.
+func TestWorkerKilledMidActivityAndInWindow(t *testing.T) {
+	s := newStack(t)
+	first := s.startWorker(t, "worker-1")
+	oc := s.orders(t)
+
+	place := func(id, token, window string) {
+		view(t, s.starter(t, "place", "--id", id, "--customer", "c-"+id, "--item", "BOOK-GOPL:1", "--item", "STICKER-PACK:2",
+			"--payment", token, "--address", shipTo, "--cancel-window", window, "-o", "json"), 0)
+	}
+	windowed := []string{"win-1", "win-2", "win-3"}
+	charging := []string{"slow-1", "slow-2"}
+	for _, id := range windowed {
+		place(id, payment.TokenVisa, "15s")
+	}
+	place("late-cancel", payment.TokenVisa, "10m")
+	for _, id := range charging {
+		place(id, payment.TokenSlow, "0s")
+	}
+
+	// Wait until the windowed orders wait and the slow charges are running
+	// in the worker (started, not only scheduled).
+	for _, id := range append(windowed, "late-cancel") {
+		s.waitStatus(t, id, workflows.AwaitingFulfillment)
+	}
+	for _, id := range charging {
+		eventually(t, orderTimeout, "charge of "+id+" started", func() (bool, string) {
+			d, err := oc.Temporal.DescribeWorkflowExecution(context.Background(), "order-"+id, "")
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, a := range d.GetPendingActivities() {
+				if a.GetActivityType().GetName() == "ChargePayment" && a.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED {
+					return true, ""
+				}
+			}
+			return false, fmt.Sprint(d.GetPendingActivities())
+		})
+	}
+
+	first.stop(t, syscall.SIGKILL)
+
+	// A cancel sent while no worker runs waits in the server.
+	if r := s.starter(t, "cancel", "late-cancel", "--reason", "sent while the worker was down"); r.code != 0 {
+		t.Fatalf("cancel while no worker runs: %s", r)
+	}
+
+	s.startWorker(t, "worker-2")
+	want := map[string]workflows.Status{"late-cancel": workflows.Cancelled}
+	for _, id := range append(windowed, charging...) {
+		want[id] = workflows.Completed
+	}
+	st := s.stores(t)
+	for id, status := range want {
+		v := s.wait(t, id)
+		if v.Status != status {
+			t.Errorf("order %s ended %s, want %s: %+v", id, v.Status, status, v.OrderState)
+			continue
+		}
+		c, found, err := st.payment.ChargeByKey(context.Background(), "order-"+id+"/charge")
+		if err != nil || !found {
+			t.Fatalf("order %s: no charge recorded (%v)", id, err)
+		}
+		if status == workflows.Completed && (c.Status != payment.Captured || c.AmountCents != v.TotalCents) {
+			t.Errorf("order %s: charge %+v, want one capture of %d cents", id, c, v.TotalCents)
+		}
+	}
+	charges, err := st.payment.Charges(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(charges) != len(want) {
+		t.Errorf("%d charges recorded for %d orders: %+v", len(charges), len(want), charges)
+	}
+	assertAuditClean(t, s, map[workflows.Status]int{workflows.Completed: len(want) - 1, workflows.Cancelled: 1})
+}

@@ -1,0 +1,211 @@
+package e2e
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ordersaga/ordersaga/activities/inventory"
+	"github.com/ordersaga/ordersaga/activities/payment"
+	"github.com/ordersaga/ordersaga/activities/shipping"
+	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+const shipTo = "1 Gopher Way, Mountain View"
+
+// TestDemoOrders runs the demo's three orders through the real server, the
+// real worker and the starter, then checks that the stores agree with how
+// each order ended and that the audit passes. A fourth order is cancelled
+// through Temporal's own cancellation, as the Web UI's button does.
+func TestDemoOrders(t *testing.T) {
+	s := newStack(t)
+	s.startWorker(t, "worker")
+	st := s.stores(t)
+	before := stock(t, st)
+
+	// 1. Completes.
+	r := s.starter(t, "place", "--id", "ok", "--customer", "alice", "--item", "BOOK-GOPL:1", "--item", "MUG-GOPHER:2",
+		"--payment", "tok_visa", "--address", shipTo, "--cancel-window", "1s", "--wait", "-o", "json")
+	ok := view(t, r, 0)
+	if ok.Status != workflows.Completed || ok.TotalCents != 3999+2*1299 || ok.TrackingNumber == "" || len(ok.Compensations) != 0 {
+		t.Fatalf("order ok: %+v", ok.OrderState)
+	}
+
+	// 2. Declined: the charge fails, the reservation is released.
+	r = s.starter(t, "place", "--id", "declined", "--customer", "bob", "--item", "TEE-TEMPORAL-M:1",
+		"--payment", "tok_declined", "--address", shipTo, "--wait", "-o", "json")
+	declined := view(t, r, 3)
+	if declined.Status != workflows.Failed || !strings.Contains(declined.FailureReason, "declined") {
+		t.Fatalf("order declined: %+v", declined.OrderState)
+	}
+	assertCompensations(t, declined.OrderState, "refund order-declined/charge", "release order-declined/reserve")
+
+	// 3. Cancelled by signal in its cancel window: refunded and released.
+	r = s.starter(t, "place", "--id", "cancel", "--customer", "carol", "--item", "STICKER-PACK:3",
+		"--payment", "tok_visa", "--address", shipTo, "--cancel-window", "10m", "-o", "json")
+	view(t, r, 0)
+	s.waitStatus(t, "cancel", workflows.AwaitingFulfillment)
+	r = s.starter(t, "cancel", "cancel", "--reason", "customer changed their mind", "--wait", "-o", "json")
+	cancelled := view(t, r, 0)
+	if cancelled.Status != workflows.Cancelled || cancelled.CancelledBy != workflows.CancelledBySignal ||
+		cancelled.CancelReason != "customer changed their mind" || cancelled.TemporalStatus != "Canceled" {
+		t.Fatalf("order cancel: %+v", cancelled)
+	}
+	assertCompensations(t, cancelled.OrderState, "refund order-cancel/charge", "release order-cancel/reserve")
+
+	// 4. Cancelled through Temporal (CancelWorkflow) in its window.
+	r = s.starter(t, "place", "--id", "wfcancel", "--customer", "dave", "--item", "BOOK-GOPL:2",
+		"--payment", "tok_visa", "--address", shipTo, "--cancel-window", "10m", "-o", "json")
+	view(t, r, 0)
+	s.waitStatus(t, "wfcancel", workflows.AwaitingFulfillment)
+	oc := s.orders(t)
+	if err := oc.Temporal.CancelWorkflow(context.Background(), "order-wfcancel", ""); err != nil {
+		t.Fatal(err)
+	}
+	wfcancel := s.wait(t, "wfcancel")
+	if wfcancel.Status != workflows.Cancelled || wfcancel.CancelledBy != workflows.CancelledByTemporal {
+		t.Fatalf("order wfcancel: %+v", wfcancel.OrderState)
+	}
+	assertCompensations(t, wfcancel.OrderState, "refund order-wfcancel/charge", "release order-wfcancel/reserve")
+
+	// The stores hold exactly what the outcomes say.
+	after := stock(t, st)
+	wantTaken := map[string]int{"BOOK-GOPL": 1, "MUG-GOPHER": 2}
+	for sku, p := range after {
+		if got, want := before[sku].OnHand-p.OnHand, wantTaken[sku]; got != want {
+			t.Errorf("%s: %d units left stock, want %d (only the completed order keeps its stock)", sku, got, want)
+		}
+	}
+	assertRecords(t, st, map[string][3]string{
+		"ok":       {inventory.Reserved, payment.Captured, shipping.Created},
+		"declined": {inventory.Released, payment.Declined, ""},
+		"cancel":   {inventory.Released, payment.Refunded, ""},
+		"wfcancel": {inventory.Released, payment.Refunded, ""},
+	})
+	if c, _, _ := st.payment.ChargeByKey(context.Background(), "order-ok/charge"); c.AmountCents != ok.TotalCents {
+		t.Errorf("order ok: captured %d cents, total is %d", c.AmountCents, ok.TotalCents)
+	}
+
+	// The list by status finds the cancelled ones (visibility catches up).
+	eventually(t, 30*time.Second, "list --status CANCELLED shows both cancelled orders", func() (bool, string) {
+		r := s.starter(t, "list", "--status", "cancelled", "-o", "json")
+		var list []orderclient.Summary
+		decode(t, r, &list)
+		var ids []string
+		for _, o := range list {
+			ids = append(ids, o.OrderID)
+		}
+		slices.Sort(ids)
+		return slices.Equal(ids, []string{"cancel", "wfcancel"}), strings.Join(ids, ",")
+	})
+	assertAuditClean(t, s, map[workflows.Status]int{workflows.Completed: 1, workflows.Failed: 1, workflows.Cancelled: 2})
+}
+
+// view decodes a starter's JSON view and checks its exit code.
+func view(t *testing.T, r result, wantCode int) orderclient.View {
+	t.Helper()
+	if r.code != wantCode {
+		t.Fatalf("want exit %d: %s", wantCode, r)
+	}
+	var v orderclient.View
+	decode(t, r, &v)
+	return v
+}
+
+// waitStatus waits until the order's OrderStatus is status.
+func (s *stack) waitStatus(t *testing.T, orderID string, status workflows.Status) {
+	t.Helper()
+	oc := s.orders(t)
+	eventually(t, orderTimeout, "order "+orderID+" reaches "+string(status), func() (bool, string) {
+		v, err := oc.Snapshot(context.Background(), orderID)
+		if err != nil {
+			return false, err.Error()
+		}
+		return v.Status == status, string(v.Status)
+	})
+}
+
+// wait waits for the order to end and returns its final state.
+func (s *stack) wait(t *testing.T, orderID string) orderclient.View {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), orderTimeout)
+	defer cancel()
+	v, err := s.orders(t).Wait(ctx, orderID)
+	if err != nil {
+		t.Fatalf("wait for order %s: %v", orderID, err)
+	}
+	return v
+}
+
+func assertCompensations(t *testing.T, st workflows.OrderState, want ...string) {
+	t.Helper()
+	var got []string
+	for _, c := range st.Compensations {
+		got = append(got, c.Name+" "+c.Key)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("order %s: compensations %q, want %q", st.OrderID, got, want)
+	}
+}
+
+func stock(t *testing.T, st stores) map[string]inventory.Product {
+	t.Helper()
+	products, err := st.inventory.Products(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]inventory.Product{}
+	for _, p := range products {
+		m[p.SKU] = p
+	}
+	return m
+}
+
+// assertRecords checks each order's reservation, charge and shipment
+// status in the stores ("" means no record).
+func assertRecords(t *testing.T, st stores, want map[string][3]string) {
+	t.Helper()
+	ctx := context.Background()
+	for id, w := range want {
+		key := "order-" + id + "/"
+		r, _, err1 := st.inventory.Reservation(ctx, key+workflows.StepReserve)
+		c, _, err2 := st.payment.ChargeByKey(ctx, key+workflows.StepCharge)
+		sh, _, err3 := st.shipping.ShipmentByKey(ctx, key+workflows.StepShip)
+		for _, err := range []error{err1, err2, err3} {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := [3]string{r.Status, c.Status, sh.Status}; got != w {
+			t.Errorf("order %s: reservation, charge, shipment = %q, want %q", id, got, w)
+		}
+	}
+}
+
+// assertAuditClean runs `worker audit -o json` and checks it passed and
+// judged the ended orders it was given.
+func assertAuditClean(t *testing.T, s *stack, ended map[workflows.Status]int) {
+	t.Helper()
+	var report struct {
+		OK          bool                     `json:"ok"`
+		OrdersEnded map[workflows.Status]int `json:"orders_ended"`
+		Running     int                      `json:"orders_running"`
+		Violations  []string                 `json:"violations"`
+	}
+	r := s.worker(t, "audit", "-o", "json")
+	decode(t, r, &report)
+	if r.code != 0 || !report.OK || len(report.Violations) > 0 {
+		t.Fatalf("audit failed: %s", r)
+	}
+	for status, n := range ended {
+		if report.OrdersEnded[status] != n {
+			t.Errorf("audit judged %d %s orders, want %d: %s", report.OrdersEnded[status], status, n, r)
+		}
+	}
+	if report.Running != 0 {
+		t.Errorf("audit found %d orders still running, want 0", report.Running)
+	}
+}
