@@ -31,7 +31,10 @@ stop_all() {
   echo "stopped. History is kept in .temporal/, stores in $data/: 'make demo' again continues from them."
 }
 trap stop_all EXIT
-trap 'exit 130' INT TERM
+# Ctrl-C is how the demo ends once it is up (exit 0); before that, it is an
+# interruption (exit 130).
+up=0
+trap 'exit $((up ? 0 : 130))' INT TERM
 
 # wait_for DESCRIPTION SECONDS COMMAND...: runs COMMAND until it succeeds.
 wait_for() {
@@ -112,6 +115,7 @@ cat <<MSG
                 bin/starter list --status CANCELLED
 The server and the worker keep running for you to look around. Press Ctrl-C to stop them.
 MSG
+up=1
 sleep infinity &
 pids+=($!)
 wait $!
