@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -20,7 +21,6 @@ import (
 func TestWorkerKilledMidActivityAndInWindow(t *testing.T) {
 	s := newStack(t)
 	first := s.startWorker(t, "worker-1")
-	oc := s.orders(t)
 
 	place := func(id, token, window string) {
 		view(t, s.starter(t, "place", "--id", id, "--customer", "c-"+id, "--item", "BOOK-GOPL:1", "--item", "STICKER-PACK:2",
@@ -42,18 +42,7 @@ func TestWorkerKilledMidActivityAndInWindow(t *testing.T) {
 		s.waitStatus(t, id, workflows.AwaitingFulfillment)
 	}
 	for _, id := range charging {
-		eventually(t, orderTimeout, "charge of "+id+" started", func() (bool, string) {
-			d, err := oc.Temporal.DescribeWorkflowExecution(context.Background(), "order-"+id, "")
-			if err != nil {
-				return false, err.Error()
-			}
-			for _, a := range d.GetPendingActivities() {
-				if a.GetActivityType().GetName() == "ChargePayment" && a.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED {
-					return true, ""
-				}
-			}
-			return false, fmt.Sprint(d.GetPendingActivities())
-		})
+		s.waitActivityStarted(t, id, "ChargePayment")
 	}
 
 	first.stop(t, syscall.SIGKILL)
@@ -91,4 +80,59 @@ func TestWorkerKilledMidActivityAndInWindow(t *testing.T) {
 		t.Errorf("%d charges recorded for %d orders: %+v", len(charges), len(want), charges)
 	}
 	assertAuditClean(t, s, map[workflows.Status]int{workflows.Completed: len(want) - 1, workflows.Cancelled: 1})
+}
+
+// TestWorkerStopsGracefully sends SIGTERM to a worker in the middle of a
+// (slow) charge: the worker lets the charge finish within its stop timeout,
+// closes its stores and exits 0; a new worker finishes the order with that
+// one charge.
+func TestWorkerStopsGracefully(t *testing.T) {
+	s := newStack(t)
+	w := s.startWorker(t, "worker-1", "--stop-timeout", "20s")
+	view(t, s.starter(t, "place", "--id", "g1", "--customer", "c-g1", "--item", "MUG-GOPHER:1",
+		"--payment", payment.TokenSlow, "--address", shipTo, "--cancel-window", "0s", "-o", "json"), 0)
+	s.waitActivityStarted(t, "g1", "ChargePayment")
+
+	w.stop(t, syscall.SIGTERM)
+	if w.err != nil {
+		t.Fatalf("worker exited with %v after SIGTERM, want exit 0:\n%s", w.err, w.tail(20))
+	}
+	for _, line := range []string{"worker stopping", "payment captured", "worker stopped"} {
+		if !strings.Contains(w.output(), line) {
+			t.Errorf("worker log lacks %q:\n%s", line, w.tail(20))
+		}
+	}
+	st := s.stores(t)
+	if c, found, err := st.payment.ChargeByKey(context.Background(), "order-g1/charge"); err != nil || !found || c.Status != payment.Captured {
+		t.Fatalf("the in-flight charge did not finish before the worker stopped: %+v found=%v err=%v", c, found, err)
+	}
+
+	s.startWorker(t, "worker-2")
+	if v := s.wait(t, "g1"); v.Status != workflows.Completed {
+		t.Fatalf("order g1 ended %s: %+v", v.Status, v.OrderState)
+	}
+	charges, err := st.payment.Charges(context.Background())
+	if err != nil || len(charges) != 1 {
+		t.Fatalf("charges = %+v (err %v), want the one", charges, err)
+	}
+	assertAuditClean(t, s, map[workflows.Status]int{workflows.Completed: 1})
+}
+
+// waitActivityStarted waits until the order's activity is running in a
+// worker (started, not only scheduled).
+func (s *stack) waitActivityStarted(t *testing.T, orderID, activity string) {
+	t.Helper()
+	oc := s.orders(t)
+	eventually(t, orderTimeout, activity+" of "+orderID+" started", func() (bool, string) {
+		d, err := oc.Temporal.DescribeWorkflowExecution(context.Background(), "order-"+orderID, "")
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, a := range d.GetPendingActivities() {
+			if a.GetActivityType().GetName() == activity && a.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(d.GetPendingActivities())
+	})
 }

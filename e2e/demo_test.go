@@ -33,6 +33,14 @@ func TestDemoOrders(t *testing.T) {
 	if ok.Status != workflows.Completed || ok.TotalCents != 3999+2*1299 || ok.TrackingNumber == "" || len(ok.Compensations) != 0 {
 		t.Fatalf("order ok: %+v", ok.OrderState)
 	}
+	oc := s.orders(t)
+	desc, err := oc.Temporal.DescribeWorkflow(context.Background(), "order-ok", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if summary, _ := desc.GetStaticSummary(); summary != "Order ok for customer alice: 1 × BOOK-GOPL, 2 × MUG-GOPHER" {
+		t.Errorf("the Web UI's summary of order ok is %q", summary)
+	}
 
 	// 2. Declined: the charge fails, the reservation is released.
 	r = s.starter(t, "place", "--id", "declined", "--customer", "bob", "--item", "TEE-TEMPORAL-M:1",
@@ -61,7 +69,6 @@ func TestDemoOrders(t *testing.T) {
 		"--payment", "tok_visa", "--address", shipTo, "--cancel-window", "10m", "-o", "json")
 	view(t, r, 0)
 	s.waitStatus(t, "wfcancel", workflows.AwaitingFulfillment)
-	oc := s.orders(t)
 	if err := oc.Temporal.CancelWorkflow(context.Background(), "order-wfcancel", ""); err != nil {
 		t.Fatal(err)
 	}

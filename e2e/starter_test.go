@@ -63,10 +63,12 @@ func TestStarterRefusals(t *testing.T) {
 }
 
 // TestStarterWatch follows an order from its start to its end and sees
-// every status in order.
+// every status in order. The services run split over two worker processes,
+// as they would in separate deployments.
 func TestStarterWatch(t *testing.T) {
 	s := newStack(t)
-	s.startWorker(t, "worker")
+	s.startWorker(t, "worker-order-inventory", "--services", "order,inventory")
+	s.startWorker(t, "worker-payment-shipping", "--services", "payment,shipping")
 	view(t, s.starter(t, "place", "--id", "w1", "--customer", "erin", "--item", "BOOK-GOPL:1",
 		"--payment", "tok_flaky", "--address", shipTo, "--cancel-window", "1s", "-o", "json"), 0)
 

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -144,9 +144,12 @@ func (g *globals) printReport(r audit.Report) error {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
 	}
-	slices.Sort(parts)
-	fmt.Fprintf(g.stdout, "audit: %d orders ended %v, %d running (skipped), %d in the stores but unknown to Temporal (not judged)\n",
-		ended, parts, r.OrdersRunning, r.UnknownOrders)
+	byStatus := ""
+	if len(parts) > 0 {
+		byStatus = " (" + strings.Join(parts, ", ") + ")"
+	}
+	fmt.Fprintf(g.stdout, "audit: %d orders ended%s, %d running (skipped), %d in the stores but unknown to Temporal (not judged)\n",
+		ended, byStatus, r.OrdersRunning, r.UnknownOrders)
 	for _, c := range r.Checks {
 		mark := "ok  "
 		if c.Violations > 0 {

@@ -75,7 +75,13 @@ Without a subcommand, worker runs (same as "worker run").`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
-		RunE:          func(cmd *cobra.Command, _ []string) error { return runWorker(cmd.Context(), g, opts) },
+		// Every command checks the log flags, even those that log little,
+		// so a typo in them is never silently ignored.
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			_, err := g.logger()
+			return err
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return runWorker(cmd.Context(), g, opts) },
 	}
 	pf := root.PersistentFlags()
 	g.conn.Register(pf)

@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ordersaga/ordersaga/activities/inventory"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -20,6 +22,9 @@ func newStockCommand(g *globals) *cobra.Command {
 		Use:   "stock",
 		Short: "List or set stock in the inventory store",
 		Args:  cobra.NoArgs,
+		// Runnable, so that a mistyped subcommand ("stock lst") fails with
+		// "unknown command" and exit 1 instead of printing help with exit 0.
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	list := &cobra.Command{
 		Use:     "list",
@@ -55,7 +60,7 @@ the audit's stock invariant (received = on hand + reserved) keeps holding.`,
 			}
 			qty, err := strconv.Atoi(args[1])
 			if err != nil || qty < 0 {
-				return fmt.Errorf("quantity %q: give a whole number of units, 0 or more", args[1])
+				return badQuantity(args[1])
 			}
 			store, err := g.openInventory(cmd)
 			if err != nil {
@@ -69,11 +74,28 @@ the audit's stock invariant (received = on hand + reserved) keeps holding.`,
 			return g.printProducts([]inventory.Product{p})
 		},
 	}
+	// The flag parser reads a negative QTY ("-5") as a shorthand flag; say
+	// what is wrong with it instead of "unknown shorthand flag: '5' in -5".
+	set.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		var unknown *pflag.NotExistError
+		if errors.As(err, &unknown) {
+			if s := unknown.GetSpecifiedShortnames(); s != "" {
+				if _, nerr := strconv.ParseFloat(s, 64); nerr == nil {
+					return badQuantity("-" + s)
+				}
+			}
+		}
+		return err
+	})
 	for _, c := range []*cobra.Command{list, set} {
 		c.Flags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	}
 	cmd.AddCommand(list, set)
 	return cmd
+}
+
+func badQuantity(arg string) error {
+	return fmt.Errorf("quantity %q: give a whole number of units, 0 or more", arg)
 }
 
 func (g *globals) openInventory(cmd *cobra.Command) (*inventory.Store, error) {
