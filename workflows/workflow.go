@@ -25,13 +25,13 @@ var (
 	shippingService  *shipping.Activities
 )
 
-// StepOptions are the forward steps' activity options. A transient failure
+// stepOptions are the forward steps' activity options. A transient failure
 // (a timeout, a locked database, a flaky gateway) is retried with backoff
-// for up to StepDeadline; after that, or at once on a business failure, the
+// for up to stepDeadline; after that, or at once on a business failure, the
 // order fails and compensates.
-var StepOptions = workflow.ActivityOptions{
+var stepOptions = workflow.ActivityOptions{
 	StartToCloseTimeout:    10 * time.Second,
-	ScheduleToCloseTimeout: StepDeadline,
+	ScheduleToCloseTimeout: stepDeadline,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:    500 * time.Millisecond,
 		BackoffCoefficient: 2,
@@ -39,14 +39,14 @@ var StepOptions = workflow.ActivityOptions{
 	},
 }
 
-// StepDeadline bounds how long one forward step may keep retrying. It is long
+// stepDeadline bounds how long one forward step may keep retrying. It is long
 // enough to ride out a worker restart or a service outage of a few minutes.
-const StepDeadline = 10 * time.Minute
+const stepDeadline = 10 * time.Minute
 
-// CompensationOptions are the compensations' activity options: they retry
+// compensationOptions are the compensations' activity options: they retry
 // without a limit, because an order that has taken stock or money must give
 // it back however long the service is down.
-var CompensationOptions = workflow.ActivityOptions{
+var compensationOptions = workflow.ActivityOptions{
 	StartToCloseTimeout: 10 * time.Second,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:    500 * time.Millisecond,
@@ -182,12 +182,12 @@ func (o *orderRun) reserve(ctx workflow.Context) error {
 	key := o.key(StepReserve)
 	o.saga.add(compensation{name: CompensateRelease, key: key, run: func(ctx workflow.Context) (string, error) {
 		var res inventory.ReleaseResult
-		err := o.execute(ctx, CompensationOptions, ordersaga.InventoryTaskQueue, "Release stock of "+key,
+		err := o.execute(ctx, compensationOptions, ordersaga.InventoryTaskQueue, "Release stock of "+key,
 			inventoryService.ReleaseStock, inventory.ReleaseRequest{Key: key, OrderID: o.order.ID}, &res)
 		return fmt.Sprintf("%s: %d unit(s) returned to stock", res.Status, res.UnitsReturned), err
 	}})
 	var res inventory.Reservation
-	err := o.execute(ctx, StepOptions, ordersaga.InventoryTaskQueue, "Reserve "+DescribeItems(o.order.Items),
+	err := o.execute(ctx, stepOptions, ordersaga.InventoryTaskQueue, "Reserve "+DescribeItems(o.order.Items),
 		inventoryService.ReserveStock, inventory.ReserveRequest{Key: key, OrderID: o.order.ID, Items: o.order.Items}, &res)
 	if err != nil {
 		return o.stepFailed(ctx, StepReserve, key, err)
@@ -203,12 +203,12 @@ func (o *orderRun) charge(ctx workflow.Context) error {
 	key := o.key(StepCharge)
 	o.saga.add(compensation{name: CompensateRefund, key: key, run: func(ctx workflow.Context) (string, error) {
 		var res payment.RefundResult
-		err := o.execute(ctx, CompensationOptions, ordersaga.PaymentTaskQueue, "Refund "+key,
+		err := o.execute(ctx, compensationOptions, ordersaga.PaymentTaskQueue, "Refund "+key,
 			paymentService.RefundPayment, payment.RefundRequest{Key: key, OrderID: o.order.ID}, &res)
 		return fmt.Sprintf("%s: %s given back", res.Status, FormatCents(res.AmountCents)), err
 	}})
 	var res payment.Charge
-	err := o.execute(ctx, StepOptions, ordersaga.PaymentTaskQueue, "Charge "+total,
+	err := o.execute(ctx, stepOptions, ordersaga.PaymentTaskQueue, "Charge "+total,
 		paymentService.ChargePayment, payment.ChargeRequest{Key: key, OrderID: o.order.ID, AmountCents: o.state.TotalCents, Token: o.order.PaymentToken}, &res)
 	if err != nil {
 		return o.stepFailed(ctx, StepCharge, key, err)
@@ -240,7 +240,7 @@ func (o *orderRun) ship(ctx workflow.Context) error {
 	key := o.key(StepShip)
 	o.saga.add(compensation{name: CompensateCancelShipment, key: key, run: func(ctx workflow.Context) (string, error) {
 		var res shipping.CancelResult
-		err := o.execute(ctx, CompensationOptions, ordersaga.ShippingTaskQueue, "Cancel shipment "+key,
+		err := o.execute(ctx, compensationOptions, ordersaga.ShippingTaskQueue, "Cancel shipment "+key,
 			shippingService.CancelShipment, shipping.CancelRequest{Key: key, OrderID: o.order.ID}, &res)
 		return res.Status, err
 	}})
@@ -249,7 +249,7 @@ func (o *orderRun) ship(ctx workflow.Context) error {
 		parcel = append(parcel, shipping.Parcel{SKU: it.SKU, Qty: it.Qty})
 	}
 	var res shipping.Shipment
-	err := o.execute(ctx, StepOptions, ordersaga.ShippingTaskQueue, "Ship "+DescribeItems(o.order.Items),
+	err := o.execute(ctx, stepOptions, ordersaga.ShippingTaskQueue, "Ship "+DescribeItems(o.order.Items),
 		shippingService.CreateShipment, shipping.ShipRequest{Key: key, OrderID: o.order.ID, Address: o.order.Address, Items: parcel}, &res)
 	if err != nil {
 		return o.stepFailed(ctx, StepShip, key, err)
@@ -393,7 +393,7 @@ func failureReason(step string, err error) string {
 	}
 	var timeoutErr *temporal.TimeoutError
 	if errors.As(err, &timeoutErr) {
-		return fmt.Sprintf("%s failed: the service did not succeed within %s (%s timeout)", step, StepDeadline, timeoutErr.TimeoutType())
+		return fmt.Sprintf("%s failed: the service did not succeed within %s (%s timeout)", step, stepDeadline, timeoutErr.TimeoutType())
 	}
 	return fmt.Sprintf("%s failed: %v", step, err)
 }
