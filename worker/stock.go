@@ -21,7 +21,11 @@ func newStockCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stock",
 		Short: "List or set stock in the inventory store",
-		Args:  cobra.NoArgs,
+		Long: `stock is the inventory service owner's view of its store (--data-dir),
+read and written directly, without Temporal.`,
+		Example: `  worker stock list
+  worker stock set LAMP-LIMITED 10`,
+		Args: cobra.NoArgs,
 		// Runnable, so that a mistyped subcommand ("stock lst") fails with
 		// "unknown command" and exit 1 instead of printing help with exit 0.
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
