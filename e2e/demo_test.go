@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	sdkpb "go.temporal.io/api/sdk/v1"
+	"go.temporal.io/sdk/converter"
+
 	"github.com/ordersaga/ordersaga/activities/inventory"
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
@@ -41,6 +45,10 @@ func TestDemoOrders(t *testing.T) {
 	if summary, _ := desc.GetStaticSummary(); summary != "Order ok for customer alice: 1 × BOOK-GOPL, 2 × MUG-GOPHER" {
 		t.Errorf("the Web UI's summary of order ok is %q", summary)
 	}
+	wantSummaries := []string{"Reserve 1 × BOOK-GOPL, 2 × MUG-GOPHER", "Charge $65.97", "Ship 1 × BOOK-GOPL, 2 × MUG-GOPHER"}
+	if got := activitySummaries(t, oc, "order-ok"); !slices.Equal(got, wantSummaries) {
+		t.Errorf("the Web UI's activity summaries of order ok are %q, want %q", got, wantSummaries)
+	}
 
 	// 2. Declined: the charge fails, the reservation is released.
 	r = s.starter(t, "place", "--id", "declined", "--customer", "bob", "--item", "TEE-TEMPORAL-M:1",
@@ -63,6 +71,9 @@ func TestDemoOrders(t *testing.T) {
 		t.Fatalf("order cancel: %+v", cancelled)
 	}
 	assertCompensations(t, cancelled.OrderState, "refund order-cancel/charge", "release order-cancel/reserve")
+	if details := currentDetails(t, oc, "order-cancel"); !strings.Contains(details, "CANCELLED") || !strings.Contains(details, "customer changed their mind") {
+		t.Errorf("the Web UI's current details of order cancel are %q", details)
+	}
 
 	// 4. Cancelled through Temporal (CancelWorkflow) in its window.
 	r = s.starter(t, "place", "--id", "wfcancel", "--customer", "dave", "--item", "BOOK-GOPL:2",
@@ -109,6 +120,44 @@ func TestDemoOrders(t *testing.T) {
 		return slices.Equal(ids, []string{"cancel", "wfcancel"}), strings.Join(ids, ",")
 	})
 	assertAuditClean(t, s, map[workflows.Status]int{workflows.Completed: 1, workflows.Failed: 1, workflows.Cancelled: 2})
+}
+
+// activitySummaries returns the summaries of the workflow's scheduled
+// activities, in order, as the Web UI shows them.
+func activitySummaries(t *testing.T, oc *orderclient.Client, workflowID string) []string {
+	t.Helper()
+	var out []string
+	it := oc.Temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.GetEventType() != enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED {
+			continue
+		}
+		var summary string
+		if err := converter.GetDefaultDataConverter().FromPayload(e.GetUserMetadata().GetSummary(), &summary); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, summary)
+	}
+	return out
+}
+
+// currentDetails returns what the workflow last set with
+// workflow.SetCurrentDetails, as the Web UI reads it.
+func currentDetails(t *testing.T, oc *orderclient.Client, workflowID string) string {
+	t.Helper()
+	res, err := oc.Temporal.QueryWorkflow(context.Background(), workflowID, "", "__temporal_workflow_metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md sdkpb.WorkflowMetadata
+	if err := res.Get(&md); err != nil {
+		t.Fatal(err)
+	}
+	return md.GetCurrentDetails()
 }
 
 // view decodes a starter's JSON view and checks its exit code.
