@@ -94,6 +94,7 @@ type server struct {
 	uiURL   string
 	db      string
 	proc    *process
+	oc      *orderclient.Client // closed when the test ends
 }
 
 func startServer(t *testing.T) *server {
@@ -111,6 +112,12 @@ func startServer(t *testing.T) *server {
 	s.proc = startProcess(t, "dev-server", env, filepath.Join(repoRoot, "scripts", "dev-server.sh"),
 		"--http-port", freePort(t), "--metrics-port", freePort(t))
 	s.waitHealthy(t)
+	c, err := client.Dial(client.Options{HostPort: s.address, Logger: quietLogger{}})
+	if err != nil {
+		t.Fatalf("dial %s: %v", s.address, err)
+	}
+	t.Cleanup(c.Close)
+	s.oc = &orderclient.Client{Temporal: c, Namespace: "default", UIURL: s.uiURL}
 	return s
 }
 
@@ -139,16 +146,8 @@ func (s *server) waitHealthy(t *testing.T) {
 	}
 }
 
-// client returns an order client for the server.
-func (s *server) orders(t *testing.T) *orderclient.Client {
-	t.Helper()
-	c, err := client.Dial(client.Options{HostPort: s.address, Logger: quietLogger{}})
-	if err != nil {
-		t.Fatalf("dial %s: %v", s.address, err)
-	}
-	t.Cleanup(c.Close)
-	return &orderclient.Client{Temporal: c, Namespace: "default", UIURL: s.uiURL}
-}
+// orders returns the server's order client.
+func (s *server) orders(*testing.T) *orderclient.Client { return s.oc }
 
 // stack is a server plus the services' data directory.
 type stack struct {

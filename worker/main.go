@@ -15,6 +15,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -47,7 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	if err := root.Execute(); err != nil {
 		var exit exitError
-		if asExit(err, &exit) {
+		if errors.As(err, &exit) {
 			return exit.code
 		}
 		fmt.Fprintf(stderr, "worker: %s\n", oneLine(err))
@@ -121,14 +122,6 @@ func envOr(name, def string) string {
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
-
-func asExit(err error, target *exitError) bool {
-	e, ok := err.(exitError)
-	if ok {
-		*target = e
-	}
-	return ok
-}
 
 // oneLine keeps an error to the one line the contract promises.
 func oneLine(err error) string {
