@@ -5,6 +5,7 @@
 #   make test   go vet, workflowcheck, and the whole test suite with -race
 #   make dev    only the Temporal dev server with its Web UI (127.0.0.1:7233, :8233)
 #   make build  bin/worker and bin/starter
+#   make histories  record the histories the replay test replays (see README)
 
 GO ?= go
 # The Temporal CLI (dev server + Web UI) is pinned in tools/go.mod and built
@@ -13,7 +14,7 @@ TEMPORAL := bin/temporal
 # workflowcheck reports non-deterministic code reachable from workflows.
 WORKFLOWCHECK_VERSION := v0.6.0
 
-.PHONY: all build dev demo test vet workflowcheck clean
+.PHONY: all build dev demo test vet workflowcheck histories clean
 
 all: build
 
@@ -46,6 +47,15 @@ workflowcheck: bin/workflowcheck
 # worker and starter themselves.
 test: $(TEMPORAL) vet workflowcheck
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+# Records one order down each path of the saga on a fresh dev server into
+# workflows/testdata/histories/$(HISTORIES_VERSION)/, where the replay test
+# finds it. Record a new version after each versioned workflow change and
+# keep the old ones: they stand for the orders running when it is deployed.
+HISTORIES_VERSION ?= v1
+histories: $(TEMPORAL)
+	ORDERSAGA_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories/$(HISTORIES_VERSION) \
+		$(GO) test -count=1 -run TestRecordHistories -v ./e2e
 
 clean:
 	rm -rf bin .demo

@@ -9,6 +9,6 @@ import (
 
 // Register registers the order workflow on w, a worker polling
 // ordersaga.OrdersTaskQueue, under its public name.
-func Register(w worker.Registry) {
+func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(OrderWorkflow, workflow.RegisterOptions{Name: ordersaga.OrderWorkflowType})
 }

@@ -1,0 +1,201 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
+
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/activities/inventory"
+	"github.com/ordersaga/ordersaga/activities/payment"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// recordDirEnv names the directory TestRecordHistories writes to; the test
+// is skipped without it. `make histories` sets it.
+const recordDirEnv = "ORDERSAGA_RECORD_HISTORIES"
+
+// TestRecordHistories drives one order down each path of the saga on a real
+// server and writes each order's history as JSON (the format of `temporal
+// workflow show --output json`) to $ORDERSAGA_RECORD_HISTORIES/<path>.json.
+// workflows/replay_test.go replays those files against the current code, so
+// a change that would break running orders fails `go test`.
+func TestRecordHistories(t *testing.T) {
+	dir := os.Getenv(recordDirEnv)
+	if dir == "" {
+		t.Skip(recordDirEnv + " is not set; run `make histories` to record the histories again")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := newStack(t)
+	// Split so that the payment service alone can be stopped.
+	s.startWorker(t, "worker-orders", "--services", "order,inventory,shipping")
+	pay := s.startWorker(t, "worker-payment", "--services", "payment")
+
+	paths := []struct {
+		name  string
+		order workflows.Order
+		drive func(t *testing.T, orderID string)
+		want  workflows.Status
+	}{
+		{"completed", recordOrder("completed", payment.TokenVisa, 0), nil, workflows.Completed},
+		{"flaky-payment", recordOrder("flaky-payment", payment.TokenFlaky, 0), nil, workflows.Completed},
+		{"declined", recordOrder("declined", payment.TokenDeclined, 0), nil, workflows.Failed},
+		{"out-of-stock", withItems(recordOrder("out-of-stock", payment.TokenVisa, 0), inventory.Item{SKU: "LAMP-LIMITED", Qty: 4}), nil, workflows.Failed},
+		{"undeliverable", withAddress(recordOrder("undeliverable", payment.TokenVisa, 0), "undeliverable: nowhere"), nil, workflows.Failed},
+		{"cancelled-by-signal", recordOrder("cancelled-by-signal", payment.TokenVisa, time.Hour), s.cancelInWindow, workflows.Cancelled},
+		{"cancelled-by-temporal", recordOrder("cancelled-by-temporal", payment.TokenVisa, time.Hour), s.cancelThroughTemporal, workflows.Cancelled},
+		{"refused-late-cancel", withAddress(recordOrder("refused-late-cancel", payment.TokenVisa, 2*time.Second), "undeliverable: nowhere"),
+			func(sub *testing.T, id string) { s.cancelWhileCompensating(sub, t, id, pay) }, workflows.Failed},
+		{"compensation-retried", withAddress(recordOrder("compensation-retried", payment.TokenVisa, 2*time.Second), "undeliverable: nowhere"),
+			s.failRefundOnce, workflows.Failed},
+	}
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			if _, err := s.orders(t).Place(context.Background(), p.order); err != nil {
+				t.Fatalf("place: %v", err)
+			}
+			if p.drive != nil {
+				p.drive(t, p.order.ID)
+			}
+			if v := s.wait(t, p.order.ID); v.Status != p.want {
+				t.Fatalf("order ended %s, want %s: %+v", v.Status, p.want, v.OrderState)
+			}
+			s.writeHistory(t, p.order.ID, filepath.Join(dir, p.name+".json"))
+		})
+	}
+}
+
+func recordOrder(id, token string, window time.Duration) workflows.Order {
+	return workflows.Order{
+		ID: id, CustomerID: "c-" + id, PaymentToken: token, Address: shipTo,
+		Items:        []inventory.Item{{SKU: "BOOK-GOPL", Qty: 1}, {SKU: "STICKER-PACK", Qty: 2}},
+		CancelWindow: workflows.Duration(window),
+	}
+}
+
+func withItems(o workflows.Order, items ...inventory.Item) workflows.Order {
+	o.Items = items
+	return o
+}
+
+func withAddress(o workflows.Order, address string) workflows.Order {
+	o.Address = address
+	return o
+}
+
+// cancelInWindow sends the cancel-order signal once the order waits in its
+// cancel window.
+func (s *stack) cancelInWindow(t *testing.T, orderID string) {
+	s.waitStatus(t, orderID, workflows.AwaitingFulfillment)
+	if _, err := s.orders(t).Cancel(context.Background(), orderID, "customer changed their mind"); err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+}
+
+// cancelThroughTemporal cancels the workflow itself, as `temporal workflow
+// cancel` or the Web UI would, once the order waits in its cancel window.
+func (s *stack) cancelThroughTemporal(t *testing.T, orderID string) {
+	s.waitStatus(t, orderID, workflows.AwaitingFulfillment)
+	if err := s.orders(t).Temporal.CancelWorkflow(context.Background(), ordersaga.WorkflowID(orderID), ""); err != nil {
+		t.Fatalf("cancel workflow: %v", err)
+	}
+}
+
+// cancelWhileCompensating stops the payment service once the order is
+// charged, so that after its shipment fails the order stays COMPENSATING
+// (its refund waits for a payment worker); a cancel sent then is refused
+// and recorded. The payment service then starts again, for the rest of the
+// parent test top, and the order ends.
+func (s *stack) cancelWhileCompensating(t, top *testing.T, orderID string, pay *process) {
+	s.waitStatus(t, orderID, workflows.AwaitingFulfillment)
+	pay.stop(t, syscall.SIGTERM)
+	s.waitStatus(t, orderID, workflows.Compensating)
+	if _, err := s.orders(t).Cancel(context.Background(), orderID, "too late"); err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+	eventually(t, orderTimeout, "the late cancel is refused", func() (bool, string) {
+		v, err := s.orders(t).State(context.Background(), orderID)
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(v.RefusedCancels) == 1, fmt.Sprint(v.RefusedCancels)
+	})
+	s.startWorker(top, "worker-payment-2", "--services", "payment")
+}
+
+// failRefundOnce holds the payment database's write lock while the order's
+// refund runs, so that the refund's first attempt fails (its store stays
+// busy) and Temporal retries it; the lock is released once a second attempt
+// is under way.
+func (s *stack) failRefundOnce(t *testing.T, orderID string) {
+	s.waitStatus(t, orderID, workflows.AwaitingFulfillment)
+	release := holdWriteLock(t, filepath.Join(s.dataDir, payment.DatabaseFile))
+	defer release()
+	eventually(t, orderTimeout, "the refund of "+orderID+" is retried", func() (bool, string) {
+		d, err := s.orders(t).Temporal.DescribeWorkflowExecution(context.Background(), ordersaga.WorkflowID(orderID), "")
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, a := range d.GetPendingActivities() {
+			if a.GetActivityType().GetName() == "RefundPayment" && a.GetAttempt() >= 2 {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(d.GetPendingActivities())
+	})
+}
+
+// holdWriteLock takes a SQLite database's write lock, as a stuck writer in
+// another process would, until release is called.
+func holdWriteLock(t *testing.T, path string) (release func()) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatalf("lock %s: %v", path, err)
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+		conn.Close()
+		db.Close()
+	}
+}
+
+// writeHistory writes the order's whole history as JSON.
+func (s *stack) writeHistory(t *testing.T, orderID, path string) {
+	t.Helper()
+	it := s.orders(t).Temporal.GetWorkflowHistory(context.Background(), ordersaga.WorkflowID(orderID), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var h historypb.History
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatalf("history of %s: %v", orderID, err)
+		}
+		h.Events = append(h.Events, e)
+	}
+	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(&h)
+	if err != nil {
+		t.Fatalf("encode history of %s: %v", orderID, err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s (%d events)", path, len(h.Events))
+}
