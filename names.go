@@ -16,7 +16,7 @@ const (
 	ShippingTaskQueue  = "shipping"
 )
 
-// Workflow, signal and query names that clients (the starter, the Web UI, the
+// Workflow, signal, query and update names that clients (the starter, the Web UI, the
 // Temporal CLI) use to reach an order.
 const (
 	// OrderWorkflowType is the registered name of workflows.OrderWorkflow.
@@ -25,6 +25,10 @@ const (
 	CancelOrderSignal = "cancel-order"
 	// OrderStatusQuery returns the order's whole state (workflows.OrderState).
 	OrderStatusQuery = "order-status"
+	// ResumeCompensationUpdate asks an order in NEEDS_ATTENTION to try its
+	// remaining compensations again, once an operator fixed what made them
+	// fail; the order refuses it in any other status.
+	ResumeCompensationUpdate = "resume-compensation"
 	// WorkflowIDPrefix makes an order's workflow ID from its order ID:
 	// order 42 runs as workflow "order-42".
 	WorkflowIDPrefix = "order-"

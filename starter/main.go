@@ -133,6 +133,7 @@ CANCELLED).`,
 		newPlaceCommand(a),
 		newStatusCommand(a),
 		newCancelCommand(a),
+		newResumeCommand(a),
 		newListCommand(a),
 		newWatchCommand(a),
 	)

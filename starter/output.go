@@ -68,6 +68,10 @@ func printView(w io.Writer, v orderclient.View) error {
 		row(tw, "Ended", formatTime(v.EndedAt))
 	}
 	row(tw, "Failure", v.FailureReason)
+	if at := v.Attention; at != nil {
+		row(tw, "Needs attention", fmt.Sprintf("since %s, the %s of %s could not be done: %s", formatTime(at.Since), at.Compensation, at.Key, at.Error))
+		row(tw, "To resume", fmt.Sprintf("fix the cause, then: starter resume %s", v.OrderID))
+	}
 	if v.CancelReason != "" || v.CancelledBy != "" {
 		row(tw, "Cancelled", cancelText(v.OrderState))
 	}
@@ -84,7 +88,10 @@ func printView(w io.Writer, v orderclient.View) error {
 	if err := printCompensations(w, v.Compensations); err != nil {
 		return err
 	}
-	if err := printRefusedCancels(w, v.RefusedCancels); err != nil {
+	if err := printRefusedCancels(w, v.RefusedCancels, v.MoreRefusedCancels); err != nil {
+		return err
+	}
+	if err := printResumes(w, v.Resumes); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "Web UI: %s\n", v.WebURL)
@@ -131,7 +138,7 @@ func printCompensations(w io.Writer, comps []workflows.CompensationRecord) error
 	return tw.Flush()
 }
 
-func printRefusedCancels(w io.Writer, refused []workflows.RefusedCancel) error {
+func printRefusedCancels(w io.Writer, refused []workflows.RefusedCancel, more int) error {
 	if len(refused) == 0 {
 		return nil
 	}
@@ -139,6 +146,21 @@ func printRefusedCancels(w io.Writer, refused []workflows.RefusedCancel) error {
 	tw := newTable(w)
 	for _, r := range refused {
 		fmt.Fprintf(tw, "  %s\t%q\t%s\n", formatTime(r.At), r.Reason, r.Why)
+	}
+	if more > 0 {
+		fmt.Fprintf(tw, "  and %d more\n", more)
+	}
+	return tw.Flush()
+}
+
+func printResumes(w io.Writer, resumes []workflows.Resume) error {
+	if len(resumes) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "Resumed by an operator:")
+	tw := newTable(w)
+	for _, r := range resumes {
+		fmt.Fprintf(tw, "  %s\t%q\n", formatTime(r.At), r.Reason)
 	}
 	return tw.Flush()
 }

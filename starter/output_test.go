@@ -109,6 +109,32 @@ func TestPrintViewNote(t *testing.T) {
 	}
 }
 
+func TestPrintViewNeedsAttention(t *testing.T) {
+	at := time.Date(2030, 1, 2, 10, 5, 0, 0, time.UTC)
+	v := orderclient.View{
+		OrderState: workflows.OrderState{
+			OrderID: "45", WorkflowID: "order-45", Status: workflows.NeedsAttention,
+			Attention: &workflows.Attention{Compensation: workflows.CompensateRefund, Key: "order-45/charge", Error: "refund refused: refunds are switched off", Since: at},
+			Resumes:   []workflows.Resume{{Reason: "tried once", At: at.Add(-time.Minute)}},
+		},
+		TemporalStatus: "Running",
+	}
+	var b bytes.Buffer
+	if err := printView(&b, v); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Order 45: NEEDS_ATTENTION",
+		"since 2030-01-02T10:05:00Z, the refund of order-45/charge could not be done: refund refused: refunds are switched off",
+		"starter resume 45",
+		`"tried once"`,
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
 func TestRenderViewJSON(t *testing.T) {
 	var b bytes.Buffer
 	a := &app{stdout: &b, output: outputJSON}

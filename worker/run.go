@@ -13,18 +13,23 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // runOptions are the flags of `worker run`.
 type runOptions struct {
-	services    []string
-	stopTimeout time.Duration
+	services            []string
+	stopTimeout         time.Duration
+	compensationTimeout time.Duration
 }
 
 func addRunFlags(cmd *cobra.Command, opts *runOptions) {
 	cmd.Flags().StringSliceVar(&opts.services, "services", serviceNames(), "services to host, comma-separated")
 	cmd.Flags().DurationVar(&opts.stopTimeout, "stop-timeout", 10*time.Second,
 		"on SIGINT/SIGTERM, how long in-flight activities get to finish before they are cancelled and handed back to Temporal")
+	cmd.Flags().DurationVar(&opts.compensationTimeout, "compensation-timeout", workflows.DefaultCompensationTimeout,
+		"order service: how long one compensation (release, refund, cancel shipment) keeps retrying before the order goes to NEEDS_ATTENTION for an operator (starter resume)")
 }
 
 func newRunCommand(g *globals) *cobra.Command {
@@ -54,6 +59,9 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.compensationTimeout <= 0 {
+		return fmt.Errorf("--compensation-timeout is %s: give a positive duration such as 30m", opts.compensationTimeout)
+	}
 	logger, err := g.logger()
 	if err != nil {
 		return err
@@ -67,7 +75,8 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	}
 	defer c.Close()
 
-	running, err := startServices(ctx, c, picked, g.dataDir, opts.stopTimeout)
+	cfg := serviceConfig{dataDir: g.dataDir, order: workflows.Config{CompensationTimeout: opts.compensationTimeout}}
+	running, err := startServices(ctx, c, picked, cfg, opts.stopTimeout)
 	defer stopServices(logger, running)
 	if err != nil {
 		return err
@@ -80,11 +89,11 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 
 // startServices registers and starts a worker per service. On error it
 // returns the ones already started, for the caller to stop.
-func startServices(ctx context.Context, c client.Client, picked []service, dataDir string, stopTimeout time.Duration) ([]hosted, error) {
+func startServices(ctx context.Context, c client.Client, picked []service, cfg serviceConfig, stopTimeout time.Duration) ([]hosted, error) {
 	var running []hosted
 	for _, s := range picked {
 		w := worker.New(c, s.taskQueue, worker.Options{WorkerStopTimeout: stopTimeout})
-		store, err := s.register(ctx, w, dataDir)
+		store, err := s.register(ctx, w, cfg)
 		if err != nil {
 			return running, fmt.Errorf("start %s service: %w", s.name, err)
 		}

@@ -21,23 +21,29 @@ import (
 type service struct {
 	name      string
 	taskQueue string
-	register  func(ctx context.Context, w worker.Registry, dataDir string) (io.Closer, error)
+	register  func(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error)
+}
+
+// serviceConfig is what the services take from the worker's flags.
+type serviceConfig struct {
+	dataDir string // the stores' directory
+	order   workflows.Config
 }
 
 // services are all the services a worker can host, in start order.
 var services = []service{
-	{name: "order", taskQueue: ordersaga.OrdersTaskQueue, register: func(_ context.Context, w worker.Registry, _ string) (io.Closer, error) {
-		workflows.Register(w)
+	{name: "order", taskQueue: ordersaga.OrdersTaskQueue, register: func(_ context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
+		workflows.Register(w, cfg.order)
 		return nil, nil
 	}},
-	{name: "inventory", taskQueue: ordersaga.InventoryTaskQueue, register: func(ctx context.Context, w worker.Registry, dir string) (io.Closer, error) {
-		return closer(inventory.Register(ctx, w, dir))
+	{name: "inventory", taskQueue: ordersaga.InventoryTaskQueue, register: func(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
+		return closer(inventory.Register(ctx, w, cfg.dataDir))
 	}},
-	{name: "payment", taskQueue: ordersaga.PaymentTaskQueue, register: func(ctx context.Context, w worker.Registry, dir string) (io.Closer, error) {
-		return closer(payment.Register(ctx, w, dir))
+	{name: "payment", taskQueue: ordersaga.PaymentTaskQueue, register: func(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
+		return closer(payment.Register(ctx, w, cfg.dataDir))
 	}},
-	{name: "shipping", taskQueue: ordersaga.ShippingTaskQueue, register: func(ctx context.Context, w worker.Registry, dir string) (io.Closer, error) {
-		return closer(shipping.Register(ctx, w, dir))
+	{name: "shipping", taskQueue: ordersaga.ShippingTaskQueue, register: func(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
+		return closer(shipping.Register(ctx, w, cfg.dataDir))
 	}},
 }
 

@@ -101,6 +101,8 @@ func TestRunRefusesBadFlagsBeforeConnecting(t *testing.T) {
 		{name: "log format", args: []string{"--log-format", "xml"}, want: []string{"--log-format", `"xml"`, "text or json"}},
 		{name: "run: log format", args: []string{"run", "--log-format", "xml"}, want: []string{"--log-format", `"xml"`}},
 		{name: "log level", args: []string{"--log-level", "loud"}, want: []string{"--log-level", `"loud"`, "debug, info, warn or error"}},
+		{name: "zero compensation timeout", args: []string{"run", "--compensation-timeout", "0s"}, want: []string{"--compensation-timeout is 0s", "positive duration"}},
+		{name: "negative compensation timeout", args: []string{"--compensation-timeout=-5m"}, want: []string{"--compensation-timeout is -5m0s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

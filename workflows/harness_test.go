@@ -39,6 +39,10 @@ const (
 	keyShip    = testWorkflowID + "/" + StepShip
 )
 
+// testConfig is the workflow's configuration in the tests: a compensation
+// retries for ten minutes (of env time) before the order needs attention.
+var testConfig = Config{CompensationTimeout: 10 * time.Minute}
+
 // testStart is the env time at which every test's workflow starts.
 var testStart = time.Date(2030, time.January, 2, 10, 0, 0, 0, time.UTC)
 
@@ -175,7 +179,7 @@ func newBareEnv(t *testing.T) *testEnv {
 	// A fixed start in UTC, so that env times compare equal to the times in
 	// the (JSON-decoded) order state.
 	env.SetStartTime(testStart)
-	Register(env) // under its public name, as the order service's worker does
+	Register(env, testConfig) // under its public name, as the order service's worker does
 
 	h := &testEnv{t: t, env: env, start: testStart, delays: map[string]time.Duration{}}
 

@@ -43,7 +43,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 	for _, file := range historyFiles(t) {
 		t.Run(strings.TrimPrefix(file, historiesDir+"/"), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
-			Register(r)
+			Register(r, Config{})
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
 				t.Fatalf("replay %s: %v", file, err)
 			}

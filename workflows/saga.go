@@ -1,8 +1,6 @@
 package workflows
 
 import (
-	"time"
-
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -25,26 +23,23 @@ type saga struct {
 
 func (s *saga) add(c compensation) { s.stack = append(s.stack, c) }
 
-// compensationRetryPause is how long the saga waits before it runs a
-// compensation again after the activity gave up on it (its retry policy has
-// no attempt limit, so only a non-retryable error gets here).
-const compensationRetryPause = time.Minute
+// remaining is how many compensations are still to run, the one under way
+// included.
+func (s *saga) remaining() int { return len(s.stack) }
 
-// compensate runs the compensations in reverse order, each until it
-// succeeds, and reports each one to done. ctx must be disconnected from the
-// order's cancellation, so that a cancelled order still undoes its steps.
-func (s *saga) compensate(ctx workflow.Context, done func(c compensation, detail string), failed func(c compensation, err error)) {
-	for i := len(s.stack) - 1; i >= 0; i-- {
-		c := s.stack[i]
-		for {
-			detail, err := c.run(ctx)
-			if err == nil {
-				done(c, detail)
-				break
-			}
-			failed(c, err)
-			_ = workflow.Sleep(ctx, compensationRetryPause)
+// compensate runs the compensations newest first, each until it succeeds,
+// and reports each success to done. When one fails, retry decides when to
+// run it again: it returns once it is time to. ctx must be disconnected from
+// the order's cancellation, so that a cancelled order still undoes its steps.
+func (s *saga) compensate(ctx workflow.Context, done func(c compensation, detail string), retry func(c compensation, err error)) {
+	for len(s.stack) > 0 {
+		c := s.stack[len(s.stack)-1]
+		detail, err := c.run(ctx)
+		if err != nil {
+			retry(c, err)
+			continue
 		}
+		done(c, detail)
+		s.stack = s.stack[:len(s.stack)-1]
 	}
-	s.stack = nil
 }

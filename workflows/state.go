@@ -10,6 +10,8 @@ import (
 //
 //	PENDING → RESERVING → CHARGING → AWAITING_FULFILLMENT → SHIPPING → COMPLETED
 //	any of them, on failure or cancel → COMPENSATING → FAILED | CANCELLED
+//	COMPENSATING ⇄ NEEDS_ATTENTION (a compensation could not succeed; an
+//	operator fixes the cause and resumes the order)
 type Status string
 
 // The order's states.
@@ -20,13 +22,14 @@ const (
 	AwaitingFulfillment Status = "AWAITING_FULFILLMENT"
 	Shipping            Status = "SHIPPING"
 	Compensating        Status = "COMPENSATING"
+	NeedsAttention      Status = "NEEDS_ATTENTION"
 	Completed           Status = "COMPLETED"
 	Failed              Status = "FAILED"
 	Cancelled           Status = "CANCELLED"
 )
 
 // Statuses lists every status in the order of the order's life.
-var Statuses = []Status{Pending, Reserving, Charging, AwaitingFulfillment, Shipping, Compensating, Completed, Failed, Cancelled}
+var Statuses = []Status{Pending, Reserving, Charging, AwaitingFulfillment, Shipping, Compensating, NeedsAttention, Completed, Failed, Cancelled}
 
 // Final reports whether an order in this status has ended.
 func (s Status) Final() bool { return s == Completed || s == Failed || s == Cancelled }
@@ -59,6 +62,19 @@ type CancelRequest struct {
 	Reason string `json:"reason"`
 }
 
+// ResumeRequest is the payload of the resume-compensation update: who
+// resumes the order and why, for the order's record.
+type ResumeRequest struct {
+	Reason string `json:"reason"`
+}
+
+// ResumeResult answers the resume-compensation update.
+type ResumeResult struct {
+	// Remaining is how many compensations the order will try again, the
+	// failed one first.
+	Remaining int `json:"remaining"`
+}
+
 // OrderState is everything known about an order: the answer to the
 // order-status query and the workflow's result (for a FAILED or CANCELLED
 // order, the details of its failure or cancellation).
@@ -87,6 +103,16 @@ type OrderState struct {
 	CancelReason   string          `json:"cancel_reason,omitempty"`
 	CancelledBy    string          `json:"cancelled_by,omitempty"`
 	RefusedCancels []RefusedCancel `json:"refused_cancels,omitempty"`
+	// MoreRefusedCancels counts refused cancels beyond the ones recorded
+	// (at most MaxRefusedCancels), so a flood of signals cannot grow the
+	// state without bound.
+	MoreRefusedCancels int `json:"more_refused_cancels,omitempty"`
+
+	// Attention says, while the order is NEEDS_ATTENTION, which
+	// compensation could not succeed and why.
+	Attention *Attention `json:"attention,omitempty"`
+	// Resumes are the operators' resumes of the order's compensations.
+	Resumes []Resume `json:"resumes,omitempty"`
 
 	StartedAt time.Time `json:"started_at"`
 	EndedAt   time.Time `json:"ended_at,omitzero"`
@@ -121,5 +147,20 @@ type Transition struct {
 type RefusedCancel struct {
 	Reason string    `json:"reason"`
 	Why    string    `json:"why"`
+	At     time.Time `json:"at"`
+}
+
+// Attention is why an order stopped undoing its steps and waits for an
+// operator: the compensation that could not succeed and its last error.
+type Attention struct {
+	Compensation string    `json:"compensation"`
+	Key          string    `json:"key"`
+	Error        string    `json:"error"`
+	Since        time.Time `json:"since"`
+}
+
+// Resume is one operator's resume of an order in NEEDS_ATTENTION.
+type Resume struct {
+	Reason string    `json:"reason"`
 	At     time.Time `json:"at"`
 }

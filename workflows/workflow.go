@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -44,16 +45,39 @@ var stepOptions = workflow.ActivityOptions{
 const stepDeadline = 10 * time.Minute
 
 // compensationOptions are the compensations' activity options: they retry
-// without a limit, because an order that has taken stock or money must give
-// it back however long the service is down.
-var compensationOptions = workflow.ActivityOptions{
-	StartToCloseTimeout: 10 * time.Second,
-	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval:    500 * time.Millisecond,
-		BackoffCoefficient: 2,
-		MaximumInterval:    30 * time.Second,
-	},
+// a transient failure for up to the Config's CompensationTimeout, because
+// an order that has taken stock or money must give it back however long the
+// service is down; after that, or at once on a business refusal, the order
+// waits in NEEDS_ATTENTION for an operator to resume it.
+func (cfg Config) compensationOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: cfg.compensationTimeout(),
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    500 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    30 * time.Second,
+		},
+	}
 }
+
+// Changes to the workflow that running orders must not see, for
+// workflow.GetVersion. Orders started on older code replay their recorded
+// history the old way; see README "Changing the workflow safely".
+const (
+	// needsAttentionChange: a compensation that cannot succeed stops the
+	// order in NEEDS_ATTENTION (version 1). Before, the order paused for
+	// compensationRetryPause and tried again, forever.
+	needsAttentionChange = "needs-attention"
+)
+
+// compensationRetryPause is how long an order started before
+// needsAttentionChange waits before it runs a failed compensation again.
+const compensationRetryPause = time.Minute
+
+// MaxRefusedCancels is how many refused cancels an order records; more are
+// only counted.
+const MaxRefusedCancels = 20
 
 // errCancelled ends the forward steps when the order was cancelled.
 var errCancelled = errors.New("order cancelled")
@@ -65,13 +89,24 @@ var errCancelled = errors.New("order cancelled")
 // shipment exists, the compensations run in reverse order and the order ends
 // FAILED or CANCELLED. Once the shipment exists, cancels are refused.
 //
+// A compensation that cannot succeed within the Config's
+// CompensationTimeout, or that its service refuses, stops the order in
+// NEEDS_ATTENTION until an operator resumes it (the resume-compensation
+// update); then it tries that compensation and the rest again.
+//
 // It returns the final OrderState for a COMPLETED order. A FAILED order ends
 // the workflow as failed (an OrderFailed application error) and a CANCELLED
 // one as cancelled; both carry the OrderState in their details, so the
 // workflow's status in Temporal and the Web UI matches the order's.
 func OrderWorkflow(ctx workflow.Context, order Order) (OrderState, error) {
-	o := newOrderRun(ctx, order)
-	if err := o.registerQuery(ctx); err != nil {
+	return Config{}.OrderWorkflow(ctx, order)
+}
+
+// OrderWorkflow is the order saga (see the function OrderWorkflow) with
+// this configuration; Register registers it.
+func (cfg Config) OrderWorkflow(ctx workflow.Context, order Order) (OrderState, error) {
+	o := newOrderRun(ctx, order, cfg)
+	if err := o.registerHandlers(ctx); err != nil {
 		return OrderState{}, err
 	}
 	if err := order.Validate(); err != nil {
@@ -98,6 +133,7 @@ func OrderWorkflow(ctx workflow.Context, order Order) (OrderState, error) {
 // was cancelled, if it was.
 type orderRun struct {
 	order  Order
+	cfg    Config
 	state  OrderState
 	saga   saga
 	logger log.Logger
@@ -112,16 +148,20 @@ type orderRun struct {
 	shipped bool
 }
 
-func newOrderRun(ctx workflow.Context, order Order) *orderRun {
+func newOrderRun(ctx workflow.Context, order Order, cfg Config) *orderRun {
 	info := workflow.GetInfo(ctx)
 	now := workflow.Now(ctx)
+	// The state, the logs and the search attributes take the IDs clipped
+	// to their limits: an invalid order's may be of any size.
+	orderID := clipTo(order.ID, MaxIDLength)
 	return &orderRun{
 		order:  order,
-		logger: log.With(workflow.GetLogger(ctx), "order_id", order.ID),
+		cfg:    cfg,
+		logger: log.With(workflow.GetLogger(ctx), "order_id", orderID),
 		state: OrderState{
-			OrderID:       order.ID,
+			OrderID:       orderID,
 			WorkflowID:    info.WorkflowExecution.ID,
-			CustomerID:    order.CustomerID,
+			CustomerID:    clipTo(order.CustomerID, MaxCustomerLength),
 			Status:        Pending,
 			StartedAt:     now,
 			Steps:         []StepRecord{},
@@ -131,10 +171,37 @@ func newOrderRun(ctx workflow.Context, order Order) *orderRun {
 	}
 }
 
-func (o *orderRun) registerQuery(ctx workflow.Context) error {
-	return workflow.SetQueryHandlerWithOptions(ctx, ordersaga.OrderStatusQuery,
+// registerHandlers answers the order-status query and the
+// resume-compensation update.
+func (o *orderRun) registerHandlers(ctx workflow.Context) error {
+	err := workflow.SetQueryHandlerWithOptions(ctx, ordersaga.OrderStatusQuery,
 		func() (OrderState, error) { return o.state, nil },
 		workflow.QueryHandlerOptions{Description: "The order's whole state: status, total, steps done, compensations run, IDs and reasons."})
+	if err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, ordersaga.ResumeCompensationUpdate, o.resume,
+		workflow.UpdateHandlerOptions{
+			Validator:   o.validateResume,
+			Description: "Try the remaining compensations of an order in NEEDS_ATTENTION again, once the cause of the failure is fixed.",
+		})
+}
+
+// validateResume refuses a resume, before it reaches the order's history,
+// unless the order waits for one.
+func (o *orderRun) validateResume(req ResumeRequest) error {
+	if o.state.Status != NeedsAttention {
+		return fmt.Errorf("order %s is %s, not %s: only an order whose compensation failed can be resumed", o.order.ID, o.state.Status, NeedsAttention)
+	}
+	return nil
+}
+
+// resume records an operator's resume; awaitResume, waiting for it, lets
+// the saga try the failed compensation again.
+func (o *orderRun) resume(ctx workflow.Context, req ResumeRequest) (ResumeResult, error) {
+	o.state.Resumes = append(o.state.Resumes, Resume{Reason: clip(req.Reason), At: workflow.Now(ctx)})
+	o.logger.Info("order resumed", "reason", clip(req.Reason), "remaining", o.saga.remaining())
+	return ResumeResult{Remaining: o.saga.remaining()}, nil
 }
 
 // runSteps runs the forward steps in order. It stops at the first that
@@ -182,7 +249,7 @@ func (o *orderRun) reserve(ctx workflow.Context) error {
 	key := o.key(StepReserve)
 	o.saga.add(compensation{name: CompensateRelease, key: key, run: func(ctx workflow.Context) (string, error) {
 		var res inventory.ReleaseResult
-		err := o.execute(ctx, compensationOptions, ordersaga.InventoryTaskQueue, "Release stock of "+key,
+		err := o.execute(ctx, o.cfg.compensationOptions(), ordersaga.InventoryTaskQueue, "Release stock of "+key,
 			inventoryService.ReleaseStock, inventory.ReleaseRequest{Key: key, OrderID: o.order.ID}, &res)
 		return fmt.Sprintf("%s: %d unit(s) returned to stock", res.Status, res.UnitsReturned), err
 	}})
@@ -203,7 +270,7 @@ func (o *orderRun) charge(ctx workflow.Context) error {
 	key := o.key(StepCharge)
 	o.saga.add(compensation{name: CompensateRefund, key: key, run: func(ctx workflow.Context) (string, error) {
 		var res payment.RefundResult
-		err := o.execute(ctx, compensationOptions, ordersaga.PaymentTaskQueue, "Refund "+key,
+		err := o.execute(ctx, o.cfg.compensationOptions(), ordersaga.PaymentTaskQueue, "Refund "+key,
 			paymentService.RefundPayment, payment.RefundRequest{Key: key, OrderID: o.order.ID}, &res)
 		return fmt.Sprintf("%s: %s given back", res.Status, FormatCents(res.AmountCents)), err
 	}})
@@ -240,7 +307,7 @@ func (o *orderRun) ship(ctx workflow.Context) error {
 	key := o.key(StepShip)
 	o.saga.add(compensation{name: CompensateCancelShipment, key: key, run: func(ctx workflow.Context) (string, error) {
 		var res shipping.CancelResult
-		err := o.execute(ctx, compensationOptions, ordersaga.ShippingTaskQueue, "Cancel shipment "+key,
+		err := o.execute(ctx, o.cfg.compensationOptions(), ordersaga.ShippingTaskQueue, "Cancel shipment "+key,
 			shippingService.CancelShipment, shipping.CancelRequest{Key: key, OrderID: o.order.ID}, &res)
 		return res.Status, err
 	}})
@@ -279,9 +346,10 @@ func (o *orderRun) onCancelSignal(ctx workflow.Context, req CancelRequest) {
 		o.refuseCancel(ctx, req.Reason, fmt.Sprintf("shipment %s was already created", o.state.ShipmentID))
 	case o.state.FailureReason != "":
 		o.refuseCancel(ctx, req.Reason, "the order already failed: "+o.state.FailureReason)
-	case o.cancel != nil || o.state.Status == Compensating || o.state.Status.Final():
+	case o.cancel != nil || o.state.Status == Compensating || o.state.Status == NeedsAttention || o.state.Status.Final():
 		o.refuseCancel(ctx, req.Reason, fmt.Sprintf("the order is already %s", o.state.Status))
 	default:
+		req.Reason = clip(req.Reason)
 		o.cancel = &req
 		o.logger.Info("cancel accepted", "reason", req.Reason, "status", o.state.Status)
 		o.stopSteps()
@@ -289,7 +357,12 @@ func (o *orderRun) onCancelSignal(ctx workflow.Context, req CancelRequest) {
 }
 
 func (o *orderRun) refuseCancel(ctx workflow.Context, reason, why string) {
+	reason = clip(reason)
 	o.logger.Info("cancel refused", "reason", reason, "why", why)
+	if len(o.state.RefusedCancels) >= MaxRefusedCancels {
+		o.state.MoreRefusedCancels++
+		return
+	}
 	o.state.RefusedCancels = append(o.state.RefusedCancels, RefusedCancel{Reason: reason, Why: why, At: workflow.Now(ctx)})
 }
 
@@ -314,13 +387,49 @@ func (o *orderRun) compensate(ctx workflow.Context, stepErr error) (OrderState, 
 		func(c compensation, detail string) {
 			o.state.Compensations = append(o.state.Compensations, CompensationRecord{Name: c.name, Key: c.key, Detail: detail, At: workflow.Now(undo)})
 		},
-		func(c compensation, err error) {
-			o.logger.Error("compensation failed; trying again", "compensation", c.name, "key", c.key, "error", err)
-		})
+		func(c compensation, err error) { o.compensationFailed(undo, c, err) })
 	if cancelled {
 		return o.end(undo, Cancelled, nil)
 	}
 	return o.end(undo, Failed, stepErr)
+}
+
+// compensationFailed waits until the failed compensation c should run
+// again: for an operator's resume, in NEEDS_ATTENTION; or, for an order
+// started before needsAttentionChange, for compensationRetryPause.
+func (o *orderRun) compensationFailed(ctx workflow.Context, c compensation, err error) {
+	if workflow.GetVersion(ctx, needsAttentionChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		o.logger.Error("compensation failed; trying again", "compensation", c.name, "key", c.key, "error", err)
+		_ = workflow.Sleep(ctx, compensationRetryPause)
+		return
+	}
+	why := o.compensationError(c, err)
+	o.logger.Error("compensation failed; the order needs attention", "compensation", c.name, "key", c.key, "error", why)
+	o.state.Attention = &Attention{Compensation: c.name, Key: c.key, Error: why, Since: workflow.Now(ctx)}
+	o.transition(ctx, NeedsAttention, fmt.Sprintf("The %s of %s could not be done: %s. Fix the cause, then resume the order: starter resume %s.",
+		c.name, c.key, why, o.order.ID))
+	resumes := len(o.state.Resumes)
+	_ = workflow.Await(ctx, func() bool { return len(o.state.Resumes) > resumes })
+	o.state.Attention = nil
+	o.transition(ctx, Compensating, fmt.Sprintf("Resumed (%s): trying the %s of %s again, then %d more.",
+		o.state.Resumes[len(o.state.Resumes)-1].Reason, c.name, c.key, o.saga.remaining()-1))
+}
+
+// compensationError says in one line why a compensation gave up: its
+// service's refusal, or its last error once its time ran out.
+func (o *orderRun) compensationError(c compensation, err error) string {
+	last := err.Error()
+	var appErr *temporal.ApplicationError
+	var timeoutErr *temporal.TimeoutError
+	switch {
+	case errors.As(err, &appErr) && appErr.NonRetryable():
+		return fmt.Sprintf("%s refused: %s", c.name, appErr.Message())
+	case appErr != nil:
+		last = appErr.Message()
+	case errors.As(err, &timeoutErr):
+		last = fmt.Sprintf("%s timeout", timeoutErr.TimeoutType())
+	}
+	return fmt.Sprintf("%s did not succeed within %s; last error: %s", c.name, o.cfg.compensationTimeout(), last)
 }
 
 // end moves the order to its final status and returns the workflow's
@@ -357,7 +466,7 @@ func (o *orderRun) transition(ctx workflow.Context, status Status, details strin
 	o.state.Transitions = append(o.state.Transitions, Transition{Status: status, At: workflow.Now(ctx)})
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
 		ordersaga.OrderStatusKey.ValueSet(string(status)),
-		ordersaga.CustomerIDKey.ValueSet(o.order.CustomerID)); err != nil {
+		ordersaga.CustomerIDKey.ValueSet(o.state.CustomerID)); err != nil {
 		o.logger.Warn("search attribute not updated", "status", status, "error", err)
 	}
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: %s", status, details))
@@ -378,6 +487,26 @@ func (o *orderRun) stepFailed(ctx workflow.Context, name, key string, err error)
 	o.state.FailureReason = failureReason(name, err)
 	o.state.Steps = append(o.state.Steps, StepRecord{Name: name, Key: key, Detail: o.state.FailureReason, At: workflow.Now(ctx)})
 	return err
+}
+
+// clip bounds a caller's text that the order keeps (a cancel's or a
+// resume's reason), so that no signal or update can grow the order's state,
+// and with it every query answer and the result, past Temporal's payload
+// limits.
+func clip(s string) string { return clipTo(s, MaxTextLength) }
+
+// clipTo cuts s to at most max bytes, ending in an ellipsis, at a rune
+// boundary.
+func clipTo(s string, limit int) string {
+	const ellipsis = "…"
+	if len(s) <= limit {
+		return s
+	}
+	cut := max(limit-len(ellipsis), 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
 }
 
 // key is the idempotency key of one of this order's steps: the workflow ID

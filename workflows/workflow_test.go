@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -462,28 +461,6 @@ func TestCompensationThatFailsIsRetriedUntilItSucceeds(t *testing.T) {
 			assert.Equal(t, refunds[len(refunds)-1].At, state.Compensations[len(comps)-2].At, "recorded when it succeeded")
 		})
 	}
-}
-
-func TestCompensationThatGivesUpIsRunAgainAfterAPause(t *testing.T) {
-	h := newTestEnv(t)
-	h.cancelAt(testWindow/2, "changed my mind")
-	refund := h.refund
-	var calls atomic.Int32
-	h.refund = func(ctx context.Context, req payment.RefundRequest) (payment.RefundResult, error) {
-		if calls.Add(1) == 1 {
-			return payment.RefundResult{}, temporal.NewNonRetryableApplicationError("refunds are switched off", "Maintenance", nil)
-		}
-		return refund(ctx, req)
-	}
-
-	state := h.runCancelled(testOrder())
-
-	assert.Equal(t, []string{undoRefund, undoRelease}, compensationsRun(state), "the refund is recorded once, when it succeeded")
-	refunds := h.callsOf(actRefund)
-	require.Len(t, refunds, 2)
-	assert.Equal(t, compensationRetryPause, refunds[1].At.Sub(refunds[0].At), "tried again after the pause")
-	assert.Equal(t, refunds[1].At, state.Compensations[0].At)
-	assert.Equal(t, []string{callReserve, callCharge, callRefund, callRefund, callRelease}, h.attempts())
 }
 
 func TestStatusQueryAnswersWhileTheOrderRuns(t *testing.T) {

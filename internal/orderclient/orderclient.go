@@ -33,14 +33,21 @@ var ErrNotFound = errors.New("no such order")
 // ErrExists means an order with that ID was already placed.
 var ErrExists = errors.New("order already exists")
 
-// EndedError is the refusal to cancel an order that has already ended.
+// EndedError is the refusal to cancel or resume an order that has already
+// ended.
 type EndedError struct {
 	OrderID string
 	Status  workflows.Status
+	// Nothing is what there is nothing left to do: "cancel" if empty.
+	Nothing string
 }
 
 func (e *EndedError) Error() string {
-	return fmt.Sprintf("order %s already ended %s: there is nothing to cancel", e.OrderID, e.Status)
+	nothing := e.Nothing
+	if nothing == "" {
+		nothing = "cancel"
+	}
+	return fmt.Sprintf("order %s already ended %s: there is nothing to %s", e.OrderID, e.Status, nothing)
 }
 
 // Client reaches orders through a Temporal client.
@@ -204,6 +211,9 @@ func Outcome(err error) (workflows.OrderState, bool) {
 // refused (after) shows in the order's state; Wait tells how it ended. It
 // needs no worker: the server keeps the signal until a worker takes it.
 func (c *Client) Cancel(ctx context.Context, orderID, reason string) (View, error) {
+	if err := CheckCancelReason(reason); err != nil {
+		return View{}, err
+	}
 	v, err := c.Snapshot(ctx, orderID)
 	if err != nil {
 		return View{}, err
@@ -223,6 +233,22 @@ func (c *Client) Cancel(ctx context.Context, orderID, reason string) (View, erro
 		return View{}, fmt.Errorf("cancel order %s: %w", orderID, err)
 	}
 	return v, nil
+}
+
+// CheckCancelReason refuses a cancel reason longer than
+// workflows.MaxTextLength, the limit on an order's texts: the order keeps
+// the reason in its state, which every query and its final result carry.
+// Cancel calls it before it reaches Temporal; a command calls it before it
+// even connects.
+func CheckCancelReason(reason string) error { return CheckReason("cancel", reason) }
+
+// CheckReason refuses a reason for what ("cancel", "resume") longer than
+// workflows.MaxTextLength.
+func CheckReason(what, reason string) error {
+	if len(reason) > workflows.MaxTextLength {
+		return fmt.Errorf("%s reason is %d characters long: the limit is %d; give a shorter reason", what, len(reason), workflows.MaxTextLength)
+	}
+	return nil
 }
 
 // Summary is one order in a list.
