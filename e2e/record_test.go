@@ -38,8 +38,11 @@ func TestRecordHistories(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newStack(t)
-	// Split so that the payment service alone can be stopped.
-	s.startWorker(t, "worker-orders", "--services", "order,inventory,shipping")
+	// Split so that the payment service alone can be stopped. A
+	// compensation gives up after 20s: longer than one attempt blocked on a
+	// locked store (compensation-retried), shorter than a lock held until
+	// the order needs attention (needs-attention-resumed).
+	s.startWorker(t, "worker-orders", "--services", "order,inventory,shipping", "--compensation-timeout", "20s")
 	pay := s.startWorker(t, "worker-payment", "--services", "payment")
 
 	paths := []struct {
@@ -59,6 +62,8 @@ func TestRecordHistories(t *testing.T) {
 			func(sub *testing.T, id string) { s.cancelWhileCompensating(sub, t, id, pay) }, workflows.Failed},
 		{"compensation-retried", withAddress(recordOrder("compensation-retried", payment.TokenVisa, 2*time.Second), "undeliverable: nowhere"),
 			s.failRefundOnce, workflows.Failed},
+		{"needs-attention-resumed", withAddress(recordOrder("needs-attention-resumed", payment.TokenVisa, 2*time.Second), "undeliverable: nowhere"),
+			s.needsAttentionThenResume, workflows.Failed},
 	}
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
@@ -154,6 +159,20 @@ func (s *stack) failRefundOnce(t *testing.T, orderID string) {
 		}
 		return false, fmt.Sprint(d.GetPendingActivities())
 	})
+}
+
+// needsAttentionThenResume holds the payment database's write lock until
+// the order's refund has given up and the order needs attention, then
+// releases it, as an operator fixing the cause would, and resumes the
+// order.
+func (s *stack) needsAttentionThenResume(t *testing.T, orderID string) {
+	s.waitStatus(t, orderID, workflows.AwaitingFulfillment)
+	release := holdWriteLock(t, filepath.Join(s.dataDir, payment.DatabaseFile))
+	s.waitStatus(t, orderID, workflows.NeedsAttention)
+	release()
+	if _, err := s.orders(t).Resume(context.Background(), orderID, "payment database unlocked"); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
 }
 
 // holdWriteLock takes a SQLite database's write lock, as a stuck writer in
