@@ -46,6 +46,10 @@ func TestNeedsAttentionAndResume(t *testing.T) {
 	}
 
 	release()
+	if r := s.worker(t, "audit"); r.code != 0 || !strings.Contains(r.stdout, "1 order(s) in NEEDS_ATTENTION wait for an operator") || !strings.Contains(r.stdout, ": na-1") {
+		t.Errorf("audit while na-1 needs attention: %s", r)
+	}
+
 	r := s.starter(t, "resume", "na-1", "--reason", "payment database unlocked")
 	if r.code != 0 || !strings.Contains(r.stdout, "Order na-1 resumed: it tries its 2 remaining compensation(s) again") {
 		t.Fatalf("resume: %s", r)

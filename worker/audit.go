@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -81,25 +82,29 @@ func runAudit(ctx context.Context, g *globals) (audit.Report, error) {
 
 func openStores(ctx context.Context, dir string) (audit.Stores, func(), error) {
 	var s audit.Stores
-	var err error
+	var opened []io.Closer // only the stores that did open: no nil *Store in an interface
 	closeAll := func() {
-		for _, c := range []interface{ Close() error }{s.Inventory, s.Payment, s.Shipping} {
-			if c != nil {
-				c.Close()
-			}
+		for _, c := range opened {
+			c.Close()
 		}
 	}
+	fail := func(err error) (audit.Stores, func(), error) {
+		closeAll()
+		return audit.Stores{}, nil, err
+	}
+	var err error
 	if s.Inventory, err = inventory.Open(ctx, filepath.Join(dir, inventory.DatabaseFile)); err != nil {
-		return s, nil, err
+		return fail(err)
 	}
+	opened = append(opened, s.Inventory)
 	if s.Payment, err = payment.Open(ctx, filepath.Join(dir, payment.DatabaseFile)); err != nil {
-		closeAll()
-		return s, nil, err
+		return fail(err)
 	}
+	opened = append(opened, s.Payment)
 	if s.Shipping, err = shipping.Open(ctx, filepath.Join(dir, shipping.DatabaseFile)); err != nil {
-		closeAll()
-		return s, nil, err
+		return fail(err)
 	}
+	opened = append(opened, s.Shipping)
 	return s, closeAll, nil
 }
 
@@ -150,6 +155,10 @@ func (g *globals) printReport(r audit.Report) error {
 	}
 	fmt.Fprintf(g.stdout, "audit: %d orders ended%s, %d running (skipped), %d in the stores but unknown to Temporal (not judged)\n",
 		ended, byStatus, r.OrdersRunning, r.UnknownOrders)
+	if n := len(r.NeedsAttention); n > 0 {
+		fmt.Fprintf(g.stdout, "NOTE  %d order(s) in NEEDS_ATTENTION wait for an operator (starter status ID, then starter resume ID): %s\n",
+			n, strings.Join(r.NeedsAttention, ", "))
+	}
 	for _, c := range r.Checks {
 		mark := "ok  "
 		if c.Violations > 0 {

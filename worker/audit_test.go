@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/internal/audit"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -87,4 +90,31 @@ func TestAuditRefusesBadOutputBeforeOpeningAnything(t *testing.T) {
 
 	wantOneLineError(t, args, code, stdout, stderr, `--output "yaml"`)
 	wantEmptyDir(t, dir)
+}
+
+// TestAuditStoreThatWillNotOpen: a store that cannot be opened (here a
+// directory where the payment database should be) is a one-line error
+// naming it, after the stores opened before it were closed.
+func TestAuditStoreThatWillNotOpen(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, payment.DatabaseFile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"audit", "--temporal-address=127.0.0.1:1", "--data-dir=" + dir}
+
+	code, stdout, stderr := invoke(t, args...)
+
+	wantOneLineError(t, args, code, stdout, stderr, payment.DatabaseFile)
+}
+
+func TestPrintReportNeedsAttention(t *testing.T) {
+	var out bytes.Buffer
+	g := &globals{output: "text", stdout: &out}
+	r := audit.Report{OrdersEnded: map[workflows.Status]int{}, OrdersRunning: 2, NeedsAttention: []string{"7", "9"}}
+	if err := g.printReport(r); err != nil {
+		t.Fatal(err)
+	}
+	if want := "NOTE  2 order(s) in NEEDS_ATTENTION wait for an operator (starter status ID, then starter resume ID): 7, 9"; !strings.Contains(out.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, out.String())
+	}
 }

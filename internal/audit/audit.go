@@ -49,6 +49,9 @@ type Order struct {
 type Report struct {
 	OrdersEnded   map[workflows.Status]int `json:"orders_ended"`
 	OrdersRunning int                      `json:"orders_running"`
+	// NeedsAttention lists the running orders stopped in NEEDS_ATTENTION:
+	// not a violation, but stock or money they hold waits for an operator.
+	NeedsAttention []string `json:"needs_attention"`
 	// UnknownOrders counts orders that have records in a store but that
 	// Temporal does not know.
 	UnknownOrders  int      `json:"unknown_orders"`
@@ -75,7 +78,7 @@ func Run(ctx context.Context, stores Stores, orders []Order) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	r := Report{OrdersEnded: map[workflows.Status]int{}, Violations: []string{}}
+	r := Report{OrdersEnded: map[workflows.Status]int{}, NeedsAttention: []string{}, Violations: []string{}}
 	r.checkStock(recs.products)
 	r.checkOrders(recs, orders)
 	r.UnknownOrders = recs.unknownOrders(orders)
@@ -141,6 +144,9 @@ func (r *Report) checkOrders(recs records, orders []Order) {
 	for _, o := range orders {
 		if o.Running {
 			r.OrdersRunning++
+			if o.Status == workflows.NeedsAttention {
+				r.NeedsAttention = append(r.NeedsAttention, o.ID)
+			}
 			continue
 		}
 		r.OrdersEnded[o.Status]++

@@ -600,12 +600,17 @@ func TestRunningOrderSkipped(t *testing.T) {
 	total := w.reserve("r1")
 	w.charge("r1", total)
 	running := audit.Order{ID: "r1", Status: workflows.AwaitingFulfillment, TotalCents: total, Running: true, TemporalStatus: "Running"}
+	w.reserve("r2")
+	stuck := audit.Order{ID: "r2", Status: workflows.NeedsAttention, Running: true, TemporalStatus: "Running"}
 
-	r := w.audit(good, running)
+	r := w.audit(good, running, stuck)
 
 	wantChecks(t, r, nil)
-	if r.OrdersRunning != 1 {
-		t.Errorf("OrdersRunning = %d, want 1", r.OrdersRunning)
+	if r.OrdersRunning != 2 {
+		t.Errorf("OrdersRunning = %d, want 2", r.OrdersRunning)
+	}
+	if !slices.Equal(r.NeedsAttention, []string{"r2"}) {
+		t.Errorf("NeedsAttention = %q, want r2 alone", r.NeedsAttention)
 	}
 	if want := map[workflows.Status]int{workflows.Completed: 1}; !maps.Equal(r.OrdersEnded, want) {
 		t.Errorf("OrdersEnded = %v, want %v", r.OrdersEnded, want)
