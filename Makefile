@@ -6,6 +6,7 @@
 #   make dev    only the Temporal dev server with its Web UI (127.0.0.1:7233, :8233)
 #   make build  bin/worker and bin/starter
 #   make histories  record the histories the replay test replays (see README)
+#   make fuzz   fuzz the order and --item parsers for FUZZTIME each (CI runs their corpora)
 
 GO ?= go
 # The Temporal CLI (dev server + Web UI) is pinned in tools/go.mod and built
@@ -14,7 +15,7 @@ TEMPORAL := bin/temporal
 # workflowcheck reports non-deterministic code reachable from workflows.
 WORKFLOWCHECK_VERSION := v0.6.0
 
-.PHONY: all build dev demo test vet workflowcheck histories clean
+.PHONY: all build dev demo test vet workflowcheck histories fuzz clean
 
 all: build
 
@@ -56,6 +57,15 @@ HISTORIES_VERSION ?= v2
 histories: $(TEMPORAL)
 	ORDERSAGA_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories/$(HISTORIES_VERSION) \
 		$(GO) test -count=1 -run TestRecordHistories -v ./e2e
+
+# Go fuzzes one target per run. Plain `go test` (and so `make test`) runs
+# each target's checked-in corpus in testdata/fuzz/ as regular tests; a
+# failure found here is added to that corpus by go test itself.
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test ./workflows -run '^$$' -fuzz '^FuzzOrderJSON$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
+	$(GO) test ./starter -run '^$$' -fuzz '^FuzzParseItem$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
+	$(GO) test ./starter -run '^$$' -fuzz '^FuzzDecodeOrder$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 
 clean:
 	rm -rf bin .demo

@@ -39,12 +39,15 @@ An unknown order, or one that has already ended, is an error.`,
 			return a.cancel(cmd.Context(), args[0], reason, wait)
 		},
 	}
-	cmd.Flags().StringVar(&reason, "reason", defaultCancelReason, "why the order is cancelled, recorded in its state")
+	cmd.Flags().StringVar(&reason, "reason", defaultCancelReason, fmt.Sprintf("why the order is cancelled (at most %d characters), recorded in its state", workflows.MaxTextLength))
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the order to end; exit 0 if it was CANCELLED, 3 if not")
 	return cmd
 }
 
 func (a *app) cancel(ctx context.Context, orderID, reason string, wait bool) error {
+	if err := orderclient.CheckCancelReason(reason); err != nil {
+		return fmt.Errorf("--reason: %w", err)
+	}
 	oc, done, err := a.connect()
 	if err != nil {
 		return err

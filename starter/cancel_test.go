@@ -65,3 +65,30 @@ func TestNotFoundHint(t *testing.T) {
 		t.Error("notFoundHint changed an unrelated error")
 	}
 }
+
+// A cancel reason longer than the limit on an order's texts is refused
+// before the starter connects; one at the limit gets as far as connecting.
+func TestCancelReasonLength(t *testing.T) {
+	tests := []struct {
+		name    string
+		reason  string
+		refused bool
+	}{
+		{"at the limit", strings.Repeat("r", workflows.MaxTextLength), false},
+		{"one over the limit", strings.Repeat("r", workflows.MaxTextLength+1), true},
+		{"huge", strings.Repeat("r", 1<<20), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runStarter(t, "cancel", "--temporal-address", deadAddress, "42", "--reason", tt.reason)
+			if !tt.refused {
+				if code != exitError || !strings.Contains(stderr, "connect to Temporal at "+deadAddress) {
+					t.Errorf("exit code %d, stderr %q; want a connection error to %s", code, stderr, deadAddress)
+				}
+				return
+			}
+			assertOneLineError(t, code, stdout, stderr,
+				fmt.Sprintf("--reason: cancel reason is %d characters long: the limit is %d; give a shorter reason", len(tt.reason), workflows.MaxTextLength))
+		})
+	}
+}

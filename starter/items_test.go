@@ -25,7 +25,7 @@ func TestParseItem(t *testing.T) {
 		{in: "BOOK-GOPL:-1", wantErr: "not a positive integer"},
 		{in: "BOOK-GOPL:1.5", wantErr: "not a positive integer"},
 		{in: "BOOK-GOPL:two", wantErr: "not a positive integer"},
-		{in: "BOOK-GOPL:99999999999999999999", wantErr: "not a positive integer"},
+		{in: "BOOK-GOPL:99999999999999999999", wantErr: `quantity "99999999999999999999" is too large: want SKU:QTY with QTY from 1 to 10000`},
 		{in: "BOOK-GOPL:2:3", wantErr: "not a positive integer"},
 	}
 	for _, tt := range tests {

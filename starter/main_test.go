@@ -123,7 +123,7 @@ func TestBadInputIsRefusedBeforeConnecting(t *testing.T) {
 		{"malformed JSON", place("--file", writeFile(t, "o.json", "{\"id\": \"42\",\n \"customer_id\": \"c-1\",,}")), []string{"o.json", "line 2, column 23", "malformed JSON"}},
 		{"truncated JSON", place("--file", writeFile(t, "o.json", `{"id": "42"`)), []string{"malformed JSON", "ends in the middle"}},
 		{"unknown field", place("--file", writeFile(t, "o.json", `{"id": "42", "customer": "c-1"}`)), []string{`unknown field "customer"`, "customer_id"}},
-		{"wrong type", place("--file", writeFile(t, "o.json", `{"id": "42", "items": [{"sku": "A", "qty": "2"}]}`)), []string{"line 1", "field items.qty is a JSON string: want a number"}},
+		{"wrong type", place("--file", writeFile(t, "o.json", `{"id": "42", "items": [{"sku": "A", "qty": "2"}]}`)), []string{"line 1", "field items.qty is a JSON string: want a whole number"}},
 		{"not an object", place("--file", writeFile(t, "o.json", `["42"]`)), []string{"JSON array", "JSON object"}},
 		{"two objects", place("--file", writeFile(t, "o.json", goodFile+"\n{}")), []string{"line 2, column 1", "after the order object"}},
 		{"bad duration in file", place("--file", writeFile(t, "o.json", `{"id": "42", "cancel_window": "soon"}`)), []string{"cancel_window", `"soon"`}},
@@ -139,6 +139,8 @@ func TestBadInputIsRefusedBeforeConnecting(t *testing.T) {
 		{"status with empty ID", []string{"status", "--temporal-address", deadAddress, ""}, []string{"order ID is empty"}},
 		{"cancel without ID", []string{"cancel", "--temporal-address", deadAddress}, []string{"missing the order ID"}},
 		{"watch without ID", []string{"watch", "--temporal-address", deadAddress}, []string{"missing the order ID"}},
+		{"resume without ID", []string{"resume", "--temporal-address", deadAddress}, []string{"missing the order ID"}},
+		{"resume with a long reason", []string{"resume", "--temporal-address", deadAddress, "42", "--reason", strings.Repeat("x", 513)}, []string{"--reason: resume reason is 513 characters long"}},
 
 		// list
 		{"unknown status", []string{"list", "--temporal-address", deadAddress, "--status", "shipped"}, []string{`unknown --status "shipped"`, "AWAITING_FULFILLMENT", "CANCELLED"}},
@@ -185,7 +187,7 @@ func TestValidOrderGetsAsFarAsConnecting(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	for _, cmd := range []string{"", "place", "status", "cancel", "list", "watch"} {
+	for _, cmd := range []string{"", "place", "status", "cancel", "resume", "list", "watch"} {
 		t.Run(cmd, func(t *testing.T) {
 			args := []string{"--help"}
 			if cmd != "" {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,18 +37,35 @@ func (d *fileDuration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// readOrderFile reads an order file; "-" reads stdin.
+// maxOrderFileSize is the largest order file read. An order at every limit
+// (workflows.MaxLines lines, the longest texts) is a few KiB of JSON, so a
+// larger file is a mistake (the wrong file, a runaway generator) to refuse
+// before it is read whole, let alone sent to Temporal.
+const maxOrderFileSize = 1 << 20
+
+// readOrderFile reads an order file; "-" reads stdin. It reads at most
+// maxOrderFileSize bytes, and one more to tell that a file is larger.
 func readOrderFile(name string, stdin io.Reader) ([]byte, error) {
+	what, r := "order file "+name, stdin
 	if name == "-" {
-		data, err := io.ReadAll(stdin)
+		what = "the order on stdin"
+	} else {
+		f, err := os.Open(name)
 		if err != nil {
+			return nil, fmt.Errorf("read order file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxOrderFileSize+1))
+	if err != nil {
+		if name == "-" {
 			return nil, fmt.Errorf("read the order from stdin: %w", err)
 		}
-		return data, nil
-	}
-	data, err := os.ReadFile(name)
-	if err != nil {
 		return nil, fmt.Errorf("read order file: %w", err)
+	}
+	if len(data) > maxOrderFileSize {
+		return nil, fmt.Errorf("%s is larger than %d MiB: an order is a few KiB of JSON (at most %d lines); check that it is the right file", what, maxOrderFileSize>>20, workflows.MaxLines)
 	}
 	return data, nil
 }
@@ -57,6 +75,9 @@ func readOrderFile(name string, stdin io.Reader) ([]byte, error) {
 // without a customer. A cancel_window absent from the file is window;
 // inFile reports whether the file gave one.
 func decodeOrder(data []byte, window time.Duration) (order workflows.Order, inFile bool, err error) {
+	// Some editors start a UTF-8 file with a byte order mark, which JSON
+	// does not allow; it says nothing about the order, so it is skipped.
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	if len(bytes.TrimSpace(data)) == 0 {
 		return workflows.Order{}, false, errors.New("the file is empty: want an order as a JSON object with " + orderFileFields)
 	}
@@ -87,18 +108,31 @@ func jsonError(data []byte, err error) error {
 	switch {
 	case errors.As(err, &syntax):
 		// Offset counts the bytes read, the wrong one included.
-		return fmt.Errorf("%s: malformed JSON: %s", position(data, syntax.Offset-1), syntax.Error())
+		return fmt.Errorf("%s: malformed JSON: %s: correct the JSON there", position(data, syntax.Offset-1), syntax.Error())
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return errors.New("malformed JSON: the file ends in the middle of the order object")
+		return errors.New("malformed JSON: the file ends in the middle of the order object: check that the file is complete and closes every string, array and object")
 	case errors.As(err, &typ) && typ.Field == "":
-		return fmt.Errorf("the file holds a JSON %s: want an order as a JSON object with %s", typ.Value, orderFileFields)
+		return fmt.Errorf("the file holds a JSON %s: want an order as a JSON object with %s", jsonValue(typ.Value), orderFileFields)
 	case errors.As(err, &typ):
 		// Offset is where the value ends: its line is exact, its column not.
-		return fmt.Errorf("line %d: field %s is a JSON %s: want %s", line(data, typ.Offset), fieldName(typ.Field), typ.Value, jsonKind(typ.Type.String()))
+		return fmt.Errorf("line %d: field %s is a JSON %s: want %s", line(data, typ.Offset), fieldName(typ.Field), jsonValue(typ.Value), jsonKind(typ.Type.String()))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return fmt.Errorf("%s: the fields of an order are %s", strings.TrimPrefix(err.Error(), "json: "), orderFileFields)
+		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		if name, uerr := strconv.Unquote(field); uerr == nil {
+			field = quoteInput(name)
+		}
+		return fmt.Errorf("unknown field %s: the fields of an order are %s; correct or remove it", field, orderFileFields)
 	}
 	return err
+}
+
+// jsonValue shortens the value encoding/json reports in a type error:
+// "string", or "number " and the number as written, which may be long.
+func jsonValue(v string) string {
+	if kind, number, ok := strings.Cut(v, " "); ok {
+		return kind + " " + quoteInput(number)
+	}
+	return v
 }
 
 // fieldName turns encoding/json's field path ("Order.items.qty") into the
@@ -112,7 +146,9 @@ func jsonKind(goType string) string {
 	switch {
 	case goType == "string":
 		return "a string"
-	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"), strings.HasPrefix(goType, "float"):
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		return "a whole number"
+	case strings.HasPrefix(goType, "float"):
 		return "a number"
 	case strings.HasPrefix(goType, "[]"):
 		return "an array"

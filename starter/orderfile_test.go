@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -61,5 +62,60 @@ func TestPosition(t *testing.T) {
 		if got := position(data, at); got != want {
 			t.Errorf("position(%d) = %q, want %q", at, got, want)
 		}
+	}
+}
+
+// endless is stdin that never ends, counting the bytes read from it.
+type endless struct{ read int }
+
+func (e *endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	e.read += len(p)
+	return len(p), nil
+}
+
+// An order file larger than maxOrderFileSize is refused, one line, exit 1,
+// before it is parsed: even a valid order padded with blanks, which would
+// parse. One of exactly maxOrderFileSize is read.
+func TestPlaceRefusesAnOversizedFile(t *testing.T) {
+	const order = `{"id": "42", "customer_id": "c-1", "items": [{"sku": "BOOK-GOPL", "qty": 2}], "payment_token": "tok_visa", "address": "1 Main St"}`
+	padded := func(size int) string { return order + strings.Repeat(" ", size-len(order)) }
+	tests := []struct {
+		name    string
+		path    string
+		refused bool
+	}{
+		{"at the limit", writeFile(t, "o.json", padded(maxOrderFileSize)), false},
+		{"one byte over", writeFile(t, "o.json", padded(maxOrderFileSize+1)), true},
+		{"endless", "/dev/zero", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := os.Stat(tt.path); err != nil {
+				t.Skipf("no %s: %v", tt.path, err)
+			}
+			code, stdout, stderr := runStarter(t, place("--file", tt.path)...)
+			if !tt.refused {
+				if code != exitError || !strings.Contains(stderr, "connect to Temporal at "+deadAddress) {
+					t.Errorf("exit code %d, stderr %q; want a connection error to %s", code, stderr, deadAddress)
+				}
+				return
+			}
+			assertOneLineError(t, code, stdout, stderr, "order file "+tt.path+" is larger than 1 MiB", "check that it is the right file")
+		})
+	}
+}
+
+// readOrderFile reads stdin only up to the limit, however much it holds.
+func TestReadOrderFileStopsReadingStdinAtTheLimit(t *testing.T) {
+	stdin := &endless{}
+	_, err := readOrderFile("-", stdin)
+	if err == nil || !strings.Contains(err.Error(), "the order on stdin is larger than 1 MiB") {
+		t.Fatalf("readOrderFile error = %v, want stdin refused as larger than 1 MiB", err)
+	}
+	if stdin.read > maxOrderFileSize+1 {
+		t.Errorf("read %d bytes of stdin, want at most %d", stdin.read, maxOrderFileSize+1)
 	}
 }

@@ -77,7 +77,7 @@ it ended otherwise. Interrupting the wait leaves the order running.`,
 	f.StringArrayVar(&pf.items, "item", nil, `an item as SKU:QTY, e.g. BOOK-GOPL:2; repeat for more items`)
 	f.StringVar(&pf.payment, "payment", "", "payment token, e.g. tok_visa")
 	f.StringVar(&pf.address, "address", "", "shipping address")
-	f.StringVar(&pf.file, "file", "", "read the whole order from this JSON file (- for stdin) instead of the order flags")
+	f.StringVar(&pf.file, "file", "", fmt.Sprintf("read the whole order from this JSON file (- for stdin; at most %d MiB) instead of the order flags", maxOrderFileSize>>20))
 	f.DurationVar(&pf.cancelWindow, "cancel-window", defaultCancelWindow, "how long the order can still be cancelled before it ships (0 ships at once; used by --file when the file has no cancel_window)")
 	f.BoolVar(&pf.wait, "wait", false, "wait for the order to end; exit 0 if it COMPLETED, 3 if not")
 	return cmd

@@ -5,8 +5,10 @@ package workflows
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ordersaga/ordersaga/activities/inventory"
 )
@@ -79,7 +81,7 @@ func validateItems(items []inventory.Item) error {
 		return fmt.Errorf("order has no items: add at least one SKU:QTY")
 	}
 	if len(items) > MaxLines {
-		return fmt.Errorf("order has %d lines: the limit is %d", len(items), MaxLines)
+		return fmt.Errorf("order has %d lines: the limit is %d; split the items over several orders", len(items), MaxLines)
 	}
 	seen := make(map[string]bool, len(items))
 	for _, it := range items {
@@ -101,7 +103,7 @@ func validateItems(items []inventory.Item) error {
 // or digit: safe in a workflow ID, an idempotency key and a URL.
 func checkID(what, id string, max int) error {
 	if id == "" {
-		return fmt.Errorf("%s is empty", what)
+		return fmt.Errorf("%s is empty: give up to %d letters, digits, '.', '_' and '-'", what, max)
 	}
 	if len(id) > max {
 		return fmt.Errorf("%s is %d characters long: the limit is %d", what, len(id), max)
@@ -110,7 +112,7 @@ func checkID(what, id string, max int) error {
 		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
 			i > 0 && (r == '.' || r == '_' || r == '-')
 		if !ok {
-			return fmt.Errorf("%s %q has %q at position %d: use letters, digits, '.', '_' and '-'", what, id, r, i+1)
+			return fmt.Errorf("%s %q has %q at position %d: use letters, digits, '.', '_' and '-', starting with a letter or digit", what, id, r, i+1)
 		}
 	}
 	return nil
@@ -134,8 +136,25 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("duration %q: use a form such as \"10s\" or \"1m30s\"", s)
+		return fmt.Errorf("duration %s: use a form such as \"10s\" or \"1m30s\"", quoteClipped(s))
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// maxEcho is how much of a rejected value an error message quotes: enough
+// to recognise it, not so much that a huge input makes a huge message.
+const maxEcho = 40
+
+// quoteClipped quotes s for an error message, cut after maxEcho bytes (at a
+// character boundary) with its full length.
+func quoteClipped(s string) string {
+	if len(s) <= maxEcho {
+		return strconv.Quote(s)
+	}
+	cut := maxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:cut]), len(s))
 }
