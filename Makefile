@@ -53,7 +53,7 @@ test: $(TEMPORAL) vet workflowcheck
 # workflows/testdata/histories/$(HISTORIES_VERSION)/, where the replay test
 # finds it. Record a new version after each versioned workflow change and
 # keep the old ones: they stand for the orders running when it is deployed.
-HISTORIES_VERSION ?= v2
+HISTORIES_VERSION ?= v3
 histories: $(TEMPORAL)
 	ORDERSAGA_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories/$(HISTORIES_VERSION) \
 		$(GO) test -count=1 -run TestRecordHistories -v ./e2e

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/ordersaga/ordersaga/activities/inventory"
@@ -45,7 +46,14 @@ const (
 // the person who typed it knows what to change. The starter calls it before
 // it starts anything, and the workflow calls it again, because a client can
 // start the workflow without the starter.
-func (o Order) Validate() error {
+func (o Order) Validate() error { return o.validate(true) }
+
+// validate checks the order; strict adds the rules on the fields' characters
+// (the customer ID is an opaque ID, the token printable ASCII, the address
+// free of control characters). The workflow validates orders it started
+// before those rules existed without them (see strictFieldsChange), so that
+// they replay as they ran.
+func (o Order) validate(strict bool) error {
 	if err := checkID("order ID", o.ID, MaxIDLength); err != nil {
 		return err
 	}
@@ -54,6 +62,13 @@ func (o Order) Validate() error {
 	}
 	if len(o.CustomerID) > MaxCustomerLength {
 		return fmt.Errorf("customer ID is %d characters long: the limit is %d", len(o.CustomerID), MaxCustomerLength)
+	}
+	if strict {
+		// The customer ID is indexed in plain text (the CustomerId search
+		// attribute): an opaque ID keeps names and emails out of it.
+		if err := checkID("customer ID", o.CustomerID, MaxCustomerLength); err != nil {
+			return fmt.Errorf("%w; give the customer's ID in your systems, never a name or an email: it is searchable in plain text", err)
+		}
 	}
 	if err := validateItems(o.Items); err != nil {
 		return err
@@ -64,16 +79,37 @@ func (o Order) Validate() error {
 	if len(o.PaymentToken) > MaxTextLength {
 		return fmt.Errorf("payment token is %d characters long: the limit is %d", len(o.PaymentToken), MaxTextLength)
 	}
+	if strict {
+		if i, r, bad := firstRune(o.PaymentToken, func(r rune) bool { return r <= ' ' || r > '~' }); bad {
+			return fmt.Errorf("payment token has %q at position %d: a card token is printable ASCII without spaces, such as tok_visa", r, i+1)
+		}
+	}
 	if strings.TrimSpace(o.Address) == "" {
 		return fmt.Errorf("address is empty: give the shipping address")
 	}
 	if len(o.Address) > MaxTextLength {
 		return fmt.Errorf("address is %d characters long: the limit is %d", len(o.Address), MaxTextLength)
 	}
+	if strict {
+		if i, r, bad := firstRune(o.Address, func(r rune) bool { return r != '\n' && unicode.IsControl(r) || r == utf8.RuneError }); bad {
+			return fmt.Errorf("address has %q at position %d: use printable text (line breaks are fine)", r, i+1)
+		}
+	}
 	if w := time.Duration(o.CancelWindow); w < 0 || w > MaxCancelWindow {
 		return fmt.Errorf("cancel window %s is out of range: use 0 to %s", w, MaxCancelWindow)
 	}
 	return nil
+}
+
+// firstRune finds the first rune of s for which bad holds: its byte
+// position and the rune.
+func firstRune(s string, bad func(rune) bool) (int, rune, bool) {
+	for i, r := range s {
+		if bad(r) {
+			return i, r, true
+		}
+	}
+	return 0, 0, false
 }
 
 func validateItems(items []inventory.Item) error {

@@ -69,6 +69,10 @@ const (
 	// order in NEEDS_ATTENTION (version 1). Before, the order paused for
 	// compensationRetryPause and tried again, forever.
 	needsAttentionChange = "needs-attention"
+	// strictFieldsChange: the order's customer ID must be an opaque ID, its
+	// payment token printable ASCII, its address free of control
+	// characters (version 1). Orders started before keep the old rules.
+	strictFieldsChange = "strict-order-fields"
 )
 
 // compensationRetryPause is how long an order started before
@@ -109,7 +113,8 @@ func (cfg Config) OrderWorkflow(ctx workflow.Context, order Order) (OrderState, 
 	if err := o.registerHandlers(ctx); err != nil {
 		return OrderState{}, err
 	}
-	if err := order.Validate(); err != nil {
+	strict := workflow.GetVersion(ctx, strictFieldsChange, workflow.DefaultVersion, 1) >= 1
+	if err := order.validate(strict); err != nil {
 		o.state.FailureReason = "invalid order: " + err.Error()
 		return o.end(ctx, Failed, nil)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/activities/inventory"
@@ -591,6 +592,23 @@ func TestInvalidOrderFailsWithoutCallingAnyService(t *testing.T) {
 			assert.Equal(t, []Status{Failed}, h.upsertedStatuses())
 		})
 	}
+}
+
+// TestOrderStartedBeforeStrictFieldsKeepsTheOldRules: an order whose
+// history says it started before strictFieldsChange is validated as it was
+// then, so it replays as it ran; a new order with the same customer ID is
+// refused at once.
+func TestOrderStartedBeforeStrictFieldsKeepsTheOldRules(t *testing.T) {
+	order := testOrder()
+	order.CustomerID = "alice@example.com"
+
+	old := newTestEnv(t)
+	old.env.OnGetVersion(strictFieldsChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	state := old.runCompleted(order)
+	assert.Equal(t, "alice@example.com", state.CustomerID)
+
+	state = newTestEnv(t).runFailed(order)
+	assert.Contains(t, state.FailureReason, `invalid order: customer ID "alice@example.com" has '@'`)
 }
 
 // The whole saga over the real services and their SQLite stores: what the
