@@ -91,6 +91,7 @@ Without a subcommand, worker runs (same as "worker run").`,
 	pf.StringVar(&g.logLevel, "log-level", envOr("ORDERSAGA_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env ORDERSAGA_LOG_LEVEL)")
 	addRunFlags(root, opts)
 	root.AddCommand(newRunCommand(g), newStockCommand(g), newAuditCommand(g))
+	root.AddCommand(newCodecKeyCommand(g), newCodecServerCommand(g))
 	return root
 }
 
