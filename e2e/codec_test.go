@@ -41,8 +41,8 @@ func TestCodecKeepsSecretsOutOfHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyEnv := []string{connect.CodecKeysEnv + "=" + key.Line()}
-	startProcess(t, "worker", keyEnv, workerBin, "run", "--temporal-address", s.address, "--data-dir", s.dataDir, "--stop-timeout", "2s").
-		waitOutput(t, "worker started", workerStartTimeout)
+	w := startProcess(t, "worker", keyEnv, workerBin, "run", "--temporal-address", s.address, "--data-dir", s.dataDir, "--stop-timeout", "2s")
+	w.waitOutput(t, "payload_encryption=\"on: new payloads use key "+key.ID()+"\"", workerStartTimeout)
 
 	orders := []struct {
 		id, address string
@@ -70,8 +70,11 @@ func TestCodecKeepsSecretsOutOfHistory(t *testing.T) {
 		if v.Status != o.wantStatus || v.TotalCents != 3999 || v.Note != "" {
 			t.Errorf("starter status %s with the key: %+v", o.id, v)
 		}
-		if o.wantStatus == workflows.Failed && !strings.Contains(v.FailureReason, o.address) {
-			t.Errorf("order %s: failure reason %q, want the carrier's refusal of the address, decrypted", o.id, v.FailureReason)
+		if o.wantStatus == workflows.Failed && !strings.Contains(v.FailureReason, "the carrier does not deliver to the order's address") {
+			t.Errorf("order %s: failure reason %q, want the carrier's refusal, decrypted", o.id, v.FailureReason)
+		}
+		if strings.Contains(w.output(), o.address) || strings.Contains(w.output(), "tok_visa") {
+			t.Errorf("the worker's log shows order %s's address or token:\n%s", o.id, w.output())
 		}
 	}
 	decodeWithCodecServer(t, s, keyEnv, input, "tok_visa", orders[0].address)

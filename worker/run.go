@@ -81,7 +81,8 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("worker started", "services", opts.services, "address", copts.HostPort, "data_dir", g.dataDir)
+	logger.Info("worker started", "services", opts.services, "address", copts.HostPort, "data_dir", g.dataDir,
+		"payload_encryption", encryptionState(g))
 	<-ctx.Done()
 	logger.Info("worker stopping", "signal", context.Cause(ctx))
 	return nil
@@ -128,4 +129,15 @@ func stopServices(logger *slog.Logger, running []hosted) {
 	if len(running) > 0 {
 		logger.Info("worker stopped")
 	}
+}
+
+// encryptionState says whether the worker encrypts payloads, and with which
+// key: a worker without the key cannot read the orders of clients that have
+// it, so this belongs in its first log line.
+func encryptionState(g *globals) string {
+	c, err := g.conn.Codec()
+	if err != nil || c == nil {
+		return "off: no codec key configured, payloads are readable in Temporal"
+	}
+	return "on: new payloads use key " + c.NewestKeyID()
 }

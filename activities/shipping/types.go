@@ -88,7 +88,9 @@ func (r ShipRequest) validate() error {
 	case strings.TrimSpace(r.Address) == "":
 		return fmt.Errorf("%w: empty address", ErrUndeliverable)
 	case strings.Contains(strings.ToLower(r.Address), UndeliverableMarker):
-		return fmt.Errorf("%w: the carrier does not deliver to %q", ErrUndeliverable, r.Address)
+		// The address itself stays out of the message: it travels to the
+		// order's state, the Web UI's details and the logs.
+		return fmt.Errorf("%w: the carrier does not deliver to the order's address", ErrUndeliverable)
 	}
 	seen := make(map[string]bool, len(r.Items))
 	for _, it := range r.Items {
