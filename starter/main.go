@@ -1,5 +1,5 @@
 // Command starter is the order saga's client: people and scripts use it to
-// place orders, read them, list them, cancel them and watch them run. It is a
+// place orders, read them, list them, cancel them, resume them and watch them run. It is a
 // thin command-line face over internal/orderclient and reaches Temporal the
 // way the worker does, through internal/connect.
 //
@@ -12,6 +12,8 @@
 //	TEMPORAL_API_KEY      API key for a secured Temporal; turns TLS on
 //	TEMPORAL_PROFILE      profile of the Temporal config file
 //	TEMPORAL_CONFIG_FILE, TEMPORAL_TLS_*  as in Temporal's own tools (see internal/connect)
+//	ORDERSAGA_CODEC_KEY_FILE, ORDERSAGA_CODEC_KEYS  the payload encryption keys
+//	                      (see internal/connect); the flag is --codec-key-file
 //	ORDERSAGA_UI_URL      base URL of the Temporal Web UI, for the links the
 //	                      starter prints (default http://localhost:8233)
 //

@@ -4,14 +4,17 @@
 //	worker [run] [--services order,inventory,payment,shipping] [--data-dir .data]
 //	worker stock list | stock set SKU QTY
 //	worker audit
+//	worker codec-key | codec-server
 //
 // The same binary runs all four services in one process on a laptop, or one
 // service per deployment in production (`worker --services payment`).
 //
 // Environment variables read here: ORDERSAGA_DATA_DIR (the stores'
 // directory, default .data), ORDERSAGA_LOG_FORMAT (text or json),
-// ORDERSAGA_LOG_LEVEL (debug, info, warn, error); the Temporal connection's
-// TEMPORAL_* variables are read by internal/connect.
+// ORDERSAGA_LOG_LEVEL (debug, info, warn, error), ORDERSAGA_CODEC_TOKEN (the
+// codec server's bearer token); the Temporal connection's TEMPORAL_*
+// variables and the payload keys' ORDERSAGA_CODEC_KEY_FILE and
+// ORDERSAGA_CODEC_KEYS are read by internal/connect.
 package main
 
 import (
