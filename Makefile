@@ -7,6 +7,7 @@
 #   make build  bin/worker and bin/starter
 #   make histories  record the histories the replay test replays (see README)
 #   make fuzz   fuzz the order and --item parsers for FUZZTIME each (CI runs their corpora)
+#   make chaos  the long fault test: 2,000 orders while workers, the server and the stores fail
 
 GO ?= go
 # The Temporal CLI (dev server + Web UI) is pinned in tools/go.mod and built
@@ -15,7 +16,7 @@ TEMPORAL := bin/temporal
 # workflowcheck reports non-deterministic code reachable from workflows.
 WORKFLOWCHECK_VERSION := v0.6.0
 
-.PHONY: all build dev demo test vet workflowcheck histories fuzz clean
+.PHONY: all build dev demo test vet workflowcheck histories fuzz chaos clean
 
 all: build
 
@@ -57,6 +58,13 @@ HISTORIES_VERSION ?= v3
 histories: $(TEMPORAL)
 	ORDERSAGA_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories/$(HISTORIES_VERSION) \
 		$(GO) test -count=1 -run TestRecordHistories -v ./e2e
+
+# The fault test (e2e/chaos_test.go) with 2,000 orders, at least two server
+# crashes and more worker kills and store faults; `make test` runs it with
+# 300. ORDERSAGA_CHAOS_SEED=<seed> repeats a run's plan.
+CHAOS_ORDERS ?= 2000
+chaos: $(TEMPORAL)
+	ORDERSAGA_CHAOS_ORDERS=$(CHAOS_ORDERS) $(GO) test -count=1 -run '^TestChaos$$' -v -timeout 60m ./e2e
 
 # Go fuzzes one target per run. Plain `go test` (and so `make test`) runs
 # each target's checked-in corpus in testdata/fuzz/ as regular tests; a

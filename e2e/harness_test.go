@@ -7,10 +7,12 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,6 +97,9 @@ type server struct {
 	db      string
 	proc    *process
 	oc      *orderclient.Client // closed when the test ends
+	// env and args start the dev server again on the same ports and
+	// database file (restart).
+	env, args []string
 }
 
 func startServer(t *testing.T) *server {
@@ -109,8 +114,8 @@ func startServer(t *testing.T) *server {
 	env := []string{
 		"TEMPORAL_BIN=" + temporalBin(t), "TEMPORAL_PORT=" + port, "TEMPORAL_UI_PORT=" + uiPort, "TEMPORAL_DB=" + s.db,
 	}
-	s.proc = startProcess(t, "dev-server", env, filepath.Join(repoRoot, "scripts", "dev-server.sh"),
-		"--http-port", freePort(t), "--metrics-port", freePort(t))
+	s.env, s.args = env, []string{"--http-port", freePort(t), "--metrics-port", freePort(t)}
+	s.proc = startProcess(t, "dev-server", s.env, filepath.Join(repoRoot, "scripts", "dev-server.sh"), s.args...)
 	s.waitHealthy(t)
 	c, err := client.Dial(client.Options{HostPort: s.address, Logger: quietLogger{}})
 	if err != nil {
@@ -144,6 +149,22 @@ func (s *server) waitHealthy(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond) // poll interval of a deadline-bounded wait
 	}
+}
+
+// crash kills the dev server with SIGKILL, as a crash would, and waits
+// until it is gone.
+func (s *server) crash(t *testing.T) {
+	t.Helper()
+	s.proc.stop(t, syscall.SIGKILL)
+}
+
+// restart starts the dev server again after a crash, on the same ports and
+// database file, and waits until it answers. Clients dialled before (the
+// order client, the workers) reconnect by themselves.
+func (s *server) restart(t *testing.T) {
+	t.Helper()
+	s.proc = startProcess(t, "dev-server", s.env, filepath.Join(repoRoot, "scripts", "dev-server.sh"), s.args...)
+	s.waitHealthy(t)
 }
 
 // orders returns the server's order client.
@@ -334,6 +355,35 @@ func (p *process) waitOutput(t *testing.T, text string, timeout time.Duration) {
 			t.Fatalf("%s did not print %q within %s:\n%s", p.name, text, timeout, p.output())
 		}
 		time.Sleep(50 * time.Millisecond) // poll interval of a deadline-bounded wait
+	}
+}
+
+// holdWriteLock takes a SQLite database's write lock, as a transaction
+// begun with BEGIN IMMEDIATE in another process does, until release is
+// called; release rolls back.
+func holdWriteLock(t *testing.T, path string) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?_pragma=busy_timeout(60000)")
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		t.Fatalf("open %s: %v", path, err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		conn.Close()
+		db.Close()
+		t.Fatalf("lock %s: %v", path, err)
+	}
+	return func() {
+		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+			t.Errorf("unlock %s: %v", path, err)
+		}
+		conn.Close()
+		db.Close()
 	}
 }
 

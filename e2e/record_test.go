@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -172,28 +171,6 @@ func (s *stack) needsAttentionThenResume(t *testing.T, orderID string) {
 	release()
 	if _, err := s.orders(t).Resume(context.Background(), orderID, "payment database unlocked"); err != nil {
 		t.Fatalf("resume: %v", err)
-	}
-}
-
-// holdWriteLock takes a SQLite database's write lock, as a stuck writer in
-// another process would, until release is called.
-func holdWriteLock(t *testing.T, path string) (release func()) {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-	conn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
-		t.Fatalf("lock %s: %v", path, err)
-	}
-	return func() {
-		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
-		conn.Close()
-		db.Close()
 	}
 }
 
