@@ -80,17 +80,17 @@ expect() { # expect WANT_EXIT COMMAND...
 
 echo
 echo "== 1. an order that completes (cancel window 3s)"
-expect 0 bin/starter place --id "$run-ok" --customer alice --item BOOK-GOPL:1 --item MUG-GOPHER:2 \
+expect 0 bin/starter place --id "$run-ok" --customer c-1001 --item BOOK-GOPL:1 --item MUG-GOPHER:2 \
   --payment tok_visa --address "$address_line" --cancel-window 3s --wait
 
 echo
 echo "== 2. an order whose card is declined: the stock reservation is released"
-expect 3 bin/starter place --id "$run-declined" --customer bob --item TEE-TEMPORAL-M:1 \
+expect 3 bin/starter place --id "$run-declined" --customer c-1002 --item TEE-TEMPORAL-M:1 \
   --payment tok_declined --address "$address_line" --wait
 
 echo
 echo "== 3. an order cancelled by signal during its cancel window: refunded and released"
-expect 0 bin/starter place --id "$run-cancel" --customer carol --item STICKER-PACK:3 \
+expect 0 bin/starter place --id "$run-cancel" --customer c-1003 --item STICKER-PACK:3 \
   --payment tok_visa --address "$address_line" --cancel-window 10m
 wait_for "order $run-cancel reaching its cancel window" 30 \
   sh -c "bin/starter status '$run-cancel' -o json | grep -q '\"status\": \"AWAITING_FULFILLMENT\"'"
@@ -111,7 +111,7 @@ cat <<MSG
 == all three orders ended as expected.
    Web UI:      $ui/namespaces/default/workflows
    Only orders: $ui/namespaces/default/workflows?query=WorkflowType%3D%22OrderWorkflow%22
-   Try:         bin/starter place --id my-1 --customer me --item LAMP-LIMITED:1 --payment tok_flaky --address "2 Main St" --wait
+   Try:         bin/starter place --id my-1 --customer c-42 --item LAMP-LIMITED:1 --payment tok_flaky --address "2 Main St" --wait
                 bin/starter list --status CANCELLED
 The server and the worker keep running for you to look around. Press Ctrl-C to stop them.
 MSG
