@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/ordersaga/ordersaga/activities/inventory"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -22,7 +21,7 @@ func parseItems(values []string) ([]inventory.Item, error) {
 	for i, v := range values {
 		it, err := parseItem(v)
 		if err != nil {
-			return nil, fmt.Errorf("--item #%d %s: %w", i+1, quoteInput(v), err)
+			return nil, fmt.Errorf("--item #%d %s: %w", i+1, workflows.QuoteInput(v), err)
 		}
 		items = append(items, it)
 	}
@@ -43,28 +42,10 @@ func parseItem(v string) (inventory.Item, error) {
 	}
 	n, err := strconv.Atoi(qty)
 	if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(qty, "-") {
-		return inventory.Item{}, fmt.Errorf("quantity %s is too large: want SKU:QTY with QTY from 1 to %d, e.g. %s", quoteInput(qty), workflows.MaxQty, itemExample)
+		return inventory.Item{}, fmt.Errorf("quantity %s is too large: want SKU:QTY with QTY from 1 to %d, e.g. %s", workflows.QuoteInput(qty), workflows.MaxQty, itemExample)
 	}
 	if err != nil || n < 1 {
-		return inventory.Item{}, fmt.Errorf("quantity %s is not a positive integer: want SKU:QTY, e.g. %s", quoteInput(qty), itemExample)
+		return inventory.Item{}, fmt.Errorf("quantity %s is not a positive integer: want SKU:QTY, e.g. %s", workflows.QuoteInput(qty), itemExample)
 	}
 	return inventory.Item{SKU: sku, Qty: n}, nil
-}
-
-// maxEcho is how much of a rejected value an error quotes: enough to
-// recognise it, not so much that a huge value makes a huge message.
-const maxEcho = 40
-
-// quoteInput quotes a value a person gave, for an error message: on one
-// line, and cut after maxEcho bytes (at a character boundary) with its
-// full length.
-func quoteInput(s string) string {
-	if len(s) <= maxEcho {
-		return strconv.Quote(s)
-	}
-	cut := maxEcho
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:cut]), len(s))
 }

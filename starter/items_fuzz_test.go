@@ -7,9 +7,10 @@ import (
 	"testing"
 
 	"github.com/ordersaga/ordersaga/activities/inventory"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
-// maxItemErrorLength bounds an --item error: it quotes at most maxEcho
+// maxItemErrorLength bounds an --item error: it quotes at most workflows.MaxEcho
 // bytes of the value (four characters each, escaped) and of its quantity.
 const maxItemErrorLength = 400
 
@@ -67,9 +68,9 @@ func TestItemErrorQuotesOnlyTheStartOfAHugeValue(t *testing.T) {
 		v    string
 		want string
 	}{
-		{"huge SKU without a quantity", strings.Repeat("S", 1<<20), `--item #1 "` + strings.Repeat("S", maxEcho) + `"… (1048576 bytes): want SKU:QTY`},
-		{"huge quantity", "A:" + strings.Repeat("7", 1<<20), `quantity "` + strings.Repeat("7", maxEcho) + `"… (1048576 bytes) is too large`},
-		{"huge bad quantity", "A:" + strings.Repeat("x", 1<<20), `quantity "` + strings.Repeat("x", maxEcho) + `"… (1048576 bytes) is not a positive integer`},
+		{"huge SKU without a quantity", strings.Repeat("S", 1<<20), `--item #1 "` + strings.Repeat("S", workflows.MaxEcho) + `"… (1048576 bytes): want SKU:QTY`},
+		{"huge quantity", "A:" + strings.Repeat("7", 1<<20), `quantity "` + strings.Repeat("7", workflows.MaxEcho) + `"… (1048576 bytes) is too large`},
+		{"huge bad quantity", "A:" + strings.Repeat("x", 1<<20), `quantity "` + strings.Repeat("x", workflows.MaxEcho) + `"… (1048576 bytes) is not a positive integer`},
 		{"newline", "A\nB", `--item #1 "A\nB": want SKU:QTY`},
 	}
 	for _, tt := range tests {

@@ -119,7 +119,7 @@ func jsonError(data []byte, err error) error {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
 		if name, uerr := strconv.Unquote(field); uerr == nil {
-			field = quoteInput(name)
+			field = workflows.QuoteInput(name)
 		}
 		return fmt.Errorf("unknown field %s: the fields of an order are %s; correct or remove it", field, orderFileFields)
 	}
@@ -130,7 +130,7 @@ func jsonError(data []byte, err error) error {
 // "string", or "number " and the number as written, which may be long.
 func jsonValue(v string) string {
 	if kind, number, ok := strings.Cut(v, " "); ok {
-		return kind + " " + quoteInput(number)
+		return kind + " " + workflows.QuoteInput(number)
 	}
 	return v
 }

@@ -7,10 +7,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // maxFileErrorLength bounds an order file's error: it quotes at most
-// maxEcho bytes of anything the file holds.
+// workflows.MaxEcho bytes of anything the file holds.
 const maxFileErrorLength = 400
 
 // fileErrorAdvice are the words by which an order file's errors say what
@@ -103,9 +105,9 @@ func TestDecodeOrderErrorsQuoteOnlyTheStartOfHugeValues(t *testing.T) {
 		json string
 		want string
 	}{
-		{"huge unknown field", `{"` + strings.Repeat("f", 1<<20) + `": 1}`, `unknown field "` + strings.Repeat("f", maxEcho) + `"… (1048576 bytes): the fields of an order are`},
-		{"huge number", `{"items": [{"sku": "A", "qty": ` + huge + `}]}`, `field items.qty is a JSON number "` + strings.Repeat("9", maxEcho) + `"… (1048576 bytes): want a whole number`},
-		{"huge duration", `{"cancel_window": "` + huge + `"}`, `cancel_window: duration "` + strings.Repeat("9", maxEcho) + `"… (1048576 bytes): use a form`},
+		{"huge unknown field", `{"` + strings.Repeat("f", 1<<20) + `": 1}`, `unknown field "` + strings.Repeat("f", workflows.MaxEcho) + `"… (1048576 bytes): the fields of an order are`},
+		{"huge number", `{"items": [{"sku": "A", "qty": ` + huge + `}]}`, `field items.qty is a JSON number "` + strings.Repeat("9", workflows.MaxEcho) + `"… (1048576 bytes): want a whole number`},
+		{"huge duration", `{"cancel_window": "` + huge + `"}`, `cancel_window: duration "` + strings.Repeat("9", workflows.MaxEcho) + `"… (1048576 bytes): use a form`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -172,23 +172,24 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("duration %s: use a form such as \"10s\" or \"1m30s\"", quoteClipped(s))
+		return fmt.Errorf("duration %s: use a form such as \"10s\" or \"1m30s\"", QuoteInput(s))
 	}
 	*d = Duration(v)
 	return nil
 }
 
-// maxEcho is how much of a rejected value an error message quotes: enough
+// MaxEcho is how much of a rejected value an error message quotes: enough
 // to recognise it, not so much that a huge input makes a huge message.
-const maxEcho = 40
+const MaxEcho = 40
 
-// quoteClipped quotes s for an error message, cut after maxEcho bytes (at a
-// character boundary) with its full length.
-func quoteClipped(s string) string {
-	if len(s) <= maxEcho {
+// QuoteInput quotes a value a person or a client gave, for an error
+// message: on one line, cut after MaxEcho bytes (at a character boundary)
+// with its full length. The starter's parsers use it too.
+func QuoteInput(s string) string {
+	if len(s) <= MaxEcho {
 		return strconv.Quote(s)
 	}
-	cut := maxEcho
+	cut := MaxEcho
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

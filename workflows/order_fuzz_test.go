@@ -161,9 +161,9 @@ func TestDurationErrorQuotesOnlyTheStartOfAHugeValue(t *testing.T) {
 		want  string
 	}{
 		{"short", "soon", `duration "soon": use a form such as "10s" or "1m30s"`},
-		{"at the limit", strings.Repeat("x", maxEcho), `duration "` + strings.Repeat("x", maxEcho) + `": use a form`},
-		{"huge", strings.Repeat("x", 1<<20), `duration "` + strings.Repeat("x", maxEcho) + `"… (1048576 bytes): use a form such as "10s" or "1m30s"`},
-		{"cut inside a character", strings.Repeat("x", maxEcho-1) + strings.Repeat("é", 100), `duration "` + strings.Repeat("x", maxEcho-1) + `"… (239 bytes)`},
+		{"at the limit", strings.Repeat("x", MaxEcho), `duration "` + strings.Repeat("x", MaxEcho) + `": use a form`},
+		{"huge", strings.Repeat("x", 1<<20), `duration "` + strings.Repeat("x", MaxEcho) + `"… (1048576 bytes): use a form such as "10s" or "1m30s"`},
+		{"cut inside a character", strings.Repeat("x", MaxEcho-1) + strings.Repeat("é", 100), `duration "` + strings.Repeat("x", MaxEcho-1) + `"… (239 bytes)`},
 		{"newline", "1\n0s", `duration "1\n0s": use`},
 	}
 	for _, tt := range tests {
