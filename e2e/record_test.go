@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -37,12 +38,7 @@ func TestRecordHistories(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newStack(t)
-	// Split so that the payment service alone can be stopped. A
-	// compensation gives up after 20s: longer than one attempt blocked on a
-	// locked store (compensation-retried), shorter than a lock held until
-	// the order needs attention (needs-attention-resumed).
-	s.startWorker(t, "worker-orders", "--services", "order,inventory,shipping", "--compensation-timeout", "20s")
-	pay := s.startWorker(t, "worker-payment", "--services", "payment")
+	w := startServiceWorkers(t, s)
 
 	paths := []struct {
 		name  string
@@ -57,8 +53,12 @@ func TestRecordHistories(t *testing.T) {
 		{"undeliverable", withAddress(recordOrder("undeliverable", payment.TokenVisa, 0), "undeliverable: nowhere"), nil, workflows.Failed},
 		{"cancelled-by-signal", recordOrder("cancelled-by-signal", payment.TokenVisa, time.Hour), s.cancelInWindow, workflows.Cancelled},
 		{"cancelled-by-temporal", recordOrder("cancelled-by-temporal", payment.TokenVisa, time.Hour), s.cancelThroughTemporal, workflows.Cancelled},
-		{"refused-late-cancel", withAddress(recordOrder("refused-late-cancel", payment.TokenVisa, 2*time.Second), "undeliverable: nowhere"),
-			func(sub *testing.T, id string) { s.cancelWhileCompensating(sub, t, id, pay) }, workflows.Failed},
+		{"refused-late-cancel", recordOrder("refused-late-cancel", payment.TokenVisa, 2*time.Second),
+			func(t *testing.T, id string) { w.cancelAfterShipment(t, id, s.signalCancel) }, workflows.Completed},
+		{"refused-late-temporal-cancel", recordOrder("refused-late-temporal-cancel", payment.TokenVisa, 2*time.Second),
+			func(t *testing.T, id string) { w.cancelAfterShipment(t, id, s.cancelWorkflow) }, workflows.Completed},
+		{"refused-cancel-while-compensating", withAddress(recordOrder("refused-cancel-while-compensating", payment.TokenVisa, 2*time.Second), "undeliverable: nowhere"),
+			w.cancelWhileCompensating, workflows.Failed},
 		{"compensation-retried", withAddress(recordOrder("compensation-retried", payment.TokenVisa, 2*time.Second), "undeliverable: nowhere"),
 			s.failRefundOnce, workflows.Failed},
 		{"needs-attention-resumed", withAddress(recordOrder("needs-attention-resumed", payment.TokenVisa, 2*time.Second), "undeliverable: nowhere"),
@@ -72,8 +72,12 @@ func TestRecordHistories(t *testing.T) {
 			if p.drive != nil {
 				p.drive(t, p.order.ID)
 			}
-			if v := s.wait(t, p.order.ID); v.Status != p.want {
+			v := s.wait(t, p.order.ID)
+			if v.Status != p.want {
 				t.Fatalf("order ended %s, want %s: %+v", v.Status, p.want, v.OrderState)
+			}
+			if refused := strings.HasPrefix(p.name, "refused-"); refused != (len(v.RefusedCancels) == 1) {
+				t.Fatalf("order refused cancels %+v; want one refused cancel for a refused-* path only", v.RefusedCancels)
 			}
 			s.writeHistory(t, p.order.ID, filepath.Join(dir, p.name+".json"))
 		})
@@ -98,6 +102,87 @@ func withAddress(o workflows.Order, address string) workflows.Order {
 	return o
 }
 
+// serviceWorkers are one worker process per service, so that each can be
+// stopped and started again on its own; they live as long as the test top.
+type serviceWorkers struct {
+	top   *testing.T
+	s     *stack
+	procs map[string]*process
+}
+
+func startServiceWorkers(top *testing.T, s *stack) *serviceWorkers {
+	w := &serviceWorkers{top: top, s: s, procs: map[string]*process{}}
+	for _, name := range []string{"order", "inventory", "payment", "shipping"} {
+		w.start(name)
+	}
+	return w
+}
+
+// start starts the service's worker. A compensation gives up after 20s:
+// longer than one attempt blocked on a locked store (compensation-retried),
+// shorter than a lock held until the order needs attention
+// (needs-attention-resumed).
+func (w *serviceWorkers) start(service string) {
+	w.procs[service] = w.s.startWorker(w.top, "worker-"+service, "--services", service, "--compensation-timeout", "20s")
+}
+
+func (w *serviceWorkers) stop(t *testing.T, service string) {
+	w.procs[service].stop(t, syscall.SIGTERM)
+}
+
+// cancelAfterShipment makes a cancel reach the order together with its
+// shipment's result, past the point of no return: with the shipping service
+// down the order waits in SHIPPING; the order service stops; the shipment is
+// created; the cancel is sent; then the order service starts again and
+// reads both in one workflow task. The order refuses the cancel.
+func (w *serviceWorkers) cancelAfterShipment(t *testing.T, orderID string, cancel func(t *testing.T, orderID string)) {
+	w.s.waitStatus(t, orderID, workflows.AwaitingFulfillment)
+	w.stop(t, "shipping")
+	w.s.waitStatus(t, orderID, workflows.Shipping)
+	w.stop(t, "order")
+	w.start("shipping")
+	eventually(t, orderTimeout, "the shipment of "+orderID+" is created", func() (bool, string) {
+		d, err := w.s.orders(t).Temporal.DescribeWorkflowExecution(context.Background(), ordersaga.WorkflowID(orderID), "")
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(d.GetPendingActivities()) == 0, fmt.Sprint(d.GetPendingActivities())
+	})
+	cancel(t, orderID)
+	w.start("order")
+}
+
+// cancelWhileCompensating stops the payment service once the order is
+// charged, so that after its shipment fails the order stays COMPENSATING
+// (its refund waits for a payment worker); a cancel sent then is refused
+// and recorded. The payment service then starts again and the order ends.
+func (w *serviceWorkers) cancelWhileCompensating(t *testing.T, orderID string) {
+	w.s.waitStatus(t, orderID, workflows.AwaitingFulfillment)
+	w.stop(t, "payment")
+	w.s.waitStatus(t, orderID, workflows.Compensating)
+	w.s.signalCancel(t, orderID)
+	eventually(t, orderTimeout, "the late cancel is refused", func() (bool, string) {
+		v, err := w.s.orders(t).State(context.Background(), orderID)
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(v.RefusedCancels) == 1, fmt.Sprint(v.RefusedCancels)
+	})
+	w.start("payment")
+}
+
+func (s *stack) signalCancel(t *testing.T, orderID string) {
+	if _, err := s.orders(t).Cancel(context.Background(), orderID, "too late"); err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+}
+
+func (s *stack) cancelWorkflow(t *testing.T, orderID string) {
+	if err := s.orders(t).Temporal.CancelWorkflow(context.Background(), ordersaga.WorkflowID(orderID), ""); err != nil {
+		t.Fatalf("cancel workflow: %v", err)
+	}
+}
+
 // cancelInWindow sends the cancel-order signal once the order waits in its
 // cancel window.
 func (s *stack) cancelInWindow(t *testing.T, orderID string) {
@@ -111,31 +196,7 @@ func (s *stack) cancelInWindow(t *testing.T, orderID string) {
 // cancel` or the Web UI would, once the order waits in its cancel window.
 func (s *stack) cancelThroughTemporal(t *testing.T, orderID string) {
 	s.waitStatus(t, orderID, workflows.AwaitingFulfillment)
-	if err := s.orders(t).Temporal.CancelWorkflow(context.Background(), ordersaga.WorkflowID(orderID), ""); err != nil {
-		t.Fatalf("cancel workflow: %v", err)
-	}
-}
-
-// cancelWhileCompensating stops the payment service once the order is
-// charged, so that after its shipment fails the order stays COMPENSATING
-// (its refund waits for a payment worker); a cancel sent then is refused
-// and recorded. The payment service then starts again, for the rest of the
-// parent test top, and the order ends.
-func (s *stack) cancelWhileCompensating(t, top *testing.T, orderID string, pay *process) {
-	s.waitStatus(t, orderID, workflows.AwaitingFulfillment)
-	pay.stop(t, syscall.SIGTERM)
-	s.waitStatus(t, orderID, workflows.Compensating)
-	if _, err := s.orders(t).Cancel(context.Background(), orderID, "too late"); err != nil {
-		t.Fatalf("cancel: %v", err)
-	}
-	eventually(t, orderTimeout, "the late cancel is refused", func() (bool, string) {
-		v, err := s.orders(t).State(context.Background(), orderID)
-		if err != nil {
-			return false, err.Error()
-		}
-		return len(v.RefusedCancels) == 1, fmt.Sprint(v.RefusedCancels)
-	})
-	s.startWorker(top, "worker-payment-2", "--services", "payment")
+	s.cancelWorkflow(t, orderID)
 }
 
 // failRefundOnce holds the payment database's write lock while the order's

@@ -25,8 +25,9 @@ const historiesDir = "testdata/histories"
 // from the version that introduced it on.
 var recordedPaths = map[string]string{
 	"completed": "v1", "flaky-payment": "v1", "declined": "v1", "out-of-stock": "v1", "undeliverable": "v1",
-	"cancelled-by-signal": "v1", "cancelled-by-temporal": "v1", "refused-late-cancel": "v1", "compensation-retried": "v1",
+	"cancelled-by-signal": "v1", "cancelled-by-temporal": "v1", "refused-cancel-while-compensating": "v1", "compensation-retried": "v1",
 	"needs-attention-resumed": "v2",
+	"refused-late-cancel": "v3", "refused-late-temporal-cancel": "v3",
 }
 
 func historyFiles(t *testing.T) []string {
