@@ -196,13 +196,13 @@ func (o *orderRun) registerHandlers(ctx workflow.Context) error {
 // unless the order waits for one.
 func (o *orderRun) validateResume(req ResumeRequest) error {
 	if o.state.Status != NeedsAttention {
-		return fmt.Errorf("order %s is %s, not %s: only an order whose compensation failed can be resumed", o.order.ID, o.state.Status, NeedsAttention)
+		return fmt.Errorf("order %s is %s, not %s: only an order whose compensation failed can be resumed", o.state.OrderID, o.state.Status, NeedsAttention)
 	}
 	return nil
 }
 
-// resume records an operator's resume; awaitResume, waiting for it, lets
-// the saga try the failed compensation again.
+// resume records an operator's resume; compensationFailed, waiting for
+// it, lets the saga try the failed compensation again.
 func (o *orderRun) resume(ctx workflow.Context, req ResumeRequest) (ResumeResult, error) {
 	o.state.Resumes = append(o.state.Resumes, Resume{Reason: clip(req.Reason), At: workflow.Now(ctx)})
 	o.logger.Info("order resumed", "reason", clip(req.Reason), "remaining", o.saga.remaining())
@@ -500,7 +500,7 @@ func (o *orderRun) stepFailed(ctx workflow.Context, name, key string, err error)
 // limits.
 func clip(s string) string { return clipTo(s, MaxTextLength) }
 
-// clipTo cuts s to at most max bytes, ending in an ellipsis, at a rune
+// clipTo cuts s to at most limit bytes, ending in an ellipsis, at a rune
 // boundary.
 func clipTo(s string, limit int) string {
 	const ellipsis = "…"
