@@ -28,6 +28,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/internal/pgtest"
 )
 
 var (
@@ -63,7 +64,7 @@ func buildAndRun(m *testing.M) int {
 			return 1
 		}
 	}
-	return m.Run()
+	return pgtest.Main(m) // stops the PostgreSQL cluster that a test started
 }
 
 // temporalBin is the Temporal CLI that `make bin/temporal` builds.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -62,7 +61,7 @@ violation, and exits 1 if there is any.`,
 }
 
 func runAudit(ctx context.Context, g *globals) (audit.Report, error) {
-	stores, closeStores, err := openStores(ctx, g.dataDir)
+	stores, closeStores, err := openStores(ctx, g.dataDir, g.dsns)
 	if err != nil {
 		return audit.Report{}, err
 	}
@@ -80,7 +79,9 @@ func runAudit(ctx context.Context, g *globals) (audit.Report, error) {
 	return audit.Run(ctx, stores, orders)
 }
 
-func openStores(ctx context.Context, dir string) (audit.Stores, func(), error) {
+// openStores opens the three stores where the flags put them, each in
+// PostgreSQL or in SQLite in dir.
+func openStores(ctx context.Context, dir string, dsns storeDSNs) (audit.Stores, func(), error) {
 	var s audit.Stores
 	var opened []io.Closer // only the stores that did open: no nil *Store in an interface
 	closeAll := func() {
@@ -92,16 +93,19 @@ func openStores(ctx context.Context, dir string) (audit.Stores, func(), error) {
 		closeAll()
 		return audit.Stores{}, nil, err
 	}
-	var err error
-	if s.Inventory, err = inventory.Open(ctx, filepath.Join(dir, inventory.DatabaseFile)); err != nil {
+	src, err := dsns.sources(dir)
+	if err != nil {
+		return fail(err)
+	}
+	if s.Inventory, err = inventory.Open(ctx, src.inventory); err != nil {
 		return fail(err)
 	}
 	opened = append(opened, s.Inventory)
-	if s.Payment, err = payment.Open(ctx, filepath.Join(dir, payment.DatabaseFile)); err != nil {
+	if s.Payment, err = payment.Open(ctx, src.payment); err != nil {
 		return fail(err)
 	}
 	opened = append(opened, s.Payment)
-	if s.Shipping, err = shipping.Open(ctx, filepath.Join(dir, shipping.DatabaseFile)); err != nil {
+	if s.Shipping, err = shipping.Open(ctx, src.shipping); err != nil {
 		return fail(err)
 	}
 	opened = append(opened, s.Shipping)

@@ -12,7 +12,10 @@
 // Environment variables read here: ORDERSAGA_DATA_DIR (the stores'
 // directory, default .data), ORDERSAGA_LOG_FORMAT (text or json),
 // ORDERSAGA_LOG_LEVEL (debug, info, warn, error), ORDERSAGA_CODEC_TOKEN (the
-// codec server's bearer token); the Temporal connection's TEMPORAL_*
+// codec server's bearer token), ORDERSAGA_METRICS_ADDR (where run serves
+// Prometheus metrics), ORDERSAGA_INVENTORY_DSN, ORDERSAGA_PAYMENT_DSN and
+// ORDERSAGA_SHIPPING_DSN (a service's store in PostgreSQL; stores.go); the
+// Temporal connection's TEMPORAL_*
 // variables and the payload keys' ORDERSAGA_CODEC_KEY_FILE and
 // ORDERSAGA_CODEC_KEYS are read by internal/connect.
 package main
@@ -36,6 +39,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 type globals struct {
 	conn      connect.Flags
 	dataDir   string
+	dsns      storeDSNs
 	logFormat string
 	logLevel  string
 	output    string
@@ -67,7 +71,8 @@ func newRootCommand(g *globals) *cobra.Command {
 		Short: "Host the order saga's services (order, inventory, payment, shipping) on Temporal",
 		Long: `worker polls Temporal for the order saga's work: the order workflow on task queue
 "orders" and the inventory, payment and shipping activities on their own task
-queues, each service with its own SQLite store in --data-dir. It stops
+queues, each service with its own store: SQLite in --data-dir, or PostgreSQL
+with --inventory-dsn, --payment-dsn, --shipping-dsn. It stops
 gracefully on SIGINT or SIGTERM: in-flight activities get time to finish, then
 the stores are closed.
 
@@ -82,14 +87,17 @@ Without a subcommand, worker runs (same as "worker run").`,
 		// Every command checks the log flags, even those that log little,
 		// so a typo in them is never silently ignored.
 		PersistentPreRunE: func(*cobra.Command, []string) error {
-			_, err := g.logger()
-			return err
+			if _, err := g.logger(); err != nil {
+				return err
+			}
+			return g.dsns.check()
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error { return runWorker(cmd.Context(), g, opts) },
 	}
 	pf := root.PersistentFlags()
 	g.conn.Register(pf)
 	pf.StringVar(&g.dataDir, "data-dir", envOr("ORDERSAGA_DATA_DIR", ".data"), "directory of the services' SQLite stores (env ORDERSAGA_DATA_DIR)")
+	g.dsns.register(pf)
 	pf.StringVar(&g.logFormat, "log-format", envOr("ORDERSAGA_LOG_FORMAT", "text"), "log format: text or json (env ORDERSAGA_LOG_FORMAT)")
 	pf.StringVar(&g.logLevel, "log-level", envOr("ORDERSAGA_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env ORDERSAGA_LOG_LEVEL)")
 	addRunFlags(root, opts)
@@ -107,9 +115,9 @@ func (g *globals) logger() (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch g.logFormat {
 	case "text":
-		return slog.New(slog.NewTextHandler(g.stderr, opts)), nil
+		return slog.New(withOrderIDs(slog.NewTextHandler(g.stderr, opts))), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(g.stderr, opts)), nil
+		return slog.New(withOrderIDs(slog.NewJSONHandler(g.stderr, opts))), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", g.logFormat)
 }

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/ordersaga/ordersaga/internal/connect"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -22,6 +23,7 @@ type runOptions struct {
 	services            []string
 	stopTimeout         time.Duration
 	compensationTimeout time.Duration
+	metricsAddr         string
 }
 
 func addRunFlags(cmd *cobra.Command, opts *runOptions) {
@@ -30,6 +32,8 @@ func addRunFlags(cmd *cobra.Command, opts *runOptions) {
 		"on SIGINT/SIGTERM, how long in-flight activities get to finish before they are cancelled and handed back to Temporal")
 	cmd.Flags().DurationVar(&opts.compensationTimeout, "compensation-timeout", workflows.DefaultCompensationTimeout,
 		"order service: how long one compensation (release, refund, cancel shipment) keeps retrying before the order goes to NEEDS_ATTENTION for an operator (starter resume)")
+	cmd.Flags().StringVar(&opts.metricsAddr, "metrics-addr", envOr(MetricsAddrEnv, ""),
+		"host:port on which to serve Prometheus metrics at /metrics, such as :9090; empty serves none (env "+MetricsAddrEnv+")")
 }
 
 func newRunCommand(g *globals) *cobra.Command {
@@ -62,6 +66,9 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	if opts.compensationTimeout <= 0 {
 		return fmt.Errorf("--compensation-timeout is %s: give a positive duration such as 30m", opts.compensationTimeout)
 	}
+	if err := checkMetricsAddr(opts.metricsAddr); err != nil {
+		return err
+	}
 	logger, err := g.logger()
 	if err != nil {
 		return err
@@ -69,13 +76,14 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	c, copts, err := g.conn.Dial(logger)
+	c, copts, metrics, err := dialWithMetrics(g, opts.metricsAddr, logger)
 	if err != nil {
 		return err
 	}
+	defer metrics.stop(logger) // after the workers stopped and the client closed
 	defer c.Close()
 
-	cfg := serviceConfig{dataDir: g.dataDir, order: workflows.Config{CompensationTimeout: opts.compensationTimeout}}
+	cfg := serviceConfig{dataDir: g.dataDir, dsns: g.dsns, order: workflows.Config{CompensationTimeout: opts.compensationTimeout}}
 	running, err := startServices(ctx, c, picked, cfg, opts.stopTimeout)
 	defer stopServices(logger, running)
 	if err != nil {
@@ -86,6 +94,27 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	<-ctx.Done()
 	logger.Info("worker stopping", "signal", context.Cause(ctx))
 	return nil
+}
+
+// dialWithMetrics starts the metrics server, if --metrics-addr asks for
+// one, and connects to Temporal with the server's metrics handler: the SDK
+// and the order workflow record their metrics through it.
+func dialWithMetrics(g *globals, metricsAddr string, logger *slog.Logger) (client.Client, client.Options, *metricsServer, error) {
+	copts, err := g.conn.Options(logger)
+	if err != nil {
+		return nil, copts, nil, err
+	}
+	metrics, err := startMetrics(metricsAddr, logger)
+	if err != nil {
+		return nil, copts, nil, err
+	}
+	copts.MetricsHandler = metrics.metricsHandler()
+	c, err := connect.Dial(copts)
+	if err != nil {
+		metrics.stop(logger)
+		return nil, copts, nil, err
+	}
+	return c, copts, metrics, nil
 }
 
 // startServices registers and starts a worker per service. On error it

@@ -26,7 +26,8 @@ type service struct {
 
 // serviceConfig is what the services take from the worker's flags.
 type serviceConfig struct {
-	dataDir string // the stores' directory
+	dataDir string    // the SQLite stores' directory
+	dsns    storeDSNs // the stores in PostgreSQL
 	order   workflows.Config
 }
 
@@ -37,13 +38,13 @@ var services = []service{
 		return nil, nil
 	}},
 	{name: "inventory", taskQueue: ordersaga.InventoryTaskQueue, register: func(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
-		return closer(inventory.Register(ctx, w, cfg.dataDir))
+		return closer(inventory.Register(ctx, w, cfg.dataDir, cfg.dsns.inventory))
 	}},
 	{name: "payment", taskQueue: ordersaga.PaymentTaskQueue, register: func(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
-		return closer(payment.Register(ctx, w, cfg.dataDir))
+		return closer(payment.Register(ctx, w, cfg.dataDir, cfg.dsns.payment))
 	}},
 	{name: "shipping", taskQueue: ordersaga.ShippingTaskQueue, register: func(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
-		return closer(shipping.Register(ctx, w, cfg.dataDir))
+		return closer(shipping.Register(ctx, w, cfg.dataDir, cfg.dsns.shipping))
 	}},
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"text/tabwriter"
 
@@ -21,8 +20,8 @@ func newStockCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stock",
 		Short: "List or set stock in the inventory store",
-		Long: `stock is the inventory service owner's view of its store (--data-dir),
-read and written directly, without Temporal.`,
+		Long: `stock is the inventory service owner's view of its store (--inventory-dsn,
+or SQLite in --data-dir), read and written directly, without Temporal.`,
 		Example: `  worker stock list
   worker stock set LAMP-LIMITED 10`,
 		Args: cobra.NoArgs,
@@ -39,7 +38,7 @@ read and written directly, without Temporal.`,
 			if err := checkOutput(g.output); err != nil {
 				return err
 			}
-			store, err := g.openInventory(cmd)
+			store, err := g.openInventoryStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -66,7 +65,7 @@ the audit's stock invariant (received = on hand + reserved) keeps holding.`,
 			if err != nil || qty < 0 {
 				return badQuantity(args[1])
 			}
-			store, err := g.openInventory(cmd)
+			store, err := g.openInventoryStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -100,10 +99,6 @@ the audit's stock invariant (received = on hand + reserved) keeps holding.`,
 
 func badQuantity(arg string) error {
 	return fmt.Errorf("quantity %q: give a whole number of units, 0 or more", arg)
-}
-
-func (g *globals) openInventory(cmd *cobra.Command) (*inventory.Store, error) {
-	return inventory.Open(cmd.Context(), filepath.Join(g.dataDir, inventory.DatabaseFile))
 }
 
 func (g *globals) printProducts(products []inventory.Product) error {

@@ -116,6 +116,7 @@ type testEnv struct {
 	upserts  []upsert
 	timers   []time.Duration // durations of the workflow's timers
 	requests []any           // every request the fakes received, in order
+	metrics  *capturedMetrics
 }
 
 // upsert is one call of workflow.UpsertTypedSearchAttributes.
@@ -173,6 +174,8 @@ func newBareEnv(t *testing.T) *testEnv {
 	var suite testsuite.WorkflowTestSuite
 	// Warnings and errors only, shown when a test fails (or with -v).
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	metrics := newCapturedMetrics()
+	suite.SetMetricsHandler(metrics)
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetTestTimeout(20 * time.Second) // wall time: a stuck workflow fails instead of hanging
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: testWorkflowID})
@@ -181,7 +184,7 @@ func newBareEnv(t *testing.T) *testEnv {
 	env.SetStartTime(testStart)
 	Register(env, testConfig) // under its public name, as the order service's worker does
 
-	h := &testEnv{t: t, env: env, start: testStart, delays: map[string]time.Duration{}}
+	h := &testEnv{t: t, env: env, start: testStart, delays: map[string]time.Duration{}, metrics: metrics}
 
 	// Each service's activities run only on its own task queue, as in
 	// production: an activity sent to the wrong queue fails the test.

@@ -27,7 +27,7 @@ var recordedPaths = map[string]string{
 	"completed": "v1", "flaky-payment": "v1", "declined": "v1", "out-of-stock": "v1", "undeliverable": "v1",
 	"cancelled-by-signal": "v1", "cancelled-by-temporal": "v1", "refused-cancel-while-compensating": "v1", "compensation-retried": "v1",
 	"needs-attention-resumed": "v2",
-	"refused-late-cancel": "v3", "refused-late-temporal-cancel": "v3",
+	"refused-late-cancel":     "v3", "refused-late-temporal-cancel": "v3",
 }
 
 func historyFiles(t *testing.T) []string {

@@ -110,12 +110,14 @@ func OrderWorkflow(ctx workflow.Context, order Order) (OrderState, error) {
 // this configuration; Register registers it.
 func (cfg Config) OrderWorkflow(ctx workflow.Context, order Order) (OrderState, error) {
 	o := newOrderRun(ctx, order, cfg)
+	o.metrics.started()
 	if err := o.registerHandlers(ctx); err != nil {
 		return OrderState{}, err
 	}
 	strict := workflow.GetVersion(ctx, strictFieldsChange, workflow.DefaultVersion, 1) >= 1
 	if err := order.validate(strict); err != nil {
 		o.state.FailureReason = "invalid order: " + err.Error()
+		o.failedStep, o.failureKind = StepValidate, ReasonInvalid
 		return o.end(ctx, Failed, nil)
 	}
 
@@ -142,6 +144,12 @@ type orderRun struct {
 	state  OrderState
 	saga   saga
 	logger log.Logger
+
+	// metrics emits the order's business metrics; failedStep and
+	// failureKind label a FAILED order's: the step that failed and the kind
+	// of its error.
+	metrics                 orderMetrics
+	failedStep, failureKind string
 
 	// cancels receives the cancel-order signal; stopSteps stops the forward
 	// steps once a cancel is accepted.
@@ -173,6 +181,7 @@ func newOrderRun(ctx workflow.Context, order Order, cfg Config) *orderRun {
 			Compensations: []CompensationRecord{},
 			Transitions:   []Transition{{Status: Pending, At: now}},
 		},
+		metrics: newOrderMetrics(ctx),
 	}
 }
 
@@ -210,14 +219,24 @@ func (o *orderRun) resume(ctx workflow.Context, req ResumeRequest) (ResumeResult
 }
 
 // runSteps runs the forward steps in order. It stops at the first that
-// fails, or as soon as a cancel was accepted.
+// fails, or as soon as a cancel was accepted. It times each service call
+// (not the cancel window, which is only a wait).
 func (o *orderRun) runSteps(ctx workflow.Context) error {
-	for _, step := range []func(workflow.Context) error{o.reserve, o.charge, o.awaitCancelWindow, o.ship} {
+	steps := []struct {
+		name string
+		run  func(workflow.Context) error
+	}{{StepReserve, o.reserve}, {StepCharge, o.charge}, {StepCancelWindow, o.awaitCancelWindow}, {StepShip, o.ship}}
+	for _, step := range steps {
 		o.answerCancels(ctx)
 		if o.cancel != nil || ctx.Err() != nil {
 			return errCancelled
 		}
-		if err := step(ctx); err != nil {
+		started := workflow.Now(ctx)
+		err := step.run(ctx)
+		if step.name != StepCancelWindow {
+			o.metrics.stepEnded(step.name, workflow.Now(ctx).Sub(started), err)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -391,6 +410,7 @@ func (o *orderRun) compensate(ctx workflow.Context, stepErr error) (OrderState, 
 	o.saga.compensate(undo,
 		func(c compensation, detail string) {
 			o.state.Compensations = append(o.state.Compensations, CompensationRecord{Name: c.name, Key: c.key, Detail: detail, At: workflow.Now(undo)})
+			o.metrics.compensationRun(c.name)
 		},
 		func(c compensation, err error) { o.compensationFailed(undo, c, err) })
 	if cancelled {
@@ -403,6 +423,7 @@ func (o *orderRun) compensate(ctx workflow.Context, stepErr error) (OrderState, 
 // again: for an operator's resume, in NEEDS_ATTENTION; or, for an order
 // started before needsAttentionChange, for compensationRetryPause.
 func (o *orderRun) compensationFailed(ctx workflow.Context, c compensation, err error) {
+	o.metrics.compensationFailed(c.name)
 	if workflow.GetVersion(ctx, needsAttentionChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		o.logger.Error("compensation failed; trying again", "compensation", c.name, "key", c.key, "error", err)
 		_ = workflow.Sleep(ctx, compensationRetryPause)
@@ -411,6 +432,7 @@ func (o *orderRun) compensationFailed(ctx workflow.Context, c compensation, err 
 	why := o.compensationError(c, err)
 	o.logger.Error("compensation failed; the order needs attention", "compensation", c.name, "key", c.key, "error", why)
 	o.state.Attention = &Attention{Compensation: c.name, Key: c.key, Error: why, Since: workflow.Now(ctx)}
+	o.metrics.needsAttention(c.name)
 	o.transition(ctx, NeedsAttention, fmt.Sprintf("The %s of %s could not be done: %s. Fix the cause, then resume the order: starter resume %s.",
 		c.name, c.key, why, o.order.ID))
 	resumes := len(o.state.Resumes)
@@ -446,10 +468,13 @@ func (o *orderRun) end(ctx workflow.Context, status Status, cause error) (OrderS
 	o.transition(ctx, status, o.summary(status))
 	switch status {
 	case Completed:
+		o.metrics.completed()
 		return o.state, nil
 	case Cancelled:
+		o.metrics.cancelled(o.state.CancelledBy)
 		return OrderState{}, temporal.NewCanceledError(o.state)
 	}
+	o.metrics.failed(o.failedStep, o.failureKind)
 	return OrderState{}, temporal.NewNonRetryableApplicationError(o.state.FailureReason, OrderFailedError, cause, o.state)
 }
 
@@ -490,6 +515,7 @@ func (o *orderRun) stepFailed(ctx workflow.Context, name, key string, err error)
 		return errCancelled
 	}
 	o.state.FailureReason = failureReason(name, err)
+	o.failedStep, o.failureKind = name, failureKind(err)
 	o.state.Steps = append(o.state.Steps, StepRecord{Name: name, Key: key, Detail: o.state.FailureReason, At: workflow.Now(ctx)})
 	return err
 }

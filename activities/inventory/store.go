@@ -10,12 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
-	"github.com/ordersaga/ordersaga/internal/sqlitedb"
+	"github.com/ordersaga/ordersaga/internal/storedb"
 )
 
-// DatabaseFile is the inventory store's file name inside the data directory.
+// DatabaseFile is the inventory store's SQLite file name inside the data
+// directory, used when the service has no PostgreSQL DSN.
 const DatabaseFile = "inventory.db"
 
 // catalogJSON is the catalog that a new inventory store starts with: a few
@@ -25,7 +27,13 @@ const DatabaseFile = "inventory.db"
 //go:embed catalog.json
 var catalogJSON []byte
 
-var migrations = []string{`
+// schema is the inventory store's tables, migration by migration, in each
+// dialect. The PostgreSQL lines table has an identity column named rowid, as
+// SQLite's implicit one, so that one query reads a reservation's lines in
+// the order they were reserved.
+var schema = storedb.Schema{
+	Name: "inventory",
+	SQLite: []string{`
 CREATE TABLE products (
 	sku              TEXT PRIMARY KEY,
 	name             TEXT NOT NULL,
@@ -51,18 +59,48 @@ CREATE TABLE reservation_lines (
 	unit_price_cents INTEGER NOT NULL,
 	PRIMARY KEY (reservation_key, sku)
 );`,
+	},
+	Postgres: []string{`
+CREATE TABLE products (
+	sku              TEXT PRIMARY KEY,
+	name             TEXT NOT NULL,
+	unit_price_cents BIGINT NOT NULL CHECK (unit_price_cents >= 0),
+	on_hand          INTEGER NOT NULL CHECK (on_hand >= 0),
+	received         INTEGER NOT NULL
+);
+CREATE TABLE reservations (
+	key         TEXT PRIMARY KEY,
+	id          TEXT NOT NULL UNIQUE,
+	order_id    TEXT NOT NULL,
+	status      TEXT NOT NULL CHECK (status IN ('reserved', 'released', 'voided')),
+	total_cents BIGINT NOT NULL,
+	created_at  TEXT NOT NULL,
+	updated_at  TEXT NOT NULL
+);
+CREATE INDEX reservations_order ON reservations (order_id);
+CREATE TABLE reservation_lines (
+	rowid            BIGINT GENERATED ALWAYS AS IDENTITY,
+	reservation_key  TEXT NOT NULL REFERENCES reservations (key),
+	sku              TEXT NOT NULL,
+	name             TEXT NOT NULL,
+	qty              INTEGER NOT NULL CHECK (qty > 0),
+	unit_price_cents BIGINT NOT NULL,
+	PRIMARY KEY (reservation_key, sku)
+);`,
+	},
 }
 
 // Store is the inventory service's own database. Every method that changes
 // it is one transaction, and every mutation is idempotent by key.
 type Store struct {
-	db *sql.DB
+	db *storedb.DB
 }
 
-// Open opens the inventory store at path, creating it and seeding the
-// catalog on first use.
-func Open(ctx context.Context, path string) (*Store, error) {
-	db, err := sqlitedb.Open(ctx, path, migrations)
+// Open opens the inventory store at source — a SQLite file path or a
+// PostgreSQL DSN (see storedb.Source) — creating it and seeding the catalog
+// on first use.
+func Open(ctx context.Context, source string) (*Store, error) {
+	db, err := storedb.Open(ctx, source, schema)
 	if err != nil {
 		return nil, fmt.Errorf("inventory store: %w", err)
 	}
@@ -86,14 +124,15 @@ type catalogEntry struct {
 
 // seed adds the shipped catalog's SKUs that the store does not have yet,
 // with their initial stock; SKUs it has keep their stock and price. It runs
-// in one transaction, so two processes starting on a new file at once seed
-// each SKU once, and a SKU added to catalog.json reaches existing stores.
+// in one transaction, and a SKU already there is left alone (ON CONFLICT DO
+// NOTHING), so two processes starting on a new store at once seed each SKU
+// once, and a SKU added to catalog.json reaches existing stores.
 func (s *Store) seed(ctx context.Context) error {
 	var catalog []catalogEntry
 	if err := json.Unmarshal(catalogJSON, &catalog); err != nil {
 		return fmt.Errorf("parse catalog.json: %w", err)
 	}
-	return sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	return s.db.InTx(ctx, func(tx *storedb.Tx) error {
 		for _, p := range catalog {
 			if _, err := tx.ExecContext(ctx,
 				`INSERT INTO products (sku, name, unit_price_cents, on_hand, received) VALUES (?, ?, ?, ?, ?)
@@ -115,7 +154,10 @@ func (s *Store) Reserve(ctx context.Context, req ReserveRequest) (Reservation, e
 		return Reservation{}, fmt.Errorf("reserve %s: %w", req.Key, err)
 	}
 	var res Reservation
-	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
+		if err := tx.LockKey(ctx, lockKey(req.Key)); err != nil {
+			return err
+		}
 		existing, found, err := reservationByKey(ctx, tx, req.Key)
 		if err != nil {
 			return err
@@ -133,43 +175,72 @@ func (s *Store) Reserve(ctx context.Context, req ReserveRequest) (Reservation, e
 	return res, nil
 }
 
-func reserve(ctx context.Context, tx *sql.Tx, req ReserveRequest) (Reservation, error) {
+func reserve(ctx context.Context, tx *storedb.Tx, req ReserveRequest) (Reservation, error) {
 	res := Reservation{ID: reservationID(req.Key), Key: req.Key, OrderID: req.OrderID, Status: Reserved}
-	for _, item := range req.Items {
-		var line Line
-		var onHand int
-		err := tx.QueryRowContext(ctx, `SELECT name, unit_price_cents, on_hand FROM products WHERE sku = ?`, item.SKU).
-			Scan(&line.Name, &line.UnitPriceCents, &onHand)
-		if errors.Is(err, sql.ErrNoRows) {
-			return Reservation{}, fmt.Errorf("%w: %s", ErrUnknownSKU, item.SKU)
-		}
+	// Stock is taken SKU by SKU in SKU order, so that two reservations
+	// sharing SKUs lock their rows in the same order and never deadlock.
+	lines := make(map[string]Line, len(req.Items))
+	for _, item := range slices.SortedFunc(slices.Values(req.Items), func(a, b Item) int { return strings.Compare(a.SKU, b.SKU) }) {
+		line, err := take(ctx, tx, item)
 		if err != nil {
-			return Reservation{}, fmt.Errorf("read %s: %w", item.SKU, err)
+			return Reservation{}, err
 		}
-		if onHand < item.Qty {
-			return Reservation{}, fmt.Errorf("%w: %s has %d on hand, order needs %d", ErrOutOfStock, item.SKU, onHand, item.Qty)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE products SET on_hand = on_hand - ? WHERE sku = ?`, item.Qty, item.SKU); err != nil {
-			return Reservation{}, fmt.Errorf("take %s: %w", item.SKU, err)
-		}
-		line.SKU, line.Qty = item.SKU, item.Qty
-		res.Lines = append(res.Lines, line)
-		res.TotalCents += line.AmountCents()
+		lines[item.SKU] = line
 	}
+	for _, item := range req.Items {
+		res.Lines = append(res.Lines, lines[item.SKU])
+		res.TotalCents += lines[item.SKU].AmountCents()
+	}
+	if err := recordReservation(ctx, tx, res); err != nil {
+		return Reservation{}, err
+	}
+	return res, nil
+}
+
+// take takes item.Qty units of item.SKU out of stock on hand and prices
+// them. The stock is decremented by one conditional UPDATE, so that
+// concurrent reservations of one SKU can never take more than is on hand.
+func take(ctx context.Context, tx *storedb.Tx, item Item) (Line, error) {
+	line := Line{SKU: item.SKU, Qty: item.Qty}
+	r, err := tx.ExecContext(ctx, `UPDATE products SET on_hand = on_hand - ? WHERE sku = ? AND on_hand >= ?`, item.Qty, item.SKU, item.Qty)
+	if err != nil {
+		return Line{}, fmt.Errorf("take %s: %w", item.SKU, err)
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return Line{}, fmt.Errorf("take %s: %w", item.SKU, err)
+	}
+	var onHand int
+	err = tx.QueryRowContext(ctx, `SELECT name, unit_price_cents, on_hand FROM products WHERE sku = ?`, item.SKU).
+		Scan(&line.Name, &line.UnitPriceCents, &onHand)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Line{}, fmt.Errorf("%w: %s", ErrUnknownSKU, item.SKU)
+	}
+	if err != nil {
+		return Line{}, fmt.Errorf("read %s: %w", item.SKU, err)
+	}
+	if n == 0 {
+		return Line{}, fmt.Errorf("%w: %s has %d on hand, order needs %d", ErrOutOfStock, item.SKU, onHand, item.Qty)
+	}
+	return line, nil
+}
+
+// recordReservation writes res and its lines.
+func recordReservation(ctx context.Context, tx *storedb.Tx, res Reservation) error {
 	now := timestamp()
 	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO reservations (key, id, order_id, status, total_cents, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		res.Key, res.ID, res.OrderID, res.Status, res.TotalCents, now, now); err != nil {
-		return Reservation{}, fmt.Errorf("record reservation: %w", err)
+		return fmt.Errorf("record reservation: %w", err)
 	}
 	for _, l := range res.Lines {
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO reservation_lines (reservation_key, sku, name, qty, unit_price_cents) VALUES (?, ?, ?, ?, ?)`,
 			res.Key, l.SKU, l.Name, l.Qty, l.UnitPriceCents); err != nil {
-			return Reservation{}, fmt.Errorf("record line %s: %w", l.SKU, err)
+			return fmt.Errorf("record line %s: %w", l.SKU, err)
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // checkSameReservation decides what a repeated Reserve returns: the first
@@ -215,7 +286,10 @@ func describeLines(lines []Line) string {
 // cannot take stock after its order gave up on it.
 func (s *Store) Release(ctx context.Context, req ReleaseRequest) (ReleaseResult, error) {
 	result := ReleaseResult{Key: req.Key}
-	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
+		if err := tx.LockKey(ctx, lockKey(req.Key)); err != nil {
+			return err
+		}
 		res, found, err := reservationByKey(ctx, tx, req.Key)
 		if err != nil {
 			return err
@@ -232,7 +306,9 @@ func (s *Store) Release(ctx context.Context, req ReleaseRequest) (ReleaseResult,
 			result.Status = res.Status
 			return nil
 		}
-		for _, l := range res.Lines {
+		// In SKU order, as reserve takes them, so that the row locks of
+		// concurrent reservations never deadlock.
+		for _, l := range slices.SortedFunc(slices.Values(res.Lines), func(a, b Line) int { return strings.Compare(a.SKU, b.SKU) }) {
 			if _, err := tx.ExecContext(ctx, `UPDATE products SET on_hand = on_hand + ? WHERE sku = ?`, l.Qty, l.SKU); err != nil {
 				return fmt.Errorf("return %s: %w", l.SKU, err)
 			}
@@ -302,7 +378,7 @@ func (s *Store) SetStock(ctx context.Context, sku string, qty int) (Product, err
 	if qty < 0 {
 		return Product{}, fmt.Errorf("set stock of %s: quantity %d is negative", sku, qty)
 	}
-	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
 		r, err := tx.ExecContext(ctx, `UPDATE products SET received = received + (? - on_hand), on_hand = ? WHERE sku = ?`, qty, qty, sku)
 		if err != nil {
 			return err
@@ -323,7 +399,7 @@ func (s *Store) SetStock(ctx context.Context, sku string, qty int) (Product, err
 	return products[i], nil
 }
 
-// querier is what both *sql.DB and *sql.Tx offer for reading.
+// querier is what both *storedb.DB and *storedb.Tx offer for reading.
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -366,6 +442,10 @@ func scanStrings(rows *sql.Rows) ([]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// lockKey is the key that the inventory's transactions on the reservation
+// key lock, named apart from other stores' keys in a shared database.
+func lockKey(key string) string { return "inventory/reservations/" + key }
 
 // reservationID derives a stable, public ID from the idempotency key, so a
 // retried reserve reports the same ID without a lookup table.

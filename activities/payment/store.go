@@ -9,13 +9,18 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ordersaga/ordersaga/internal/sqlitedb"
+	"github.com/ordersaga/ordersaga/internal/storedb"
 )
 
-// DatabaseFile is the payment store's file name inside the data directory.
+// DatabaseFile is the payment store's SQLite file name inside the data
+// directory, used when the service has no PostgreSQL DSN.
 const DatabaseFile = "payment.db"
 
-var migrations = []string{`
+// schema is the payment store's tables, migration by migration, in each
+// dialect.
+var schema = storedb.Schema{
+	Name: "payment",
+	SQLite: []string{`
 CREATE TABLE charges (
 	key          TEXT PRIMARY KEY,
 	id           TEXT NOT NULL UNIQUE,
@@ -26,17 +31,31 @@ CREATE TABLE charges (
 	updated_at   TEXT NOT NULL
 );
 CREATE INDEX charges_order ON charges (order_id);`,
+	},
+	Postgres: []string{`
+CREATE TABLE charges (
+	key          TEXT PRIMARY KEY,
+	id           TEXT NOT NULL UNIQUE,
+	order_id     TEXT NOT NULL,
+	amount_cents BIGINT NOT NULL,
+	status       TEXT NOT NULL CHECK (status IN ('captured', 'declined', 'refunded', 'voided')),
+	created_at   TEXT NOT NULL,
+	updated_at   TEXT NOT NULL
+);
+CREATE INDEX charges_order ON charges (order_id);`,
+	},
 }
 
 // Store is the payment service's own database. Every method that changes it
 // is one transaction, and every mutation is idempotent by key.
 type Store struct {
-	db *sql.DB
+	db *storedb.DB
 }
 
-// Open opens the payment store at path, creating it on first use.
-func Open(ctx context.Context, path string) (*Store, error) {
-	db, err := sqlitedb.Open(ctx, path, migrations)
+// Open opens the payment store at source — a SQLite file path or a
+// PostgreSQL DSN (see storedb.Source) — creating it on first use.
+func Open(ctx context.Context, source string) (*Store, error) {
+	db, err := storedb.Open(ctx, source, schema)
 	if err != nil {
 		return nil, fmt.Errorf("payment store: %w", err)
 	}
@@ -77,7 +96,10 @@ func (s *Store) Charge(ctx context.Context, req ChargeRequest, attempt int32) (C
 		charge.Status = Declined
 	}
 	recorded := false
-	err = sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	err = s.db.InTx(ctx, func(tx *storedb.Tx) error {
+		if err := tx.LockKey(ctx, lockKey(req.Key)); err != nil {
+			return err
+		}
 		other, found, err := chargeByKey(ctx, tx, req.Key)
 		if err != nil || found {
 			existing = other
@@ -110,7 +132,7 @@ func repeatedCharge(existing Charge, req ChargeRequest) (Charge, error) {
 	return existing, nil
 }
 
-func insertCharge(ctx context.Context, tx *sql.Tx, c Charge) error {
+func insertCharge(ctx context.Context, tx *storedb.Tx, c Charge) error {
 	now := timestamp()
 	_, err := tx.ExecContext(ctx,
 		`INSERT INTO charges (key, id, order_id, amount_cents, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -127,7 +149,10 @@ func insertCharge(ctx context.Context, tx *sql.Tx, c Charge) error {
 // customer's money after its order gave up on it.
 func (s *Store) Refund(ctx context.Context, req RefundRequest) (RefundResult, error) {
 	result := RefundResult{Key: req.Key}
-	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
+		if err := tx.LockKey(ctx, lockKey(req.Key)); err != nil {
+			return err
+		}
 		c, found, err := chargeByKey(ctx, tx, req.Key)
 		if err != nil {
 			return err
@@ -189,6 +214,10 @@ func chargeByKey(ctx context.Context, q querier, key string) (Charge, bool, erro
 	}
 	return c, true, nil
 }
+
+// lockKey is the key that the payment store's transactions on an idempotency
+// key lock, named apart from other stores' keys in a shared database.
+func lockKey(key string) string { return "payment/charges/" + key }
 
 // chargeID derives a stable, public ID from the idempotency key.
 func chargeID(key string) string {

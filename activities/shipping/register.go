@@ -2,16 +2,24 @@ package shipping
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 
 	"go.temporal.io/sdk/worker"
+
+	"github.com/ordersaga/ordersaga/internal/storedb"
 )
 
-// Register opens the shipping store in dataDir and registers the service's
+// Register opens the shipping store — in PostgreSQL when dsn is a postgres://
+// DSN, else in SQLite in dataDir — and registers the service's
 // activities on w, a worker polling ordersaga.ShippingTaskQueue. The caller
 // closes the store after the worker has stopped.
-func Register(ctx context.Context, w worker.Registry, dataDir string) (*Store, error) {
-	store, err := Open(ctx, filepath.Join(dataDir, DatabaseFile))
+func Register(ctx context.Context, w worker.Registry, dataDir, dsn string) (*Store, error) {
+	source, err := storedb.Source(dsn, filepath.Join(dataDir, DatabaseFile))
+	if err != nil {
+		return nil, fmt.Errorf("shipping store: %w", err)
+	}
+	store, err := Open(ctx, source)
 	if err != nil {
 		return nil, err
 	}

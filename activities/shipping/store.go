@@ -11,13 +11,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ordersaga/ordersaga/internal/sqlitedb"
+	"github.com/ordersaga/ordersaga/internal/storedb"
 )
 
-// DatabaseFile is the shipping store's file name inside the data directory.
+// DatabaseFile is the shipping store's SQLite file name inside the data
+// directory, used when the service has no PostgreSQL DSN.
 const DatabaseFile = "shipping.db"
 
-var migrations = []string{`
+// schema is the shipping store's tables, migration by migration, in each
+// dialect.
+var schema = storedb.Schema{
+	Name: "shipping",
+	SQLite: []string{`
 CREATE TABLE shipments (
 	key             TEXT PRIMARY KEY,
 	id              TEXT NOT NULL UNIQUE,
@@ -30,17 +35,33 @@ CREATE TABLE shipments (
 	updated_at      TEXT NOT NULL
 );
 CREATE INDEX shipments_order ON shipments (order_id);`,
+	},
+	Postgres: []string{`
+CREATE TABLE shipments (
+	key             TEXT PRIMARY KEY,
+	id              TEXT NOT NULL UNIQUE,
+	order_id        TEXT NOT NULL,
+	tracking_number TEXT NOT NULL,
+	address         TEXT NOT NULL,
+	items           TEXT NOT NULL,
+	status          TEXT NOT NULL CHECK (status IN ('created', 'cancelled', 'voided')),
+	created_at      TEXT NOT NULL,
+	updated_at      TEXT NOT NULL
+);
+CREATE INDEX shipments_order ON shipments (order_id);`,
+	},
 }
 
 // Store is the shipping service's own database. Every method that changes
 // it is one transaction, and every mutation is idempotent by key.
 type Store struct {
-	db *sql.DB
+	db *storedb.DB
 }
 
-// Open opens the shipping store at path, creating it on first use.
-func Open(ctx context.Context, path string) (*Store, error) {
-	db, err := sqlitedb.Open(ctx, path, migrations)
+// Open opens the shipping store at source — a SQLite file path or a
+// PostgreSQL DSN (see storedb.Source) — creating it on first use.
+func Open(ctx context.Context, source string) (*Store, error) {
+	db, err := storedb.Open(ctx, source, schema)
 	if err != nil {
 		return nil, fmt.Errorf("shipping store: %w", err)
 	}
@@ -59,7 +80,10 @@ func (s *Store) Ship(ctx context.Context, req ShipRequest) (Shipment, error) {
 	}
 	var sh Shipment
 	items := describeItems(req.Items)
-	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
+		if err := tx.LockKey(ctx, lockKey(req.Key)); err != nil {
+			return err
+		}
 		existing, found, err := shipmentByKey(ctx, tx, req.Key)
 		if err != nil {
 			return err
@@ -90,7 +114,7 @@ func checkSameShipment(existing storedShipment, req ShipRequest, items string) e
 	return nil
 }
 
-func insertShipment(ctx context.Context, tx *sql.Tx, sh Shipment, address, items string) error {
+func insertShipment(ctx context.Context, tx *storedb.Tx, sh Shipment, address, items string) error {
 	now := timestamp()
 	_, err := tx.ExecContext(ctx,
 		`INSERT INTO shipments (key, id, order_id, tracking_number, address, items, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -107,7 +131,10 @@ func insertShipment(ctx context.Context, tx *sql.Tx, sh Shipment, address, items
 // parcel after its order gave up on it.
 func (s *Store) Cancel(ctx context.Context, req CancelRequest) (CancelResult, error) {
 	result := CancelResult{Key: req.Key}
-	err := sqlitedb.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
+		if err := tx.LockKey(ctx, lockKey(req.Key)); err != nil {
+			return err
+		}
 		sh, found, err := shipmentByKey(ctx, tx, req.Key)
 		if err != nil {
 			return err
@@ -188,6 +215,10 @@ func describeItems(items []Parcel) string {
 	slices.Sort(parts)
 	return strings.Join(parts, ",")
 }
+
+// lockKey is the key that the shipping store's transactions on an idempotency
+// key lock, named apart from other stores' keys in a shared database.
+func lockKey(key string) string { return "shipping/shipments/" + key }
 
 func shipmentID(key string) string {
 	sum := sha256.Sum256([]byte(key))

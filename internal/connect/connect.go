@@ -156,9 +156,16 @@ func (f *Flags) Dial(logger *slog.Logger) (client.Client, client.Options, error)
 	if err != nil {
 		return nil, opts, err
 	}
+	c, err := Dial(opts)
+	return c, opts, err
+}
+
+// Dial connects to Temporal with opts, as Flags.Dial does, for a caller
+// that adds to the options (the worker's metrics handler) first.
+func Dial(opts client.Options) (client.Client, error) {
 	c, err := client.Dial(opts)
 	if err != nil {
-		return nil, opts, fmt.Errorf("connect to Temporal at %s (namespace %s): %w; is the server running (make dev)?", opts.HostPort, Namespace(opts), err)
+		return nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w; is the server running (make dev)?", opts.HostPort, Namespace(opts), err)
 	}
-	return c, opts, nil
+	return c, nil
 }

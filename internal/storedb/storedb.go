@@ -1,0 +1,201 @@
+// Package storedb gives the services' stores one code path over two
+// databases: SQLite, a file per service in the data directory, and
+// PostgreSQL, shared by every replica of a service. A store writes its
+// queries once, with "?" placeholders, and its schema once per dialect; the
+// differences between the two — placeholders, how migrations are recorded
+// and serialised, how concurrent writers of one idempotency key are kept
+// apart — live here.
+package storedb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+
+	"github.com/ordersaga/ordersaga/internal/sqlitedb"
+)
+
+// Dialect is the kind of database a store runs on.
+type Dialect int
+
+// The dialects a store can run on.
+const (
+	SQLite Dialect = iota
+	Postgres
+)
+
+func (d Dialect) String() string {
+	if d == Postgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// Schema is a store's migrations, in order, in each dialect. Name keys the
+// store's migrations in PostgreSQL, so that several stores can share one
+// database.
+type Schema struct {
+	Name     string
+	SQLite   []string
+	Postgres []string
+}
+
+// IsPostgres reports whether dsn selects PostgreSQL: a postgres:// or
+// postgresql:// URL.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// CheckDSN refuses a DSN that selects no database this package can open.
+// The empty DSN is valid: it means SQLite in the data directory. The DSN is
+// not repeated in the error, as it may hold a password.
+func CheckDSN(dsn string) error {
+	if dsn == "" {
+		return nil
+	}
+	if !IsPostgres(dsn) {
+		return errors.New("not a PostgreSQL DSN: give a postgres:// or postgresql:// URL, or nothing for SQLite in --data-dir")
+	}
+	if _, err := pgx.ParseConfig(dsn); err != nil {
+		return fmt.Errorf("invalid PostgreSQL DSN: %w", err)
+	}
+	return nil
+}
+
+// Source is what Open takes for a service configured with dsn: the DSN when
+// there is one, else the SQLite file at sqlitePath.
+func Source(dsn, sqlitePath string) (string, error) {
+	if err := CheckDSN(dsn); err != nil {
+		return "", err
+	}
+	if dsn != "" {
+		return dsn, nil
+	}
+	return sqlitePath, nil
+}
+
+// DB is a store's database. Its query methods take "?" placeholders in
+// either dialect.
+type DB struct {
+	db      *sql.DB
+	dialect Dialect
+}
+
+// Open opens the database that source names — a PostgreSQL DSN, or else the
+// path of a SQLite file, created if needed — and applies the migrations of
+// schema that it has not seen yet. A database whose schema is newer than
+// schema is refused.
+func Open(ctx context.Context, source string, schema Schema) (*DB, error) {
+	if !IsPostgres(source) {
+		db, err := sqlitedb.Open(ctx, source, schema.SQLite)
+		if err != nil {
+			return nil, err
+		}
+		return &DB{db: db, dialect: SQLite}, nil
+	}
+	db, err := openPostgres(ctx, source, schema)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{db: db, dialect: Postgres}, nil
+}
+
+// Dialect is the kind of database d is.
+func (d *DB) Dialect() Dialect { return d.dialect }
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// ExecContext runs a statement that returns no rows.
+func (d *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return d.db.ExecContext(ctx, rebind(d.dialect, query), args...)
+}
+
+// QueryContext runs a query that returns rows.
+func (d *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return d.db.QueryContext(ctx, rebind(d.dialect, query), args...)
+}
+
+// QueryRowContext runs a query that returns at most one row.
+func (d *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return d.db.QueryRowContext(ctx, rebind(d.dialect, query), args...)
+}
+
+// InTx runs fn in one transaction and commits it if fn returns nil; fn's
+// error comes back unwrapped. In SQLite the transaction holds the database's
+// write lock from its start, so writers never interleave. In PostgreSQL it
+// runs at READ COMMITTED: fn serialises writers of one idempotency key with
+// Tx.LockKey, and changes shared counters with single conditional UPDATEs.
+func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	// sqlitedb.InTx only begins, commits and rolls back through
+	// database/sql, so it serves both dialects.
+	return sqlitedb.InTx(ctx, d.db, func(tx *sql.Tx) error {
+		return fn(&Tx{tx: tx, dialect: d.dialect})
+	})
+}
+
+// Tx is a transaction that InTx runs. Its query methods take "?"
+// placeholders in either dialect.
+type Tx struct {
+	tx      *sql.Tx
+	dialect Dialect
+}
+
+// ExecContext runs a statement that returns no rows.
+func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, rebind(t.dialect, query), args...)
+}
+
+// QueryContext runs a query that returns rows.
+func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, rebind(t.dialect, query), args...)
+}
+
+// QueryRowContext runs a query that returns at most one row.
+func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, rebind(t.dialect, query), args...)
+}
+
+// LockKey makes every other transaction that locks the same key wait until
+// this one ends, so that a read-check-write on an idempotency key is done
+// once at a time: of several calls with one key at once, exactly one finds
+// it absent and writes. Call it before reading the key. In PostgreSQL it is
+// a transaction-scoped advisory lock on a hash of key (a collision only
+// serialises two keys that did not need it); in SQLite the transaction
+// already holds the write lock, so it does nothing.
+func (t *Tx) LockKey(ctx context.Context, key string) error {
+	if t.dialect != Postgres {
+		return nil
+	}
+	if _, err := t.tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key); err != nil {
+		return fmt.Errorf("lock key %s: %w", key, err)
+	}
+	return nil
+}
+
+// rebind turns the "?" placeholders of query into PostgreSQL's "$1", "$2",
+// … The stores' queries have no "?" inside string literals.
+func rebind(d Dialect, query string) string {
+	if d != Postgres || !strings.Contains(query, "?") {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 8)
+	n := 0
+	for _, r := range query {
+		if r != '?' {
+			b.WriteRune(r)
+			continue
+		}
+		n++
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(n))
+	}
+	return b.String()
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunRefusesBadMetricsAddr: a --metrics-addr that is not host:port, or
+// where the worker cannot listen, fails at once with a one-line reason,
+// before the worker dials Temporal or opens a store.
+func TestRunRefusesBadMetricsAddr(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { busy.Close() })
+	tests := []struct {
+		name string
+		addr string
+		want []string
+	}{
+		{name: "no port", addr: "9090", want: []string{`--metrics-addr "9090"`, "host:port"}},
+		{name: "empty port", addr: "127.0.0.1:", want: []string{`--metrics-addr "127.0.0.1:"`, "host:port"}},
+		{name: "port out of range", addr: ":65536", want: []string{`--metrics-addr ":65536"`, "host:port"}},
+		{name: "named port", addr: ":http", want: []string{`--metrics-addr ":http"`, "host:port"}},
+		{name: "port in use", addr: busy.Addr().String(), want: []string{"--metrics-addr", "address already in use"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			args := []string{"run", "--temporal-address=127.0.0.1:1", "--data-dir=" + dir, "--log-level=error", "--metrics-addr=" + tt.addr}
+
+			code, stdout, stderr := invoke(t, args...)
+
+			wantOneLineError(t, args, code, stdout, stderr, tt.want...)
+			if strings.Contains(stderr, "connect") {
+				t.Errorf("worker %q tried to connect: %s", args, stderr)
+			}
+			wantEmptyDir(t, dir)
+		})
+	}
+}
+
+// TestRunReadsMetricsAddrFromEnv: ORDERSAGA_METRICS_ADDR sets the flag, and
+// is checked the same way.
+func TestRunReadsMetricsAddrFromEnv(t *testing.T) {
+	t.Setenv(MetricsAddrEnv, "nonsense")
+	args := []string{"--temporal-address=127.0.0.1:1", "--data-dir=" + t.TempDir(), "--log-level=error"}
+
+	code, stdout, stderr := invoke(t, args...)
+
+	wantOneLineError(t, args, code, stdout, stderr, `--metrics-addr "nonsense"`)
+}
+
+// TestMetricsServer: what the handler records is served in Prometheus's
+// format on /metrics, /healthz answers, and stop closes the server.
+func TestMetricsServer(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := startMetrics("127.0.0.1:0", logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			m.stop(logger)
+		}
+	})
+	h := m.metricsHandler().WithTags(map[string]string{"step": "charge"})
+	h.Counter("ordersaga_test_events").Inc(2)
+	h.Timer("ordersaga_test_duration").Record(1500 * time.Millisecond)
+	base := "http://" + m.addr.String()
+
+	body := get(t, base+"/metrics")
+	for _, want := range []string{
+		`ordersaga_test_events_total{`,
+		`step="charge"`,
+		`ordersaga_test_duration_seconds_bucket{`,
+		`le="2.5"`,
+		`go_goroutines `,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics does not have %q:\n%s", want, body)
+		}
+	}
+	if got := get(t, base+"/healthz"); got != "ok\n" {
+		t.Errorf("/healthz answered %q", got)
+	}
+
+	m.stop(logger)
+	stopped = true
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("the metrics server still answers after stop")
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s\n%s", url, resp.Status, b)
+	}
+	return string(b)
+}
