@@ -8,6 +8,7 @@
 #   make histories  record the histories the replay test replays (see README)
 #   make fuzz   fuzz the order and --item parsers for FUZZTIME each (CI runs their corpora)
 #   make chaos  the long fault test: 2,000 orders while workers, the server and the stores fail
+#   make compose-up / compose-down  the production-shaped stack in Docker (docker-compose.yml)
 
 GO ?= go
 # The Temporal CLI (dev server + Web UI) is pinned in tools/go.mod and built
@@ -16,7 +17,7 @@ TEMPORAL := bin/temporal
 # workflowcheck reports non-deterministic code reachable from workflows.
 WORKFLOWCHECK_VERSION := v0.6.0
 
-.PHONY: all build dev demo test vet workflowcheck histories fuzz chaos clean
+.PHONY: all build dev demo test vet workflowcheck histories fuzz chaos compose-up compose-down compose-test clean
 
 all: build
 
@@ -46,9 +47,28 @@ workflowcheck: bin/workflowcheck
 	bin/workflowcheck ./...
 
 # The end-to-end tests start the dev server from bin/temporal and build the
-# worker and starter themselves.
-test: $(TEMPORAL) vet workflowcheck
+# worker and starter themselves; the store tests start a PostgreSQL 15 and
+# the Web UI test a headless chromium (scripts/install-test-deps.sh installs
+# both). compose-test checks the Docker stack's files, without Docker.
+test: $(TEMPORAL) vet workflowcheck compose-test
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+# The production-shaped stack (docker-compose.yml): PostgreSQL, Temporal
+# Server 1.29 and its UI, and one container per service. Needs Docker
+# Compose v2 and a .env with passwords (cp .env.example .env).
+compose-up: .env
+	docker compose up -d --build
+
+compose-down:
+	docker compose down
+
+.env:
+	@echo "no .env: cp .env.example .env and give every password its own value" >&2; exit 1
+
+# Checks docker-compose.yml, the Dockerfile and deploy/ (a module of its
+# own, so that the compose loader stays out of the main go.mod).
+compose-test:
+	cd deploy && $(GO) test -count=1 ./...
 
 # Records one order down each path of the saga on a fresh dev server into
 # workflows/testdata/histories/$(HISTORIES_VERSION)/, where the replay test
