@@ -20,10 +20,12 @@ import (
 func TestNeedsAttentionAndResume(t *testing.T) {
 	s := newStack(t)
 	s.startWorker(t, "worker", "--compensation-timeout", "3s")
-	view(t, s.starter(t, "place", "--id", "na-1", "--customer", "c-na", "--item", "BOOK-GOPL:1",
-		"--payment", payment.TokenVisa, "--address", "undeliverable: nowhere", "--cancel-window", "2s", "-o", "json"), 0)
 	view(t, s.starter(t, "place", "--id", "na-2", "--customer", "c-na", "--item", "MUG-GOPHER:1",
 		"--payment", payment.TokenVisa, "--address", shipTo, "--cancel-window", "1h", "-o", "json"), 0)
+	// The lock must be taken while na-1 waits in its window (charged, not
+	// yet refunded): a window long enough for a loaded machine to see it.
+	view(t, s.starter(t, "place", "--id", "na-1", "--customer", "c-na", "--item", "BOOK-GOPL:1",
+		"--payment", payment.TokenVisa, "--address", "undeliverable: nowhere", "--cancel-window", "8s", "-o", "json"), 0)
 	s.waitStatus(t, "na-1", workflows.AwaitingFulfillment)
 	release := holdWriteLock(t, filepath.Join(s.dataDir, payment.DatabaseFile))
 	s.waitStatus(t, "na-1", workflows.NeedsAttention)
