@@ -14,26 +14,10 @@ import (
 // inventory service would hold, share one database in the replica tests.
 var replicaCounts = []int{1, 4, concurrency}
 
-// openReplicas opens n stores on one database.
-func openReplicas(t *testing.T, source string, n int) []*Store {
-	t.Helper()
-	stores := make([]*Store, n)
-	for i := range stores {
-		stores[i] = openStoreAt(t, source)
-	}
-	return stores
-}
-
 // forEachReplicaCount runs fn on a new database per backend and replica
 // count, with that many stores open on it.
 func forEachReplicaCount(t *testing.T, fn func(t *testing.T, stores []*Store)) {
-	for _, n := range replicaCounts {
-		t.Run(fmt.Sprintf("%d replicas", n), func(t *testing.T) {
-			pgtest.Run(t, DatabaseFile, func(t *testing.T, backend pgtest.Backend) {
-				fn(t, openReplicas(t, backend.Source(t), n))
-			})
-		})
-	}
+	pgtest.Replicas(t, DatabaseFile, replicaCounts, openStoreAt, fn)
 }
 
 func TestReplicasReserveSameKeyAtOnceTakeStockOnce(t *testing.T) {

@@ -2,7 +2,6 @@ package shipping
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/ordersaga/ordersaga/internal/pgtest"
@@ -15,18 +14,7 @@ var replicaCounts = []int{1, 4, concurrency}
 // forEachReplicaCount runs fn on a new database per backend and replica
 // count, with that many stores open on it.
 func forEachReplicaCount(t *testing.T, fn func(t *testing.T, stores []*Store)) {
-	for _, n := range replicaCounts {
-		t.Run(fmt.Sprintf("%d replicas", n), func(t *testing.T) {
-			pgtest.Run(t, DatabaseFile, func(t *testing.T, backend pgtest.Backend) {
-				source := backend.Source(t)
-				stores := make([]*Store, n)
-				for i := range stores {
-					stores[i] = openStoreAt(t, source)
-				}
-				fn(t, stores)
-			})
-		})
-	}
+	pgtest.Replicas(t, DatabaseFile, replicaCounts, openStoreAt, fn)
 }
 
 func TestReplicasShipSameKeyAtOnceCreateOneShipment(t *testing.T) {

@@ -94,3 +94,22 @@ func Run(t *testing.T, file string, fn func(t *testing.T, b Backend)) {
 		t.Run(b.Name, func(t *testing.T) { fn(t, b) })
 	}
 }
+
+// Replicas runs fn once per backend and per count in counts, each on a new
+// database with that many stores open on it, as that many workers of one
+// service would hold. open opens one store on a source.
+func Replicas[S any](t *testing.T, file string, counts []int, open func(t *testing.T, source string) S, fn func(t *testing.T, stores []S)) {
+	t.Helper()
+	for _, n := range counts {
+		t.Run(fmt.Sprintf("%d replicas", n), func(t *testing.T) {
+			Run(t, file, func(t *testing.T, b Backend) {
+				source := b.Source(t)
+				stores := make([]S, n)
+				for i := range stores {
+					stores[i] = open(t, source)
+				}
+				fn(t, stores)
+			})
+		})
+	}
+}
