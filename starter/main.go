@@ -1,7 +1,8 @@
 // Command starter is the order saga's client: people and scripts use it to
-// place orders, read them, list them, cancel them, resume them and watch them run. It is a
-// thin command-line face over internal/orderclient and reaches Temporal the
-// way the worker does, through internal/connect.
+// place orders, read them, list them, cancel them, resume them, watch them run
+// and put the saga under load. It is a thin command-line face over
+// internal/orderclient and reaches Temporal the way the worker does, through
+// internal/connect.
 //
 // Environment variables read (flags override them):
 //
@@ -19,7 +20,8 @@
 //
 // Exit status: 0 on success; 1 on any error, reported as one line on stderr
 // ("starter: ..."); 3 when an order the starter waited for ended otherwise
-// than asked (place --wait: not COMPLETED; cancel --wait: not CANCELLED).
+// than asked (place --wait: not COMPLETED; cancel --wait: not CANCELLED;
+// load: any order not as its kind asked).
 package main
 
 import (
@@ -110,12 +112,13 @@ of the links the starter prints.
 
 Exit status: 0 success, 1 error (one line on stderr), 3 an order waited for
 ended otherwise than asked (place --wait: not COMPLETED; cancel --wait: not
-CANCELLED).`,
+CANCELLED; load: any order not as its kind asked).`,
 		Example: `  starter place --id 42 --customer c-1 --item BOOK-GOPL:2 --payment tok_visa --address "1 Main St, Springfield"
   starter status 42
   starter watch 42
   starter cancel 42 --reason "changed my mind" --wait
-  starter list --status completed -o json`,
+  starter list --status completed -o json
+  starter load --orders 200 --concurrency 20`,
 		Args:              cobra.ArbitraryArgs,
 		RunE:              rootRun,
 		SilenceUsage:      true,
@@ -138,6 +141,7 @@ CANCELLED).`,
 		newResumeCommand(a),
 		newListCommand(a),
 		newWatchCommand(a),
+		newLoadCommand(a),
 	)
 	return root
 }

@@ -70,6 +70,10 @@ func place(args ...string) []string {
 	return append([]string{"place", "--temporal-address", deadAddress}, args...)
 }
 
+func load(args ...string) []string {
+	return append([]string{"load", "--temporal-address", deadAddress}, args...)
+}
+
 // without returns goodOrder without the flag name and its value.
 func without(name string) []string {
 	var out []string
@@ -148,6 +152,19 @@ func TestBadInputIsRefusedBeforeConnecting(t *testing.T) {
 		{"limit not a number", []string{"list", "--temporal-address", deadAddress, "--limit", "many"}, []string{"--limit"}},
 		{"list with an argument", []string{"list", "--temporal-address", deadAddress, "COMPLETED"}, []string{`unexpected argument "COMPLETED"`}},
 
+		// load
+		{"load without --orders", load("--concurrency", "2"), []string{"--orders is 0", "at least 1"}},
+		{"load with negative --orders", load("--orders", "-5", "--concurrency", "2"), []string{"--orders is -5"}},
+		{"load without --concurrency", load("--orders", "10"), []string{"--concurrency is 0"}},
+		{"load with negative rate", load("--orders", "10", "--concurrency", "2", "--rate", "-1"), []string{"--rate is -1"}},
+		{"load with malformed mix", load("--orders", "10", "--concurrency", "2", "--mix", "success"), []string{`--mix "success"`, "KIND=WEIGHT"}},
+		{"load with unknown kind", load("--orders", "10", "--concurrency", "2", "--mix", "success=5,refund=5"), []string{`unknown kind "refund"`, "success, declined, flaky, cancel"}},
+		{"load with bad weight", load("--orders", "10", "--concurrency", "2", "--mix", "success=-1"), []string{`weight of success is "-1"`}},
+		{"load with zero weights", load("--orders", "10", "--concurrency", "2", "--mix", "success=0,cancel=0"), []string{"add up to 0"}},
+		{"load with unknown workflow", load("--orders", "10", "--concurrency", "2", "--workflow", "chaos"), []string{`unknown --workflow "chaos"`, "saga or baseline"}},
+		{"load baseline with a mix", load("--orders", "10", "--concurrency", "2", "--workflow", "baseline", "--mix", "success=1"), []string{"--mix does not apply to --workflow baseline"}},
+		{"load with an argument", load("--orders", "10", "--concurrency", "2", "now"), []string{`unexpected argument "now"`}},
+
 		// global
 		{"bad output", []string{"status", "--temporal-address", deadAddress, "-o", "yaml", "42"}, []string{`invalid --output "yaml"`, "text or json"}},
 		{"unknown flag", []string{"status", "--temporal-address", deadAddress, "--colour", "42"}, []string{"unknown flag: --colour", "starter status --help"}},
@@ -187,7 +204,7 @@ func TestValidOrderGetsAsFarAsConnecting(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	for _, cmd := range []string{"", "place", "status", "cancel", "resume", "list", "watch"} {
+	for _, cmd := range []string{"", "place", "status", "cancel", "resume", "list", "watch", "load"} {
 		t.Run(cmd, func(t *testing.T) {
 			args := []string{"--help"}
 			if cmd != "" {

@@ -1,7 +1,7 @@
 // Command worker hosts the order saga's services on Temporal workers, and
 // carries the service owners' admin commands.
 //
-//	worker [run] [--services order,inventory,payment,shipping] [--data-dir .data]
+//	worker [run] [--services order,inventory,payment,shipping] [--data-dir .data] [--benchmark-baseline]
 //	worker stock list | stock set SKU QTY
 //	worker audit
 //	worker codec-key | codec-server

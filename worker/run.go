@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/internal/connect"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -24,6 +25,7 @@ type runOptions struct {
 	stopTimeout         time.Duration
 	compensationTimeout time.Duration
 	metricsAddr         string
+	benchmarkBaseline   bool
 }
 
 func addRunFlags(cmd *cobra.Command, opts *runOptions) {
@@ -34,6 +36,8 @@ func addRunFlags(cmd *cobra.Command, opts *runOptions) {
 		"order service: how long one compensation (release, refund, cancel shipment) keeps retrying before the order goes to NEEDS_ATTENTION for an operator (starter resume)")
 	cmd.Flags().StringVar(&opts.metricsAddr, "metrics-addr", envOr(MetricsAddrEnv, ""),
 		"host:port on which to serve Prometheus metrics at /metrics, such as :9090; empty serves none (env "+MetricsAddrEnv+")")
+	cmd.Flags().BoolVar(&opts.benchmarkBaseline, "benchmark-baseline", false,
+		`also poll task queue "`+ordersaga.BaselineTaskQueue+`" for the baseline workflow (three no-op activities) that 'starter load --workflow baseline' runs`)
 }
 
 func newRunCommand(g *globals) *cobra.Command {
@@ -63,6 +67,9 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.benchmarkBaseline {
+		picked = append(picked, baselineService)
+	}
 	if opts.compensationTimeout <= 0 {
 		return fmt.Errorf("--compensation-timeout is %s: give a positive duration such as 30m", opts.compensationTimeout)
 	}
@@ -89,7 +96,7 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("worker started", "services", opts.services, "address", copts.HostPort, "data_dir", g.dataDir,
+	logger.Info("worker started", "services", opts.services, "benchmark_baseline", opts.benchmarkBaseline, "address", copts.HostPort, "data_dir", g.dataDir,
 		"payload_encryption", encryptionState(g))
 	<-ctx.Done()
 	logger.Info("worker stopping", "signal", context.Cause(ctx))

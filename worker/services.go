@@ -13,6 +13,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities/inventory"
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
+	"github.com/ordersaga/ordersaga/baseline"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -47,6 +48,15 @@ var services = []service{
 		return closer(shipping.Register(ctx, w, cfg.dataDir, cfg.dsns.shipping))
 	}},
 }
+
+// baselineService hosts the baseline workflow and its activities, for
+// `worker run --benchmark-baseline`. It is no service of the saga, so
+// --services does not know it.
+var baselineService = service{name: "baseline", taskQueue: ordersaga.BaselineTaskQueue,
+	register: func(_ context.Context, w worker.Registry, _ serviceConfig) (io.Closer, error) {
+		baseline.Register(w)
+		return nil, nil
+	}}
 
 // closer returns a store as an io.Closer, and nil (not a nil *Store in an
 // interface) when opening it failed.

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// loadReport is what a load did; -o json prints it as one object.
+type loadReport struct {
+	Workflow    string  `json:"workflow"`
+	Run         string  `json:"run"`
+	Total       int     `json:"total"`
+	Concurrency int     `json:"concurrency"`
+	Rate        float64 `json:"rate,omitempty"`
+	Seconds     float64 `json:"duration_seconds"`
+	PerSecond   float64 `json:"per_second"`
+	// Latency is from the start of each job to its end, in milliseconds.
+	Latency    latencyStats           `json:"latency_ms"`
+	Outcomes   map[string]kindOutcome `json:"outcomes"`
+	Mismatches []mismatch             `json:"mismatches"`
+}
+
+// latencyStats are exact nearest-rank percentiles of the recorded latencies.
+type latencyStats struct {
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// kindOutcome is how the jobs of one kind ended.
+type kindOutcome struct {
+	Count int              `json:"count"`
+	Want  workflows.Status `json:"want"`
+	// Ended counts the jobs by final status; ERROR when load could not tell.
+	Ended map[string]int `json:"ended"`
+}
+
+// mismatch is a job that ended otherwise than its kind asked.
+type mismatch struct {
+	ID    string           `json:"id"`
+	Kind  string           `json:"kind"`
+	Want  workflows.Status `json:"want"`
+	Got   string           `json:"got"`
+	Error string           `json:"error,omitempty"`
+}
+
+// statusError is the status of a job whose ending load could not learn.
+const statusError = "ERROR"
+
+// buildReport sums up the results of a run that took elapsed.
+func buildReport(p loadPlan, results []jobResult, elapsed time.Duration) loadReport {
+	rep := loadReport{
+		Workflow: p.workflow, Run: p.run, Total: len(results), Concurrency: p.concurrency, Rate: p.rate,
+		Seconds: elapsed.Seconds(), Outcomes: map[string]kindOutcome{}, Mismatches: []mismatch{},
+	}
+	if rep.Seconds > 0 {
+		rep.PerSecond = float64(len(results)) / rep.Seconds
+	}
+	latencies := make([]time.Duration, 0, len(results))
+	for _, r := range results {
+		latencies = append(latencies, r.latency)
+		got := string(r.status)
+		if r.err != nil || got == "" {
+			got = statusError
+		}
+		o := rep.Outcomes[r.kind.name]
+		if o.Ended == nil {
+			o = kindOutcome{Want: r.kind.want, Ended: map[string]int{}}
+		}
+		o.Count++
+		o.Ended[got]++
+		rep.Outcomes[r.kind.name] = o
+		if !r.asAsked() {
+			m := mismatch{ID: r.id, Kind: r.kind.name, Want: r.kind.want, Got: got}
+			if r.err != nil {
+				m.Error = oneLine(r.err.Error())
+			}
+			rep.Mismatches = append(rep.Mismatches, m)
+		}
+	}
+	rep.Latency = latencySummary(latencies)
+	return rep
+}
+
+// latencySummary computes the percentiles of latencies, in milliseconds.
+func latencySummary(latencies []time.Duration) latencyStats {
+	sorted := slices.Clone(latencies)
+	slices.Sort(sorted)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return latencyStats{
+		P50: ms(percentile(sorted, 50)),
+		P95: ms(percentile(sorted, 95)),
+		P99: ms(percentile(sorted, 99)),
+		Max: ms(percentile(sorted, 100)),
+	}
+}
+
+// percentile returns the nearest-rank p-th percentile of sorted (ascending):
+// the smallest value with at least p% of the values at or below it; 0 for
+// no values.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
+	return sorted[min(max(rank, 1), len(sorted))-1]
+}
+
+// printLoadReport prints the report for people.
+func printLoadReport(w io.Writer, rep loadReport) error {
+	fmt.Fprintf(w, "Load %s (%s): %d in %s, %.1f/s, concurrency %d", rep.Run, rep.Workflow, rep.Total,
+		time.Duration(rep.Seconds*float64(time.Second)).Round(time.Millisecond), rep.PerSecond, rep.Concurrency)
+	if rep.Rate > 0 {
+		fmt.Fprintf(w, ", rate limit %g/s", rep.Rate)
+	}
+	fmt.Fprintf(w, "\nLatency (ms): p50 %.1f  p95 %.1f  p99 %.1f  max %.1f\n", rep.Latency.P50, rep.Latency.P95, rep.Latency.P99, rep.Latency.Max)
+	fmt.Fprintln(w, "Outcomes:")
+	tw := newTable(w)
+	for _, name := range reportKindNames(rep) {
+		o := rep.Outcomes[name]
+		fmt.Fprintf(tw, "  %s:\t%d\twant %s\t%s\n", name, o.Count, o.Want, endedText(o.Ended))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(rep.Mismatches) == 0 {
+		fmt.Fprintln(w, "All ended as asked.")
+		return nil
+	}
+	fmt.Fprintf(w, "%d ended otherwise than asked:\n", len(rep.Mismatches))
+	for _, m := range rep.Mismatches {
+		line := fmt.Sprintf("  %s (%s): want %s, got %s", m.ID, m.Kind, m.Want, m.Got)
+		if m.Error != "" {
+			line += ": " + m.Error
+		}
+		fmt.Fprintln(w, line)
+	}
+	return nil
+}
+
+// reportKindNames lists the report's kinds in loadKinds order, then any
+// other (baseline).
+func reportKindNames(rep loadReport) []string {
+	var names []string
+	for _, k := range append(slices.Clone(loadKinds), baselineKind) {
+		if _, ok := rep.Outcomes[k.name]; ok {
+			names = append(names, k.name)
+		}
+	}
+	return names
+}
+
+// endedText writes counts by status, sorted by status: "COMPLETED 3, ERROR 1".
+func endedText(ended map[string]int) string {
+	statuses := make([]string, 0, len(ended))
+	for s := range ended {
+		statuses = append(statuses, s)
+	}
+	slices.Sort(statuses)
+	parts := make([]string, len(statuses))
+	for i, s := range statuses {
+		parts[i] = fmt.Sprintf("%s %d", s, ended[s])
+	}
+	return strings.Join(parts, ", ")
+}
