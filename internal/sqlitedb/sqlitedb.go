@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 )
@@ -87,13 +89,39 @@ func rollback(tx *sql.Tx) error {
 	return nil
 }
 
+// firstOpenRetry is how often readVersion tries again while another
+// connection switches a new file to WAL.
+const firstOpenRetry = 20 * time.Millisecond
+
+// readVersion reads the schema version. It is the first statement on the
+// pool's first connection, which also sets the connection's pragmas; while
+// another process switches a new file to WAL, that switch fails at once with
+// SQLITE_BUSY (SQLite does not wait for it through the busy timeout), so
+// several workers opening one new file at once try again, up to the busy
+// timeout.
+func readVersion(ctx context.Context, db *sql.DB) (int, error) {
+	deadline := time.Now().Add(BusyTimeoutMillis * time.Millisecond)
+	for {
+		var version int
+		err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return version, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(firstOpenRetry): // poll interval of a deadline-bounded wait
+		}
+	}
+}
+
 // migrate applies migrations[i] for every i at or above the database's
 // user_version, each in its own transaction together with the version bump,
 // so that several processes opening the same file at once apply each
 // migration exactly once.
 func migrate(ctx context.Context, db *sql.DB, migrations []string) error {
-	var version int
-	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+	version, err := readVersion(ctx, db)
+	if err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
 	if version > len(migrations) {
