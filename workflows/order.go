@@ -189,9 +189,17 @@ func QuoteInput(s string) string {
 	if len(s) <= MaxEcho {
 		return strconv.Quote(s)
 	}
-	cut := MaxEcho
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(runePrefix(s, MaxEcho)), len(s))
+}
+
+// runePrefix is the longest prefix of s of at most n bytes that does not
+// cut a character in two.
+func runePrefix(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:cut]), len(s))
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -533,11 +532,7 @@ func clipTo(s string, limit int) string {
 	if len(s) <= limit {
 		return s
 	}
-	cut := max(limit-len(ellipsis), 0)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + ellipsis
+	return runePrefix(s, max(limit-len(ellipsis), 0)) + ellipsis
 }
 
 // key is the idempotency key of one of this order's steps: the workflow ID
