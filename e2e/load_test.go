@@ -1,10 +1,19 @@
 package e2e
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -18,41 +27,78 @@ type loadReport struct {
 		P99 float64 `json:"p99"`
 		Max float64 `json:"max"`
 	} `json:"latency_ms"`
-	PerSecond float64 `json:"per_second"`
-	Outcomes  map[string]struct {
+	PerSecond   float64 `json:"per_second"`
+	MaxInFlight int     `json:"max_in_flight"`
+	Outcomes    map[string]struct {
 		Count int              `json:"count"`
 		Want  workflows.Status `json:"want"`
 		Ended map[string]int   `json:"ended"`
 	} `json:"outcomes"`
 	Mismatches []map[string]string `json:"mismatches"`
+	Audit      *struct {
+		OK          bool                     `json:"ok"`
+		Audited     int                      `json:"orders_audited"`
+		NotAudited  int                      `json:"orders_not_audited"`
+		OrdersEnded map[workflows.Status]int `json:"orders_ended"`
+		Violations  []string                 `json:"violations"`
+	} `json:"audit"`
 }
 
 // TestLoad drives a small load of real orders and of the baseline workflow
-// through the starter, checks that every one ended as its kind asked and
-// that the report adds up, then that the audit is clean.
+// through the starter, checks that every one ended as its kind asked, that
+// the report adds up and that the starter's own audit of the saga run
+// passed, then that the worker's audit is clean too.
 func TestLoad(t *testing.T) {
 	s := newStack(t)
 	s.startWorker(t, "worker", "--benchmark-baseline")
 
-	saga := runLoad(t, s, "--orders", "20", "--concurrency", "5", "--mix", "success=60,declined=20,cancel=20")
+	saga := runLoad(t, s, "--orders", "20", "--concurrency", "5", "--mix", "success=60,declined=20,cancel=20", "--data-dir", s.dataDir)
 	assertLoad(t, saga, "saga", 20, map[string]map[string]int{
 		"success":  {"COMPLETED": 12},
 		"declined": {"FAILED": 4},
 		"cancel":   {"CANCELLED": 4},
 	})
+	if a := saga.Audit; a == nil || !a.OK || a.Audited != 20 || a.NotAudited != 0 || len(a.Violations) != 0 ||
+		!maps.Equal(a.OrdersEnded, map[workflows.Status]int{workflows.Completed: 12, workflows.Failed: 4, workflows.Cancelled: 4}) {
+		t.Errorf("saga load: audit %+v, want a pass over the 20 orders", a)
+	}
 
 	base := runLoad(t, s, "--workflow", "baseline", "--orders", "20", "--concurrency", "5")
 	assertLoad(t, base, "baseline", 20, map[string]map[string]int{"baseline": {"COMPLETED": 20}})
+	if base.Audit != nil {
+		t.Errorf("baseline load: audit %+v, want none", base.Audit)
+	}
+
+	// A cancel window holds every order open at once; the text report
+	// says so, and that the audit passed.
+	r := s.starter(t, "load", "--orders", "6", "--concurrency", "6", "--window", "3s", "--mix", "success=1", "--data-dir", s.dataDir)
+	for _, want := range []string{"(saga): 6 in", "window 3s, max 6 in flight", "All ended as asked.", "Audit: passed (6 orders, stock of "} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("starter load --window (text) lacks %q: %s", want, r)
+		}
+	}
+
+	// Where there are no stores the report comes first, then the error
+	// that says what to do; nothing is created there.
+	nowhere := filepath.Join(t.TempDir(), "nowhere")
+	r = s.starter(t, "load", "--orders", "1", "--concurrency", "1", "--mix", "success=1", "--data-dir", nowhere)
+	if r.code != 1 || !strings.Contains(r.stdout, "All ended as asked.") || !strings.Contains(r.stdout, "Audit: not run: cannot open the stores to audit") ||
+		!strings.HasPrefix(r.stderr, "starter: cannot open the stores to audit: no store at "+nowhere) || !strings.Contains(r.stderr, "or pass --audit=false") {
+		t.Errorf("starter load without stores: want the report, then a one-line error: %s", r)
+	}
+	if _, err := os.Stat(nowhere); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("starter load created the missing data directory: %v", err)
+	}
 
 	// Text output, as a script or CI log gets it: progress lines, then the report.
-	r := s.starter(t, "load", "--workflow", "baseline", "--orders", "3", "--concurrency", "3", "--rate", "20")
+	r = s.starter(t, "load", "--workflow", "baseline", "--orders", "3", "--concurrency", "3", "--rate", "20")
 	for _, want := range []string{"3/3 done (0 not as asked)", "Load ", "(baseline): 3 in", "rate limit 20/s", "Latency (ms): p50", "All ended as asked."} {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Errorf("starter load (text) lacks %q: %s", want, r)
 		}
 	}
 
-	assertAuditClean(t, s, map[workflows.Status]int{workflows.Completed: 12, workflows.Failed: 4, workflows.Cancelled: 4})
+	assertAuditClean(t, s, map[workflows.Status]int{workflows.Completed: 12 + 6 + 1, workflows.Failed: 4, workflows.Cancelled: 4})
 }
 
 // runLoad runs `starter load -o json` with args and decodes its report.
@@ -87,5 +133,68 @@ func assertLoad(t *testing.T, rep loadReport, workflow string, total int, ended 
 	l := rep.Latency
 	if l.P50 <= 0 || l.P50 > l.P95 || l.P95 > l.P99 || l.P99 > l.Max {
 		t.Errorf("%s load: latencies not positive and ordered: %+v", workflow, l)
+	}
+	if rep.MaxInFlight < 1 || rep.MaxInFlight > 5 {
+		t.Errorf("%s load: max in flight %d, want 1 to 5 (--concurrency)", workflow, rep.MaxInFlight)
+	}
+}
+
+// TestAwait waits for orders with orderclient.Await, one long poll on the
+// run that Place started, through every way an order's workflow can end.
+func TestAwait(t *testing.T) {
+	s := newStack(t)
+	s.startWorker(t, "worker")
+	oc := s.orders(t)
+	ctx, cancel := context.WithTimeout(context.Background(), orderTimeout)
+	defer cancel()
+	tests := []struct {
+		name, token  string
+		window       time.Duration
+		end          func(orderID string) // ends an order held in its window
+		wantStatus   workflows.Status
+		wantTemporal string
+		wantTotal    bool
+	}{
+		{name: "completed", token: "tok_visa", wantStatus: workflows.Completed, wantTemporal: "Completed", wantTotal: true},
+		{name: "declined", token: "tok_declined", wantStatus: workflows.Failed, wantTemporal: "Failed"},
+		{name: "cancelled", token: "tok_visa", window: time.Hour, end: func(id string) { s.cancelInWindow(t, id) },
+			wantStatus: workflows.Cancelled, wantTemporal: "Canceled", wantTotal: true},
+		{name: "cancelled through Temporal", token: "tok_visa", window: time.Hour, end: func(id string) { s.cancelThroughTemporal(t, id) },
+			wantStatus: workflows.Cancelled, wantTemporal: "Canceled", wantTotal: true},
+		{name: "terminated", token: "tok_visa", window: time.Hour, end: func(id string) {
+			s.waitStatus(t, id, workflows.AwaitingFulfillment)
+			if err := oc.Temporal.TerminateWorkflow(ctx, ordersaga.WorkflowID(id), "", "e2e"); err != nil {
+				t.Fatal(err)
+			}
+		}, wantStatus: workflows.AwaitingFulfillment, wantTemporal: "Terminated"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := fmt.Sprintf("await-%d", i)
+			placed, err := oc.Place(ctx, recordOrder(id, tt.token, tt.window))
+			if err != nil {
+				t.Fatal(err)
+			}
+			type awaited struct {
+				v   orderclient.View
+				err error
+			}
+			done := make(chan awaited, 1)
+			go func() {
+				v, err := oc.Await(ctx, placed)
+				done <- awaited{v, err}
+			}()
+			if tt.end != nil {
+				tt.end(id)
+			}
+			got := <-done
+			v := got.v
+			if got.err != nil || v.OrderID != id || v.Status != tt.wantStatus || v.TemporalStatus != tt.wantTemporal || v.RunID != placed.RunID {
+				t.Fatalf("Await = %+v, %v; want order %s %s, Temporal status %s, run %s", v, got.err, id, tt.wantStatus, tt.wantTemporal, placed.RunID)
+			}
+			if tt.wantTotal && v.TotalCents <= 0 {
+				t.Errorf("Await: total %d, want the order's total", v.TotalCents)
+			}
+		})
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/activities/inventory"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/internal/stores"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -31,7 +32,7 @@ const (
 
 // loadCancelWindow is the cancel window of a load's cancel orders: long
 // enough for the load to see AWAITING_FULFILLMENT and send the cancel even
-// under load. The other kinds ship at once.
+// under load. The other kinds get --window, 0 (ship at once) by default.
 const loadCancelWindow = 30 * time.Second
 
 // defaultMix is --mix's default.
@@ -64,36 +65,50 @@ type loadFlags struct {
 	mix                 string
 	mixSet              bool // --mix was given
 	workflow            string
+	window              time.Duration
+	windowSet           bool // --window was given
+	audit               bool
+	dataDir             string
+	dsns                stores.DSNs
 }
 
 func newLoadCommand(a *app) *cobra.Command {
 	var lf loadFlags
 	cmd := &cobra.Command{
-		Use:   "load --orders N --concurrency C [--rate R] [--mix KIND=WEIGHT,...] [--workflow saga|baseline]",
+		Use:   "load --orders N --concurrency C [--rate R] [--mix KIND=WEIGHT,...] [--window D] [--workflow saga|baseline]",
 		Short: "Place many orders at once and report throughput, latency and outcomes",
 		Long: `load places --orders real orders, as place does, at most --concurrency at a
 time and, with --rate, at most that many per second; it waits for each to end
-and reports orders/s, the end-to-end latency (p50, p95, p99, max) and the
+and reports orders/s, the end-to-end latency (p50, p95, p99, max, from an HDR
+histogram to 3 significant figures), the most jobs in flight at once and the
 outcomes by kind. Order IDs are a run prefix and an index (load-<run>-<i>).
 
 --mix weighs the kinds of order: success (tok_visa, must COMPLETE), declined
 (tok_declined, must FAIL), flaky (tok_flaky, must COMPLETE after retries) and
 cancel (a 30s cancel window; load cancels it once it is AWAITING_FULFILLMENT,
-and it must end CANCELLED).
+and it must end CANCELLED). --window gives the other kinds a cancel window,
+so that many orders are open at once; they ship when it ends.
+
+After the run, load audits the stores as 'worker audit' does, over the
+orders of the run: it must run where the worker's stores are (--data-dir, or
+the --*-dsn flags, as the worker takes them). --audit=false skips it.
 
 --workflow baseline runs the baseline workflow (three no-op activities) instead,
 as workflows baseline-<run>-<i>; a worker must run with --benchmark-baseline.
-Every one must complete; --mix does not apply.
+Every one must complete; --mix and --window do not apply, and there is no audit.
 
 A terminal shows one updating progress line, other outputs a line every few
 seconds, -o json none. The report lists every order that ended otherwise than
-its kind asked; the exit status is then 3.`,
+its kind asked, and every violation the audit found; the exit status is
+then 3.`,
 		Example: `  starter load --orders 200 --concurrency 20
   starter load --orders 1000 --concurrency 50 --rate 25 --mix success=70,declined=10,flaky=10,cancel=10
+  starter load --orders 500 --concurrency 500 --window 2m --data-dir /var/lib/ordersaga
   starter load --workflow baseline --orders 1000 --concurrency 50 -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			lf.mixSet = cmd.Flags().Changed("mix")
+			lf.windowSet = cmd.Flags().Changed("window")
 			plan, err := lf.plan()
 			if err != nil {
 				return usageError(cmd, err)
@@ -107,16 +122,25 @@ its kind asked; the exit status is then 3.`,
 	f.Float64Var(&lf.rate, "rate", 0, "start at most this many orders per second; 0 is as fast as --concurrency allows")
 	f.StringVar(&lf.mix, "mix", defaultMix, "kinds of order and their weights: success, declined, flaky, cancel")
 	f.StringVar(&lf.workflow, "workflow", loadSaga, "what to run: saga (orders) or baseline (three no-op activities)")
+	f.DurationVar(&lf.window, "window", 0, "cancel window of the orders not of the cancel kind; 0 ships at once")
+	f.BoolVar(&lf.audit, "audit", true, "audit the stores over the run's orders once it ends (saga only)")
+	stores.RegisterDataDir(f, &lf.dataDir)
+	lf.dsns.Register(f)
 	return cmd
 }
 
-// loadPlan is a checked load: what to run, how fast, and each job's kind.
+// loadPlan is a checked load: what to run, how fast, each job's kind, and
+// where the stores to audit are.
 type loadPlan struct {
 	workflow    string
 	concurrency int
 	rate        float64
-	run         string // the run prefix of the IDs
+	window      time.Duration // the cancel window of the orders not of the cancel kind
+	run         string        // the run prefix of the IDs
 	kinds       []loadKind
+	audit       bool // audit the stores after a saga run
+	dataDir     string
+	dsns        stores.DSNs
 }
 
 // plan checks the flags and turns them into a plan. Nothing here touches
@@ -129,8 +153,10 @@ func (lf *loadFlags) plan() (loadPlan, error) {
 		return loadPlan{}, fmt.Errorf("--concurrency is %d: give at least 1", lf.concurrency)
 	case lf.rate < 0 || math.IsNaN(lf.rate) || math.IsInf(lf.rate, 0):
 		return loadPlan{}, fmt.Errorf("--rate is %v: give orders per second, or 0 for no limit", lf.rate)
+	case lf.window < 0 || lf.window > workflows.MaxCancelWindow:
+		return loadPlan{}, fmt.Errorf("--window is %s: give 0 (ship at once) up to %s", lf.window, workflows.MaxCancelWindow)
 	}
-	p := loadPlan{workflow: lf.workflow, concurrency: lf.concurrency, rate: lf.rate, run: runPrefix(time.Now())}
+	p := loadPlan{workflow: lf.workflow, concurrency: lf.concurrency, rate: lf.rate, window: lf.window, run: runPrefix(time.Now())}
 	switch lf.workflow {
 	case loadSaga:
 		weights, err := parseMix(lf.mix)
@@ -138,9 +164,18 @@ func (lf *loadFlags) plan() (loadPlan, error) {
 			return loadPlan{}, fmt.Errorf("--mix %q: %w", lf.mix, err)
 		}
 		p.kinds = spreadKinds(lf.orders, weights)
+		if lf.audit {
+			if err := lf.dsns.Check(); err != nil {
+				return loadPlan{}, err
+			}
+			p.audit, p.dataDir, p.dsns = true, lf.dataDir, lf.dsns
+		}
 	case loadBaseline:
 		if lf.mixSet {
 			return loadPlan{}, fmt.Errorf("--mix does not apply to --workflow %s: every baseline workflow must complete", loadBaseline)
+		}
+		if lf.windowSet {
+			return loadPlan{}, fmt.Errorf("--window does not apply to --workflow %s: it has no cancel window", loadBaseline)
 		}
 		p.kinds = slices.Repeat([]loadKind{baselineKind}, lf.orders)
 	default:
@@ -249,15 +284,17 @@ func kindCounts(n int, weights []int) []int {
 	return counts
 }
 
-// load connects and runs the plan, then reports. It returns an
-// *outcomeError when any job ended otherwise than its kind asked.
+// load connects and runs the plan, audits a saga run, then reports. It
+// returns an *outcomeError when any job ended otherwise than its kind
+// asked or the audit found a violation, and an error after the report when
+// the audit could not run.
 func (a *app) load(ctx context.Context, p loadPlan) error {
 	oc, done, err := a.connect()
 	if err != nil {
 		return err
 	}
 	defer done()
-	job := sagaJob(oc, p.run)
+	job := sagaJob(oc, p.run, p.window)
 	if p.workflow == loadBaseline {
 		job = baselineJob(oc.Temporal, p.run)
 	}
@@ -267,13 +304,31 @@ func (a *app) load(ctx context.Context, p loadPlan) error {
 		return fmt.Errorf("load interrupted after %d of %d %s ended; the ones started go on", countEnded(results), len(p.kinds), unitOf(p))
 	}
 	rep := buildReport(p, results, elapsed)
+	rep.MaxInFlight = d.maxInFlight
+	auditErr := auditLoad(ctx, p, results, &rep)
 	if err := render(a, rep, printLoadReport); err != nil {
 		return err
 	}
-	if len(rep.Mismatches) > 0 {
-		return &outcomeError{msg: fmt.Sprintf("%d of %d %s ended otherwise than asked", len(rep.Mismatches), rep.Total, unitOf(p))}
+	if auditErr != nil {
+		return auditErr
 	}
-	return nil
+	return rep.outcome(unitOf(p))
+}
+
+// outcome is the *outcomeError of a report with mismatches or audit
+// violations, nil for one without.
+func (rep loadReport) outcome(unit string) error {
+	var problems []string
+	if n := len(rep.Mismatches); n > 0 {
+		problems = append(problems, fmt.Sprintf("%d of %d %s ended otherwise than asked", n, rep.Total, unit))
+	}
+	if a := rep.Audit; a != nil && a.Report != nil && !a.OK {
+		problems = append(problems, fmt.Sprintf("the audit found %d violation(s)", len(a.Violations)))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return &outcomeError{msg: strings.Join(problems, "; ")}
 }
 
 func unitOf(p loadPlan) string {
@@ -285,46 +340,59 @@ func unitOf(p loadPlan) string {
 
 // jobResult is how one job ended.
 type jobResult struct {
-	index   int
-	id      string
-	kind    loadKind
-	status  workflows.Status // "" when it never got an ending
+	index int
+	kind  loadKind
+	jobEnd
 	err     error
 	latency time.Duration
 	ended   bool
 }
 
-// jobFunc runs the job index of kind to its end: it returns the ID it
-// used, the status it ended in, and an error if it could not tell.
-type jobFunc func(ctx context.Context, index int, kind loadKind) (id string, status workflows.Status, err error)
+// jobEnd is what a job learned of its ending.
+type jobEnd struct {
+	id     string
+	status workflows.Status // "" when it never got an ending
+	// totalCents and temporalStatus are the ended order's, for the audit.
+	totalCents     int64
+	temporalStatus string
+}
+
+// jobFunc runs the job index of kind to its end: it returns the ID it used
+// and how it ended, or an error if it could not tell.
+type jobFunc func(ctx context.Context, index int, kind loadKind) (jobEnd, error)
 
 // sagaJob places an order as `starter place` does and waits for its end,
-// cancelling it first when its kind asks.
-func sagaJob(oc *orderclient.Client, run string) jobFunc {
-	return func(ctx context.Context, index int, kind loadKind) (string, workflows.Status, error) {
+// cancelling it first when its kind asks. Orders not of the cancel kind
+// get the cancel window window.
+func sagaJob(oc *orderclient.Client, run string, window time.Duration) jobFunc {
+	return func(ctx context.Context, index int, kind loadKind) (jobEnd, error) {
 		order := workflows.Order{
 			ID:           fmt.Sprintf("load-%s-%d", run, index),
 			CustomerID:   "load-" + run,
 			Items:        []inventory.Item{{SKU: "STICKER-PACK", Qty: 1}},
 			PaymentToken: kind.token,
 			Address:      "1 Load Test Way",
+			CancelWindow: workflows.Duration(window),
 		}
 		if kind.cancel {
 			order.CancelWindow = workflows.Duration(loadCancelWindow)
 		}
-		if _, err := oc.Place(ctx, order); err != nil {
-			return order.ID, "", err
+		end := jobEnd{id: order.ID}
+		placed, err := oc.Place(ctx, order)
+		if err != nil {
+			return end, err
 		}
 		if kind.cancel {
 			if err := cancelWhenAwaiting(ctx, oc, order.ID); err != nil {
-				return order.ID, "", err
+				return end, err
 			}
 		}
-		v, err := oc.Wait(ctx, order.ID)
+		v, err := oc.Await(ctx, placed)
 		if err != nil {
-			return order.ID, "", fmt.Errorf("wait for order %s: %w", order.ID, err)
+			return end, err
 		}
-		return order.ID, v.Status, nil
+		end.status, end.totalCents, end.temporalStatus = v.Status, v.TotalCents, v.TemporalStatus
+		return end, nil
 	}
 }
 
@@ -367,20 +435,23 @@ func cancelWhenAwaiting(ctx context.Context, oc *orderclient.Client, orderID str
 
 // baselineJob starts the baseline workflow and waits for it to end.
 func baselineJob(c client.Client, run string) jobFunc {
-	return func(ctx context.Context, index int, _ loadKind) (string, workflows.Status, error) {
+	return func(ctx context.Context, index int, _ loadKind) (jobEnd, error) {
 		id := fmt.Sprintf("%s%s-%d", ordersaga.BaselineWorkflowIDPrefix, run, index)
+		end := jobEnd{id: id}
 		wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 			ID:                    id,
 			TaskQueue:             ordersaga.BaselineTaskQueue,
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		}, ordersaga.BaselineWorkflowType)
 		if err != nil {
-			return id, "", fmt.Errorf("start baseline workflow %s: %w", id, err)
+			return end, fmt.Errorf("start baseline workflow %s: %w", id, err)
 		}
 		if err := wr.Get(ctx, nil); err != nil {
-			return id, workflows.Failed, fmt.Errorf("baseline workflow %s: %w", id, err)
+			end.status = workflows.Failed
+			return end, fmt.Errorf("baseline workflow %s: %w", id, err)
 		}
-		return id, workflows.Completed, nil
+		end.status = workflows.Completed
+		return end, nil
 	}
 }
 
@@ -390,9 +461,10 @@ type driver struct {
 	plan loadPlan
 	job  jobFunc
 
-	mu       sync.Mutex
-	results  []jobResult
-	inFlight int
+	mu          sync.Mutex
+	results     []jobResult
+	inFlight    int
+	maxInFlight int // the most jobs in flight at once
 }
 
 // drive runs every job (or until ctx ends) and returns the results in job
@@ -445,10 +517,11 @@ func acquire(ctx context.Context, slots chan struct{}, pace <-chan time.Time, i 
 func (d *driver) runOne(ctx context.Context, i int, kind loadKind) {
 	d.mu.Lock()
 	d.inFlight++
+	d.maxInFlight = max(d.maxInFlight, d.inFlight)
 	d.mu.Unlock()
 	begin := time.Now()
-	id, status, err := d.job(ctx, i, kind)
-	r := jobResult{index: i, id: id, kind: kind, status: status, err: err, latency: time.Since(begin), ended: true}
+	end, err := d.job(ctx, i, kind)
+	r := jobResult{index: i, kind: kind, jobEnd: end, err: err, latency: time.Since(begin), ended: true}
 	d.mu.Lock()
 	d.inFlight--
 	d.results[i] = r

@@ -2,13 +2,23 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"maps"
+	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ordersaga/ordersaga/internal/audit"
+	"github.com/ordersaga/ordersaga/internal/stores"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -88,7 +98,7 @@ func TestSpreadKindsInterleaves(t *testing.T) {
 	}
 }
 
-func TestPercentile(t *testing.T) {
+func TestLatencySummary(t *testing.T) {
 	ms := func(v ...int) []time.Duration {
 		out := make([]time.Duration, len(v))
 		for i, x := range v {
@@ -101,28 +111,37 @@ func TestPercentile(t *testing.T) {
 		hundred[i] = i + 1
 	}
 	tests := []struct {
-		name   string
-		sorted []time.Duration
-		p      float64
-		want   time.Duration
+		name      string
+		latencies []time.Duration
+		want      latencyStats // exact nearest-rank values, in ms
 	}{
-		{"none", nil, 50, 0},
-		{"one value", ms(7), 99, 7 * time.Millisecond},
-		{"p50 of 1..100", ms(hundred...), 50, 50 * time.Millisecond},
-		{"p95 of 1..100", ms(hundred...), 95, 95 * time.Millisecond},
-		{"p99 of 1..100", ms(hundred...), 99, 99 * time.Millisecond},
-		{"max of 1..100", ms(hundred...), 100, 100 * time.Millisecond},
-		{"p50 of four", ms(1, 2, 3, 4), 50, 2 * time.Millisecond},
-		{"p95 of four", ms(1, 2, 3, 4), 95, 4 * time.Millisecond},
-		{"p0 is the minimum", ms(1, 2, 3, 4), 0, time.Millisecond},
+		{"none", nil, latencyStats{}},
+		{"one value", ms(7), latencyStats{P50: 7, P95: 7, P99: 7, Max: 7}},
+		{"1..100 ms", ms(hundred...), latencyStats{P50: 50, P95: 95, P99: 99, Max: 100}},
+		{"four, unsorted", ms(4, 1, 3, 2), latencyStats{P50: 2, P95: 4, P99: 4, Max: 4}},
+		{"a slow tail", ms(10, 10, 10, 10, 10, 10, 10, 10, 10, 2500), latencyStats{P50: 10, P95: 2500, P99: 2500, Max: 2500}},
+		{"under a microsecond counts as one", []time.Duration{100 * time.Nanosecond}, latencyStats{P50: 0.001, P95: 0.001, P99: 0.001, Max: 0.001}},
+		{"over an hour counts as an hour", []time.Duration{2 * time.Hour}, latencyStats{P50: 3_600_000, P95: 3_600_000, P99: 3_600_000, Max: 3_600_000}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := percentile(tt.sorted, tt.p); got != tt.want {
-				t.Errorf("percentile(%v, %v) = %v, want %v", tt.sorted, tt.p, got, tt.want)
+			got := latencySummary(tt.latencies)
+			for _, q := range []struct {
+				name      string
+				got, want float64
+			}{{"p50", got.P50, tt.want.P50}, {"p95", got.P95, tt.want.P95}, {"p99", got.P99, tt.want.P99}, {"max", got.Max, tt.want.Max}} {
+				if !withinPrecision(q.got, q.want) {
+					t.Errorf("%s = %v ms, want %v ms to 3 significant figures", q.name, q.got, q.want)
+				}
 			}
 		})
 	}
+}
+
+// withinPrecision reports whether got is want as a histogram with 3
+// significant figures holds it: within 0.1%, or a microsecond.
+func withinPrecision(got, want float64) bool {
+	return math.Abs(got-want) <= max(want*0.001, 0.001)
 }
 
 // loadResults makes results of the given kinds: a status per job, "" for an
@@ -131,7 +150,8 @@ func loadResults(statuses map[string][]workflows.Status) []jobResult {
 	var out []jobResult
 	for _, k := range append(slices.Clone(loadKinds), baselineKind) {
 		for _, s := range statuses[k.name] {
-			r := jobResult{index: len(out), id: "load-r-" + string(rune('a'+len(out))), kind: k, status: s, latency: time.Duration(len(out)+1) * time.Second, ended: true}
+			r := jobResult{index: len(out), kind: k, latency: time.Duration(len(out)+1) * time.Second, ended: true,
+				jobEnd: jobEnd{id: "load-r-" + string(rune('a'+len(out))), status: s, totalCents: 499, temporalStatus: "Completed"}}
 			if s == "" {
 				r.err = errors.New("wait for order: deadline exceeded\nafter 30s")
 			}
@@ -144,12 +164,13 @@ func loadResults(statuses map[string][]workflows.Status) []jobResult {
 func TestLoadReport(t *testing.T) {
 	plan := loadPlan{workflow: loadSaga, concurrency: 2, run: "r"}
 	tests := []struct {
-		name      string
-		plan      loadPlan
-		results   []jobResult
-		wantText  []string
-		wantMiss  []string // IDs
-		wantEnded map[string]map[string]int
+		name        string
+		plan        loadPlan
+		results     []jobResult
+		wantText    []string
+		wantMiss    []string // IDs
+		wantEnded   map[string]map[string]int
+		wantLatency latencyStats
 	}{
 		{
 			name: "all as asked",
@@ -157,8 +178,9 @@ func TestLoadReport(t *testing.T) {
 			results: loadResults(map[string][]workflows.Status{
 				"success": {workflows.Completed, workflows.Completed}, "declined": {workflows.Failed}, "cancel": {workflows.Cancelled},
 			}),
-			wantText:  []string{"Load r (saga): 4 in 2s, 2.0/s, concurrency 2", "p50 2000.0  p95 4000.0  p99 4000.0  max 4000.0", "success:   2  want COMPLETED  COMPLETED 2", "All ended as asked."},
-			wantEnded: map[string]map[string]int{"success": {"COMPLETED": 2}, "declined": {"FAILED": 1}, "cancel": {"CANCELLED": 1}},
+			wantText:    []string{"Load r (saga): 4 in 2s, 2.0/s, concurrency 2, max 2 in flight\n", "Latency (ms): p50 2", "success:   2  want COMPLETED  COMPLETED 2", "All ended as asked."},
+			wantEnded:   map[string]map[string]int{"success": {"COMPLETED": 2}, "declined": {"FAILED": 1}, "cancel": {"CANCELLED": 1}},
+			wantLatency: latencyStats{P50: 2000, P95: 4000, P99: 4000, Max: 4000},
 		},
 		{
 			name: "mismatches and errors are listed",
@@ -166,21 +188,32 @@ func TestLoadReport(t *testing.T) {
 			results: loadResults(map[string][]workflows.Status{
 				"success": {workflows.Completed}, "flaky": {workflows.Failed}, "cancel": {""},
 			}),
-			wantText:  []string{"2 ended otherwise than asked:", "load-r-b (flaky): want COMPLETED, got FAILED", "load-r-c (cancel): want CANCELLED, got ERROR: wait for order: deadline exceeded after 30s"},
-			wantMiss:  []string{"load-r-b", "load-r-c"},
-			wantEnded: map[string]map[string]int{"success": {"COMPLETED": 1}, "flaky": {"FAILED": 1}, "cancel": {"ERROR": 1}},
+			wantText:    []string{"2 ended otherwise than asked:", "load-r-b (flaky): want COMPLETED, got FAILED", "load-r-c (cancel): want CANCELLED, got ERROR: wait for order: deadline exceeded after 30s"},
+			wantMiss:    []string{"load-r-b", "load-r-c"},
+			wantEnded:   map[string]map[string]int{"success": {"COMPLETED": 1}, "flaky": {"FAILED": 1}, "cancel": {"ERROR": 1}},
+			wantLatency: latencyStats{P50: 2000, P95: 3000, P99: 3000, Max: 3000},
 		},
 		{
-			name:      "baseline",
-			plan:      loadPlan{workflow: loadBaseline, concurrency: 1, rate: 5, run: "b"},
-			results:   loadResults(map[string][]workflows.Status{loadBaseline: {workflows.Completed}}),
-			wantText:  []string{"Load b (baseline): 1 in 2s, 0.5/s, concurrency 1, rate limit 5/s", "baseline:  1  want COMPLETED  COMPLETED 1"},
-			wantEnded: map[string]map[string]int{loadBaseline: {"COMPLETED": 1}},
+			name:        "baseline",
+			plan:        loadPlan{workflow: loadBaseline, concurrency: 1, rate: 5, run: "b"},
+			results:     loadResults(map[string][]workflows.Status{loadBaseline: {workflows.Completed}}),
+			wantText:    []string{"Load b (baseline): 1 in 2s, 0.5/s, concurrency 1, rate limit 5/s, max 2 in flight", "baseline:  1  want COMPLETED  COMPLETED 1"},
+			wantEnded:   map[string]map[string]int{loadBaseline: {"COMPLETED": 1}},
+			wantLatency: latencyStats{P50: 1000, P95: 1000, P99: 1000, Max: 1000},
+		},
+		{
+			name:        "window",
+			plan:        loadPlan{workflow: loadSaga, concurrency: 3, window: 90 * time.Second, run: "w"},
+			results:     loadResults(map[string][]workflows.Status{"success": {workflows.Completed}}),
+			wantText:    []string{"Load w (saga): 1 in 2s, 0.5/s, concurrency 3, window 1m30s, max 2 in flight"},
+			wantEnded:   map[string]map[string]int{"success": {"COMPLETED": 1}},
+			wantLatency: latencyStats{P50: 1000, P95: 1000, P99: 1000, Max: 1000},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rep := buildReport(tt.plan, tt.results, 2*time.Second)
+			rep.MaxInFlight = 2
 			var ids []string
 			for _, m := range rep.Mismatches {
 				ids = append(ids, m.ID)
@@ -193,9 +226,9 @@ func TestLoadReport(t *testing.T) {
 					t.Errorf("outcomes of %s = %v, want %v", kind, got, ended)
 				}
 			}
-			l := rep.Latency
-			if l.P50 <= 0 || l.P50 > l.P95 || l.P95 > l.P99 || l.P99 > l.Max {
-				t.Errorf("latencies not positive and ordered: %+v", l)
+			l, w := rep.Latency, tt.wantLatency
+			if !withinPrecision(l.P50, w.P50) || !withinPrecision(l.P95, w.P95) || !withinPrecision(l.P99, w.P99) || !withinPrecision(l.Max, w.Max) {
+				t.Errorf("latencies = %+v, want %+v to 3 significant figures", l, w)
 			}
 			var buf bytes.Buffer
 			if err := printLoadReport(&buf, rep); err != nil {
@@ -206,21 +239,265 @@ func TestLoadReport(t *testing.T) {
 					t.Errorf("report lacks %q:\n%s", want, buf.String())
 				}
 			}
+			if strings.Contains(buf.String(), "Audit") {
+				t.Errorf("a report without an audit mentions one:\n%s", buf.String())
+			}
 		})
 	}
 }
 
-func TestLoadReportJSONHasEmptyMismatches(t *testing.T) {
-	rep := buildReport(loadPlan{workflow: loadBaseline, concurrency: 1, run: "b"},
-		loadResults(map[string][]workflows.Status{loadBaseline: {workflows.Completed}}), time.Second)
-	var buf bytes.Buffer
-	if err := writeJSON(&buf, rep, true); err != nil {
+func TestLoadReportJSON(t *testing.T) {
+	tests := []struct {
+		name    string
+		plan    loadPlan
+		audit   *loadAudit
+		want    []string
+		wantNot []string
+	}{
+		{
+			name: "baseline has no audit",
+			plan: loadPlan{workflow: loadBaseline, concurrency: 1, run: "b"},
+			want: []string{`"mismatches": []`, `"latency_ms": {`, `"per_second": 1`, `"max_in_flight": 1`},
+			// A baseline run has no window and no audit.
+			wantNot: []string{`"audit"`, `"window_seconds"`},
+		},
+		{
+			name:  "passed audit",
+			plan:  loadPlan{workflow: loadSaga, concurrency: 1, window: time.Minute, run: "s"},
+			audit: passedAudit(),
+			want: []string{`"window_seconds": 60`, `"audit": {`, `"ok": true`, `"orders_audited": 3`, `"orders_not_audited": 1`,
+				`"checks": [`, `"name": "stock"`, `"violations": []`, `"captured_cents": 998`},
+			wantNot: []string{`"skipped"`, `"error"`},
+		},
+		{
+			name:  "failed audit",
+			plan:  loadPlan{workflow: loadSaga, concurrency: 1, run: "s"},
+			audit: failedAudit(),
+			want:  []string{`"ok": false`, `"violations": [` + "\n" + `      "order load-s-0 (COMPLETED): charge is \"\", want \"CAPTURED\""`},
+		},
+		{
+			name:  "skipped audit",
+			plan:  loadPlan{workflow: loadSaga, concurrency: 1, run: "s"},
+			audit: &loadAudit{Skipped: true, NotAudited: 1},
+			want:  []string{`"ok": false`, `"skipped": true`, `"orders_audited": 0`, `"orders_not_audited": 1`},
+			// The audit's own fields are absent: it did not run.
+			wantNot: []string{`"checks"`, `"violations"`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := buildReport(tt.plan, loadResults(map[string][]workflows.Status{loadBaseline: {workflows.Completed}}), time.Second)
+			rep.MaxInFlight, rep.Audit = 1, tt.audit
+			var buf bytes.Buffer
+			if err := writeJSON(&buf, rep, true); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(buf.String(), want) {
+					t.Errorf("JSON report lacks %s:\n%s", want, buf.String())
+				}
+			}
+			for _, not := range tt.wantNot {
+				if strings.Contains(buf.String(), not) {
+					t.Errorf("JSON report has %s:\n%s", not, buf.String())
+				}
+			}
+		})
+	}
+}
+
+func passedAudit() *loadAudit {
+	return &loadAudit{OK: true, Audited: 3, NotAudited: 1, Report: &audit.Report{
+		OrdersEnded: map[workflows.Status]int{workflows.Completed: 2, workflows.Failed: 1}, NeedsAttention: []string{},
+		SKUs: 12, CapturedCents: 998, CompletedCents: 998, Violations: []string{},
+		Checks: []audit.Check{{Name: "stock", Detail: "12 SKUs"}, {Name: "money", Detail: "captured $9.98"}},
+	}}
+}
+
+func failedAudit() *loadAudit {
+	return &loadAudit{Audited: 2, Report: &audit.Report{
+		OrdersEnded: map[workflows.Status]int{workflows.Completed: 2}, NeedsAttention: []string{}, SKUs: 12, CompletedCents: 998,
+		Checks: []audit.Check{{Name: "stock"}, {Name: "completed orders", Violations: 1}, {Name: "money", Violations: 1}},
+		Violations: []string{
+			`order load-s-0 (COMPLETED): charge is "", want "CAPTURED"`,
+			"money: charges captured for ended orders add up to $0.00, completed orders to $9.98",
+		},
+	}}
+}
+
+func TestPrintLoadAudit(t *testing.T) {
+	tests := []struct {
+		name  string
+		audit loadAudit
+		want  []string
+	}{
+		{"passed", *passedAudit(), []string{"Audit: passed (3 orders, stock of 12 SKUs, money: $9.98 captured = $9.98 completed); 1 not audited (ending unknown)\n"}},
+		{"failed", *failedAudit(), []string{
+			"Audit: FAILED: completed orders 1, money 1 (2 orders)\n",
+			"  order load-s-0 (COMPLETED): charge is \"\", want \"CAPTURED\"\n",
+			"  money: charges captured for ended orders add up to $0.00, completed orders to $9.98\n",
+		}},
+		{"skipped", loadAudit{Skipped: true, NotAudited: 4}, []string{"Audit: skipped (--audit=false)\n"}},
+		{"not run", loadAudit{Error: "cannot open the stores to audit: no store at x", NotAudited: 4}, []string{"Audit: not run: cannot open the stores to audit: no store at x\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			printLoadAudit(&buf, tt.audit)
+			for _, want := range tt.want {
+				if !strings.Contains(buf.String(), want) {
+					t.Errorf("audit lacks %q:\n%s", want, buf.String())
+				}
+			}
+		})
+	}
+}
+
+func TestLoadOutcome(t *testing.T) {
+	tests := []struct {
+		name    string
+		rep     loadReport
+		wantErr string // "" for none
+	}{
+		{"clean", loadReport{Total: 3, Audit: passedAudit()}, ""},
+		{"skipped audit", loadReport{Total: 3, Audit: &loadAudit{Skipped: true}}, ""},
+		{"baseline", loadReport{Total: 3}, ""},
+		{"mismatches", loadReport{Total: 3, Mismatches: []mismatch{{ID: "a"}}, Audit: passedAudit()}, "1 of 3 orders ended otherwise than asked"},
+		{"violations", loadReport{Total: 3, Audit: failedAudit()}, "the audit found 2 violation(s)"},
+		{"both", loadReport{Total: 3, Mismatches: []mismatch{{ID: "a"}}, Audit: failedAudit()}, "1 of 3 orders ended otherwise than asked; the audit found 2 violation(s)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.rep.outcome("orders")
+			var outcome *outcomeError
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("outcome = %v, want nil", err)
+			case tt.wantErr != "" && (!errors.As(err, &outcome) || err.Error() != tt.wantErr):
+				t.Errorf("outcome = %#v, want an *outcomeError %q (exit 3)", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestAuditLoad audits real SQLite stores: the run's orders with a known
+// ending are judged, the others counted; no stores is an error that says
+// what to do, and creates nothing.
+func TestAuditLoad(t *testing.T) {
+	withStores := t.TempDir()
+	_, closeStores, err := stores.Open(context.Background(), withStores, stores.DSNs{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"mismatches": []`, `"latency_ms": {`, `"per_second": 1`} {
-		if !strings.Contains(buf.String(), want) {
-			t.Errorf("JSON report lacks %s:\n%s", want, buf.String())
-		}
+	closeStores()
+	missing := filepath.Join(t.TempDir(), "nowhere")
+	saga := func(audit bool, dir string) loadPlan {
+		return loadPlan{workflow: loadSaga, audit: audit, dataDir: dir}
+	}
+	results := loadResults(map[string][]workflows.Status{"declined": {workflows.Failed}, "cancel": {""}})
+	tests := []struct {
+		name    string
+		plan    loadPlan
+		results []jobResult
+		want    *loadAudit // without its Report
+		wantErr string
+		wantOK  bool
+	}{
+		{name: "baseline has none", plan: loadPlan{workflow: loadBaseline}, results: results},
+		{name: "skipped", plan: saga(false, missing), results: results, want: &loadAudit{Skipped: true, NotAudited: 2}},
+		{name: "no stores", plan: saga(true, missing), results: results, want: &loadAudit{NotAudited: 2},
+			wantErr: "cannot open the stores to audit: no store at " + missing + "/inventory.db; run starter load where the worker's stores are (--data-dir or the --*-dsn flags), or pass --audit=false"},
+		{name: "passed", plan: saga(true, withStores), results: results, want: &loadAudit{Audited: 1, NotAudited: 1}, wantOK: true},
+		{name: "violations", plan: saga(true, withStores), results: loadResults(map[string][]workflows.Status{"success": {workflows.Completed}}),
+			want: &loadAudit{Audited: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rep loadReport
+			err := auditLoad(context.Background(), tt.plan, tt.results, &rep)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Errorf("auditLoad error = %v, want %q", err, tt.wantErr)
+				}
+			} else if err != nil {
+				t.Fatalf("auditLoad: %v", err)
+			}
+			if tt.want == nil {
+				if rep.Audit != nil {
+					t.Errorf("audit = %+v, want none", rep.Audit)
+				}
+				return
+			}
+			a := rep.Audit
+			if a == nil || a.Skipped != tt.want.Skipped || a.Audited != tt.want.Audited || a.NotAudited != tt.want.NotAudited || a.OK != tt.wantOK {
+				t.Fatalf("audit = %+v, want %+v, ok %v", a, tt.want, tt.wantOK)
+			}
+			if ran := a.Report != nil; ran != (!tt.want.Skipped && tt.wantErr == "") {
+				t.Errorf("audit ran = %v, want it to run only when asked and the stores opened", ran)
+			}
+			if tt.wantErr != "" && a.Error != tt.wantErr {
+				t.Errorf("audit error = %q, want %q", a.Error, tt.wantErr)
+			}
+			if a.Report != nil && !a.OK && !strings.Contains(strings.Join(a.Violations, "\n"), "order load-r-a (COMPLETED): reservation is") {
+				t.Errorf("violations = %q, want the completed order's missing reservation", a.Violations)
+			}
+		})
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("auditing a missing data directory created it: %v", err)
+	}
+}
+
+// TestDriverMaxInFlight: the driver records the most jobs in flight at
+// once, which --concurrency bounds.
+func TestDriverMaxInFlight(t *testing.T) {
+	for _, concurrency := range []int{1, 3, 8} {
+		t.Run(fmt.Sprint(concurrency), func(t *testing.T) {
+			var started atomic.Int32
+			full := make(chan struct{})
+			var once sync.Once
+			job := func(ctx context.Context, index int, _ loadKind) (jobEnd, error) {
+				// The first jobs wait until all the slots are taken.
+				if int(started.Add(1)) == concurrency {
+					once.Do(func() { close(full) })
+				}
+				select {
+				case <-full:
+				case <-ctx.Done():
+				}
+				return jobEnd{id: fmt.Sprint(index), status: workflows.Completed}, nil
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			d := &driver{plan: loadPlan{concurrency: concurrency, kinds: slices.Repeat([]loadKind{loadKinds[0]}, 20)}, job: job}
+			results, _ := d.drive(ctx, &progress{off: true})
+			if ctx.Err() != nil || countEnded(results) != 20 {
+				t.Fatalf("%d of 20 jobs ended (ctx %v)", countEnded(results), ctx.Err())
+			}
+			if d.maxInFlight != concurrency {
+				t.Errorf("max in flight = %d, want %d", d.maxInFlight, concurrency)
+			}
+		})
+	}
+}
+
+// TestLoadFlagsGetAsFarAsConnecting: flags that are right (or that do not
+// apply to the run, as the audit's to a baseline) are no usage error.
+func TestLoadFlagsGetAsFarAsConnecting(t *testing.T) {
+	for name, args := range map[string][]string{
+		"window":                         load("--orders", "2", "--concurrency", "2", "--window", "10m"),
+		"longest window":                 load("--orders", "2", "--concurrency", "2", "--window", "168h"),
+		"no audit, bad DSN left unread":  load("--orders", "2", "--concurrency", "2", "--audit=false", "--payment-dsn", "x"),
+		"baseline with --audit":          load("--orders", "2", "--concurrency", "2", "--workflow", "baseline", "--audit"),
+		"baseline with store flags":      load("--orders", "2", "--concurrency", "2", "--workflow", "baseline", "--data-dir", "/nowhere", "--shipping-dsn", "x"),
+		"saga with a PostgreSQL DSN set": load("--orders", "2", "--concurrency", "2", "--inventory-dsn", "postgres://u@db:5432/x"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, _, stderr := runStarter(t, args...)
+			if code != exitError || !strings.Contains(stderr, "connect to Temporal at "+deadAddress) {
+				t.Errorf("exit code %d, stderr %q; want a connection error to %s", code, stderr, deadAddress)
+			}
+		})
 	}
 }
 

@@ -3,10 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -18,15 +19,23 @@ type loadReport struct {
 	Total       int     `json:"total"`
 	Concurrency int     `json:"concurrency"`
 	Rate        float64 `json:"rate,omitempty"`
-	Seconds     float64 `json:"duration_seconds"`
-	PerSecond   float64 `json:"per_second"`
+	// Window is --window, the cancel window of the orders not of the
+	// cancel kind, in seconds.
+	Window    float64 `json:"window_seconds,omitempty"`
+	Seconds   float64 `json:"duration_seconds"`
+	PerSecond float64 `json:"per_second"`
+	// MaxInFlight is the most jobs that were in flight at once.
+	MaxInFlight int `json:"max_in_flight"`
 	// Latency is from the start of each job to its end, in milliseconds.
 	Latency    latencyStats           `json:"latency_ms"`
 	Outcomes   map[string]kindOutcome `json:"outcomes"`
 	Mismatches []mismatch             `json:"mismatches"`
+	// Audit is the audit of a saga run's orders; nil for a baseline run.
+	Audit *loadAudit `json:"audit,omitempty"`
 }
 
-// latencyStats are exact nearest-rank percentiles of the recorded latencies.
+// latencyStats are percentiles of the recorded latencies, from an HDR
+// histogram: each within 0.1% of the exact nearest-rank value.
 type latencyStats struct {
 	P50 float64 `json:"p50"`
 	P95 float64 `json:"p95"`
@@ -58,7 +67,7 @@ const statusError = "ERROR"
 func buildReport(p loadPlan, results []jobResult, elapsed time.Duration) loadReport {
 	rep := loadReport{
 		Workflow: p.workflow, Run: p.run, Total: len(results), Concurrency: p.concurrency, Rate: p.rate,
-		Seconds: elapsed.Seconds(), Outcomes: map[string]kindOutcome{}, Mismatches: []mismatch{},
+		Window: p.window.Seconds(), Seconds: elapsed.Seconds(), Outcomes: map[string]kindOutcome{}, Mismatches: []mismatch{},
 	}
 	if rep.Seconds > 0 {
 		rep.PerSecond = float64(len(results)) / rep.Seconds
@@ -89,28 +98,27 @@ func buildReport(p loadPlan, results []jobResult, elapsed time.Duration) loadRep
 	return rep
 }
 
+// The latency histogram records microseconds from 1 µs to an hour, to 3
+// significant figures; a latency beyond an hour counts as an hour.
+const (
+	latencyLowest  = 1
+	latencyHighest = int64(time.Hour / time.Microsecond)
+	latencySigFigs = 3
+)
+
 // latencySummary computes the percentiles of latencies, in milliseconds.
 func latencySummary(latencies []time.Duration) latencyStats {
-	sorted := slices.Clone(latencies)
-	slices.Sort(sorted)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	h := hdrhistogram.New(latencyLowest, latencyHighest, latencySigFigs)
+	for _, d := range latencies {
+		_ = h.RecordValue(min(max(d.Microseconds(), latencyLowest), latencyHighest)) // in range: no error
+	}
+	ms := func(us int64) float64 { return float64(us) / 1000 }
 	return latencyStats{
-		P50: ms(percentile(sorted, 50)),
-		P95: ms(percentile(sorted, 95)),
-		P99: ms(percentile(sorted, 99)),
-		Max: ms(percentile(sorted, 100)),
+		P50: ms(h.ValueAtQuantile(50)),
+		P95: ms(h.ValueAtQuantile(95)),
+		P99: ms(h.ValueAtQuantile(99)),
+		Max: ms(h.Max()),
 	}
-}
-
-// percentile returns the nearest-rank p-th percentile of sorted (ascending):
-// the smallest value with at least p% of the values at or below it; 0 for
-// no values.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	return sorted[min(max(rank, 1), len(sorted))-1]
 }
 
 // printLoadReport prints the report for people.
@@ -120,6 +128,10 @@ func printLoadReport(w io.Writer, rep loadReport) error {
 	if rep.Rate > 0 {
 		fmt.Fprintf(w, ", rate limit %g/s", rep.Rate)
 	}
+	if rep.Window > 0 {
+		fmt.Fprintf(w, ", window %s", time.Duration(rep.Window*float64(time.Second)))
+	}
+	fmt.Fprintf(w, ", max %d in flight", rep.MaxInFlight)
 	fmt.Fprintf(w, "\nLatency (ms): p50 %.1f  p95 %.1f  p99 %.1f  max %.1f\n", rep.Latency.P50, rep.Latency.P95, rep.Latency.P99, rep.Latency.Max)
 	fmt.Fprintln(w, "Outcomes:")
 	tw := newTable(w)
@@ -130,19 +142,26 @@ func printLoadReport(w io.Writer, rep loadReport) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if len(rep.Mismatches) == 0 {
-		fmt.Fprintln(w, "All ended as asked.")
-		return nil
+	printMismatches(w, rep.Mismatches)
+	if rep.Audit != nil {
+		printLoadAudit(w, *rep.Audit)
 	}
-	fmt.Fprintf(w, "%d ended otherwise than asked:\n", len(rep.Mismatches))
-	for _, m := range rep.Mismatches {
+	return nil
+}
+
+func printMismatches(w io.Writer, mismatches []mismatch) {
+	if len(mismatches) == 0 {
+		fmt.Fprintln(w, "All ended as asked.")
+		return
+	}
+	fmt.Fprintf(w, "%d ended otherwise than asked:\n", len(mismatches))
+	for _, m := range mismatches {
 		line := fmt.Sprintf("  %s (%s): want %s, got %s", m.ID, m.Kind, m.Want, m.Got)
 		if m.Error != "" {
 			line += ": " + m.Error
 		}
 		fmt.Fprintln(w, line)
 	}
-	return nil
 }
 
 // reportKindNames lists the report's kinds in loadKinds order, then any

@@ -17,11 +17,14 @@
 //	                      (see internal/connect); the flag is --codec-key-file
 //	ORDERSAGA_UI_URL      base URL of the Temporal Web UI, for the links the
 //	                      starter prints (default http://localhost:8233)
+//	ORDERSAGA_DATA_DIR, ORDERSAGA_INVENTORY_DSN, ORDERSAGA_PAYMENT_DSN,
+//	ORDERSAGA_SHIPPING_DSN  where load finds the stores it audits (see
+//	                      internal/stores); the flags are --data-dir and --*-dsn
 //
 // Exit status: 0 on success; 1 on any error, reported as one line on stderr
 // ("starter: ..."); 3 when an order the starter waited for ended otherwise
 // than asked (place --wait: not COMPLETED; cancel --wait: not CANCELLED;
-// load: any order not as its kind asked).
+// load: any order not as its kind asked, or a violation in its audit).
 package main
 
 import (
@@ -112,7 +115,7 @@ of the links the starter prints.
 
 Exit status: 0 success, 1 error (one line on stderr), 3 an order waited for
 ended otherwise than asked (place --wait: not COMPLETED; cancel --wait: not
-CANCELLED; load: any order not as its kind asked).`,
+CANCELLED; load: any order not as its kind asked, or an audit violation).`,
 		Example: `  starter place --id 42 --customer c-1 --item BOOK-GOPL:2 --payment tok_visa --address "1 Main St, Springfield"
   starter status 42
   starter watch 42

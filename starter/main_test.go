@@ -164,6 +164,11 @@ func TestBadInputIsRefusedBeforeConnecting(t *testing.T) {
 		{"load with unknown workflow", load("--orders", "10", "--concurrency", "2", "--workflow", "chaos"), []string{`unknown --workflow "chaos"`, "saga or baseline"}},
 		{"load baseline with a mix", load("--orders", "10", "--concurrency", "2", "--workflow", "baseline", "--mix", "success=1"), []string{"--mix does not apply to --workflow baseline"}},
 		{"load with an argument", load("--orders", "10", "--concurrency", "2", "now"), []string{`unexpected argument "now"`}},
+		{"load with a negative window", load("--orders", "10", "--concurrency", "2", "--window", "-1s"), []string{"--window is -1s", "give 0 (ship at once) up to 168h0m0s"}},
+		{"load with a window too long", load("--orders", "10", "--concurrency", "2", "--window", "169h"), []string{"--window is 169h0m0s", "up to 168h0m0s"}},
+		{"load with a malformed window", load("--orders", "10", "--concurrency", "2", "--window", "5"), []string{`invalid argument "5" for "--window"`}},
+		{"load baseline with a window", load("--orders", "10", "--concurrency", "2", "--workflow", "baseline", "--window", "1m"), []string{"--window does not apply to --workflow baseline"}},
+		{"load with a bad store DSN", load("--orders", "10", "--concurrency", "2", "--payment-dsn", "mysql://db/x"), []string{"--payment-dsn: not a PostgreSQL DSN"}},
 
 		// global
 		{"bad output", []string{"status", "--temporal-address", deadAddress, "-o", "yaml", "42"}, []string{`invalid --output "yaml"`, "text or json"}},

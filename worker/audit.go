@@ -4,18 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/ordersaga/ordersaga/activities/inventory"
-	"github.com/ordersaga/ordersaga/activities/payment"
-	"github.com/ordersaga/ordersaga/activities/shipping"
 	"github.com/ordersaga/ordersaga/internal/audit"
 	"github.com/ordersaga/ordersaga/internal/connect"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/internal/stores"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -61,7 +58,7 @@ violation, and exits 1 if there is any.`,
 }
 
 func runAudit(ctx context.Context, g *globals) (audit.Report, error) {
-	stores, closeStores, err := openStores(ctx, g.dataDir, g.dsns)
+	st, closeStores, err := stores.Open(ctx, g.dataDir, g.dsns)
 	if err != nil {
 		return audit.Report{}, err
 	}
@@ -76,40 +73,7 @@ func runAudit(ctx context.Context, g *globals) (audit.Report, error) {
 	if err != nil {
 		return audit.Report{}, err
 	}
-	return audit.Run(ctx, stores, orders)
-}
-
-// openStores opens the three stores where the flags put them, each in
-// PostgreSQL or in SQLite in dir.
-func openStores(ctx context.Context, dir string, dsns storeDSNs) (audit.Stores, func(), error) {
-	var s audit.Stores
-	var opened []io.Closer // only the stores that did open: no nil *Store in an interface
-	closeAll := func() {
-		for _, c := range opened {
-			c.Close()
-		}
-	}
-	fail := func(err error) (audit.Stores, func(), error) {
-		closeAll()
-		return audit.Stores{}, nil, err
-	}
-	src, err := dsns.sources(dir)
-	if err != nil {
-		return fail(err)
-	}
-	if s.Inventory, err = inventory.Open(ctx, src.inventory); err != nil {
-		return fail(err)
-	}
-	opened = append(opened, s.Inventory)
-	if s.Payment, err = payment.Open(ctx, src.payment); err != nil {
-		return fail(err)
-	}
-	opened = append(opened, s.Payment)
-	if s.Shipping, err = shipping.Open(ctx, src.shipping); err != nil {
-		return fail(err)
-	}
-	opened = append(opened, s.Shipping)
-	return s, closeAll, nil
+	return audit.Run(ctx, st, orders)
 }
 
 // ordersFromTemporal lists every order and reads the outcome of each one

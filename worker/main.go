@@ -9,15 +9,15 @@
 // The same binary runs all four services in one process on a laptop, or one
 // service per deployment in production (`worker --services payment`).
 //
-// Environment variables read here: ORDERSAGA_DATA_DIR (the stores'
-// directory, default .data), ORDERSAGA_LOG_FORMAT (text or json),
+// Environment variables read here: ORDERSAGA_LOG_FORMAT (text or json),
 // ORDERSAGA_LOG_LEVEL (debug, info, warn, error), ORDERSAGA_CODEC_TOKEN (the
 // codec server's bearer token), ORDERSAGA_METRICS_ADDR (where run serves
-// Prometheus metrics), ORDERSAGA_INVENTORY_DSN, ORDERSAGA_PAYMENT_DSN and
-// ORDERSAGA_SHIPPING_DSN (a service's store in PostgreSQL; stores.go); the
-// Temporal connection's TEMPORAL_*
-// variables and the payload keys' ORDERSAGA_CODEC_KEY_FILE and
-// ORDERSAGA_CODEC_KEYS are read by internal/connect.
+// Prometheus metrics). ORDERSAGA_DATA_DIR (the stores' directory, default
+// .data), ORDERSAGA_INVENTORY_DSN, ORDERSAGA_PAYMENT_DSN and
+// ORDERSAGA_SHIPPING_DSN (a service's store in PostgreSQL) are read by
+// internal/stores; the Temporal connection's TEMPORAL_* variables and the
+// payload keys' ORDERSAGA_CODEC_KEY_FILE and ORDERSAGA_CODEC_KEYS by
+// internal/connect.
 package main
 
 import (
@@ -31,6 +31,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ordersaga/ordersaga/internal/connect"
+	"github.com/ordersaga/ordersaga/internal/stores"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -39,7 +40,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 type globals struct {
 	conn      connect.Flags
 	dataDir   string
-	dsns      storeDSNs
+	dsns      stores.DSNs
 	logFormat string
 	logLevel  string
 	output    string
@@ -90,14 +91,14 @@ Without a subcommand, worker runs (same as "worker run").`,
 			if _, err := g.logger(); err != nil {
 				return err
 			}
-			return g.dsns.check()
+			return g.dsns.Check()
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error { return runWorker(cmd.Context(), g, opts) },
 	}
 	pf := root.PersistentFlags()
 	g.conn.Register(pf)
-	pf.StringVar(&g.dataDir, "data-dir", envOr("ORDERSAGA_DATA_DIR", ".data"), "directory of the services' SQLite stores (env ORDERSAGA_DATA_DIR)")
-	g.dsns.register(pf)
+	stores.RegisterDataDir(pf, &g.dataDir)
+	g.dsns.Register(pf)
 	pf.StringVar(&g.logFormat, "log-format", envOr("ORDERSAGA_LOG_FORMAT", "text"), "log format: text or json (env ORDERSAGA_LOG_FORMAT)")
 	pf.StringVar(&g.logLevel, "log-level", envOr("ORDERSAGA_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env ORDERSAGA_LOG_LEVEL)")
 	addRunFlags(root, opts)

@@ -14,6 +14,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
 	"github.com/ordersaga/ordersaga/baseline"
+	"github.com/ordersaga/ordersaga/internal/stores"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -27,8 +28,8 @@ type service struct {
 
 // serviceConfig is what the services take from the worker's flags.
 type serviceConfig struct {
-	dataDir string    // the SQLite stores' directory
-	dsns    storeDSNs // the stores in PostgreSQL
+	dataDir string      // the SQLite stores' directory
+	dsns    stores.DSNs // the stores in PostgreSQL
 	order   workflows.Config
 }
 
@@ -39,13 +40,13 @@ var services = []service{
 		return nil, nil
 	}},
 	{name: "inventory", taskQueue: ordersaga.InventoryTaskQueue, register: func(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
-		return closer(inventory.Register(ctx, w, cfg.dataDir, cfg.dsns.inventory))
+		return closer(inventory.Register(ctx, w, cfg.dataDir, cfg.dsns.Inventory))
 	}},
 	{name: "payment", taskQueue: ordersaga.PaymentTaskQueue, register: func(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
-		return closer(payment.Register(ctx, w, cfg.dataDir, cfg.dsns.payment))
+		return closer(payment.Register(ctx, w, cfg.dataDir, cfg.dsns.Payment))
 	}},
 	{name: "shipping", taskQueue: ordersaga.ShippingTaskQueue, register: func(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
-		return closer(shipping.Register(ctx, w, cfg.dataDir, cfg.dsns.shipping))
+		return closer(shipping.Register(ctx, w, cfg.dataDir, cfg.dsns.Shipping))
 	}},
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities/inventory"
 	"github.com/ordersaga/ordersaga/internal/pgtest"
+	"github.com/ordersaga/ordersaga/internal/stores"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -35,7 +36,7 @@ func TestBadStoreDSNIsRefusedBeforeAnythingStarts(t *testing.T) {
 }
 
 func TestBadStoreDSNFromEnvironmentIsRefused(t *testing.T) {
-	t.Setenv(ShippingDSNEnv, "mongodb://db/x")
+	t.Setenv(stores.ShippingDSNEnv, "mongodb://db/x")
 	dir := t.TempDir()
 	args := []string{"--data-dir", dir, "stock", "list"}
 	code, stdout, stderr := invoke(t, args...)
@@ -49,7 +50,7 @@ func TestStockOnPostgres(t *testing.T) {
 	if code, _, stderr := invoke(t, "--data-dir", dir, "--inventory-dsn", dsn, "stock", "set", "LAMP-LIMITED", "7"); code != 0 {
 		t.Fatalf("stock set: exit %d: %s", code, stderr)
 	}
-	t.Setenv(InventoryDSNEnv, dsn)
+	t.Setenv(stores.InventoryDSNEnv, dsn)
 	code, stdout, stderr := invoke(t, "--data-dir", dir, "stock", "list", "-o", "json")
 	if code != 0 {
 		t.Fatalf("stock list: exit %d: %s", code, stderr)

@@ -172,6 +172,54 @@ func (c *Client) Wait(ctx context.Context, orderID string) (View, error) {
 	return c.State(ctx, orderID)
 }
 
+// Await blocks until the order that Place returned as placed has ended,
+// with one long poll on its run's history, and returns its final state,
+// with TemporalStatus set from how the run ended. An error means the wait
+// itself failed: the order's ending is unknown.
+func (c *Client) Await(ctx context.Context, placed View) (View, error) {
+	v := placed
+	err := c.Temporal.GetWorkflow(ctx, v.WorkflowID, v.RunID).Get(ctx, &v.OrderState)
+	if err == nil {
+		v.TemporalStatus = "Completed"
+		return v, nil
+	}
+	status, ended := endedAs(err)
+	if !ended {
+		if ctx.Err() != nil {
+			return View{}, ctx.Err()
+		}
+		return View{}, fmt.Errorf("wait for order %s: %w", v.OrderID, err)
+	}
+	state, ok := Outcome(err)
+	if !ok {
+		// No final state in the ending (a terminated or timed-out
+		// workflow): Snapshot reads the status the order last had and
+		// says why.
+		return c.Snapshot(ctx, v.OrderID)
+	}
+	v.OrderState, v.TemporalStatus = state, status
+	return v, nil
+}
+
+// endedAs tells how a workflow run ended from the error its Get returned
+// (Failed, Canceled, Terminated, TimedOut); ended is false when err is no
+// ending but a failure to wait for one.
+func endedAs(err error) (status string, ended bool) {
+	var wee *temporal.WorkflowExecutionError
+	if !errors.As(err, &wee) {
+		return "", false
+	}
+	switch errors.Unwrap(wee).(type) {
+	case *temporal.CanceledError:
+		return "Canceled", true
+	case *temporal.TerminatedError:
+		return "Terminated", true
+	case *temporal.TimeoutError:
+		return "TimedOut", true
+	}
+	return "Failed", true
+}
+
 // outcome fills v from the ended workflow's result, failure or
 // cancellation, which all carry the final OrderState.
 func (c *Client) outcome(ctx context.Context, v View) (View, error) {

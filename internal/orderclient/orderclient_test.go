@@ -61,3 +61,77 @@ func TestCancelRefusesALongReasonBeforeReachingTemporal(t *testing.T) {
 		})
 	}
 }
+
+// runGetter is a Temporal client whose runs' Get returns what get does;
+// it records the run it was asked for. Every other method is
+// unimplemented.
+type runGetter struct {
+	client.Client
+	get               func(valuePtr any) error
+	workflowID, runID string
+}
+
+func (r *runGetter) GetWorkflow(_ context.Context, workflowID, runID string) client.WorkflowRun {
+	r.workflowID, r.runID = workflowID, runID
+	return fakeRun{get: r.get}
+}
+
+type fakeRun struct {
+	client.WorkflowRun
+	get func(valuePtr any) error
+}
+
+func (f fakeRun) Get(_ context.Context, valuePtr any) error { return f.get(valuePtr) }
+
+// Await reads the ending of the very run Place started, and tells a
+// failure to wait from an ending: the former is an error, with no view.
+func TestAwait(t *testing.T) {
+	placed := View{OrderState: workflows.OrderState{OrderID: "42", WorkflowID: "order-42", Status: workflows.Pending}, RunID: "run-1", TemporalStatus: "Running"}
+	tests := []struct {
+		name       string
+		get        func(valuePtr any) error
+		wantStatus workflows.Status
+		wantTotal  int64
+		wantErr    string
+	}{
+		{
+			name: "completed",
+			get: func(valuePtr any) error {
+				*valuePtr.(*workflows.OrderState) = workflows.OrderState{OrderID: "42", Status: workflows.Completed, TotalCents: 1299}
+				return nil
+			},
+			wantStatus: workflows.Completed, wantTotal: 1299,
+		},
+		{
+			name:    "the server is unreachable",
+			get:     func(any) error { return serviceerror.NewUnavailable("connection refused") },
+			wantErr: "wait for order 42: connection refused",
+		},
+		{
+			name:    "the wait times out",
+			get:     func(any) error { return errors.New("deadline exceeded") },
+			wantErr: "wait for order 42: deadline exceeded",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			temporal := &runGetter{get: tt.get}
+			c := &Client{Temporal: temporal, Namespace: "default"}
+
+			v, err := c.Await(context.Background(), placed)
+
+			if temporal.workflowID != "order-42" || temporal.runID != "run-1" {
+				t.Errorf("Await waited on %s/%s, want order-42/run-1", temporal.workflowID, temporal.runID)
+			}
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr || v.OrderID != "" {
+					t.Errorf("Await = %+v, %v; want no view and error %q", v, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || v.Status != tt.wantStatus || v.TotalCents != tt.wantTotal || v.TemporalStatus != "Completed" || v.RunID != "run-1" {
+				t.Errorf("Await = %+v, %v; want %s, total %d, Temporal status Completed, run run-1", v, err, tt.wantStatus, tt.wantTotal)
+			}
+		})
+	}
+}
