@@ -8,6 +8,8 @@
 #   make histories  record the histories the replay test replays (see README)
 #   make fuzz   fuzz the order and --item parsers for FUZZTIME each (CI runs their corpora)
 #   make chaos  the long fault test: 2,000 orders while workers, the server and the stores fail
+#   make bench  the saga against a baseline workflow on a fresh dev server: bench/results.md
+#   make bench-open  10,000 orders open at once on one worker, its peak RSS: bench/open-orders.md
 #   make compose-up / compose-down  the production-shaped stack in Docker (docker-compose.yml)
 
 GO ?= go
@@ -17,7 +19,7 @@ TEMPORAL := bin/temporal
 # workflowcheck reports non-deterministic code reachable from workflows.
 WORKFLOWCHECK_VERSION := v0.6.0
 
-.PHONY: all build dev demo test vet workflowcheck histories fuzz chaos compose-up compose-down compose-test clean
+.PHONY: all build dev demo test vet workflowcheck histories fuzz chaos bench bench-open compose-up compose-down compose-test clean
 
 all: build
 
@@ -52,6 +54,20 @@ workflowcheck: bin/workflowcheck
 # both). compose-test checks the Docker stack's files, without Docker.
 test: $(TEMPORAL) vet workflowcheck compose-test
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+# The benchmark (bench/main.go): a fresh dev server started as `make dev`
+# starts it, one worker, then the baseline and the saga in alternating rounds
+# at each concurrency. BENCH_FLAGS passes more, e.g. BENCH_FLAGS='-rounds 4'
+# or BENCH_FLAGS='-worker-args "--workflow-pollers 16"' to try a tuning.
+BENCH_FLAGS ?=
+bench: build $(TEMPORAL)
+	$(GO) run ./bench $(BENCH_FLAGS)
+
+# 10,000 orders waiting in their cancel window at once on one worker, then
+# shipped; reports the worker's peak RSS. Takes about 15 minutes.
+OPEN_ORDERS ?= 10000
+bench-open: build $(TEMPORAL)
+	$(GO) run ./bench -open $(OPEN_ORDERS) $(BENCH_FLAGS)
 
 # The production-shaped stack (docker-compose.yml): PostgreSQL, Temporal
 # Server 1.29 and its UI, and one container per service. Needs Docker

@@ -22,11 +22,27 @@ if [ ! -x "$bin" ]; then
 fi
 mkdir -p "$(dirname "$db")"
 
-# SQLite tuning: write-ahead logging and synchronous=normal let the dev server
-# commit without an fsync per transaction; on these 2-core machines that
-# measured about 30 workflows/s against 12 with the defaults. A crash of the
-# machine (not of the server) can lose the last transactions, which is fine
-# for a development server and wrong for production (use a real cluster).
+# Tuning, each measured with `make bench` on a 2-core machine (README,
+# Performance); none of it is for production, which runs a real cluster.
+#
+# SQLite: write-ahead logging and synchronous=normal let the dev server commit
+# without an fsync per transaction: about 30 workflows/s against 12 with the
+# defaults. A crash of the machine (not of the server) can lose the last
+# transactions, which is fine for a development server.
+#
+# system.forceSearchAttributesCacheRefreshOnRead: the CLI turns it on so that
+# search attributes created while the server runs are usable at once; then
+# every search attribute read goes to the database (about 30 reads of the
+# cluster metadata and 13 of the namespace per order, against 7 and 1 for a
+# workflow without search attributes). Ours are registered at start below,
+# so the cache may be used: saga throughput at 50 orders in flight went from
+# 0.73 to 0.92 of the baseline's.
+#
+# history.*ProcessorMaxPollRPS: the dev server has one history shard, and its
+# transfer, timer and visibility queues each read at most 20 times a second
+# by default, which paces every step of a workflow at about 50 ms: the
+# baseline's p50 at 10 in flight went from 459 ms to 289 ms at 1000. A
+# cluster spreads its queues over many shards and does not need this.
 exec "$bin" server start-dev \
   --ip "${TEMPORAL_IP:-127.0.0.1}" \
   --port "${TEMPORAL_PORT:-7233}" \
@@ -36,5 +52,9 @@ exec "$bin" server start-dev \
   --search-attribute CustomerId=Keyword \
   --sqlite-pragma journal_mode=wal \
   --sqlite-pragma synchronous=normal \
+  --dynamic-config-value system.forceSearchAttributesCacheRefreshOnRead=false \
+  --dynamic-config-value history.transferProcessorMaxPollRPS=1000 \
+  --dynamic-config-value history.timerProcessorMaxPollRPS=1000 \
+  --dynamic-config-value history.visibilityProcessorMaxPollRPS=1000 \
   --log-level warn \
   "$@"

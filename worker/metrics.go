@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -54,9 +55,10 @@ func checkMetricsAddr(addr string) error {
 	return nil
 }
 
-// startMetrics listens on addr and serves the metrics there until stop.
-// With an empty addr it returns nil: no metrics, and nothing to stop.
-func startMetrics(addr string, logger *slog.Logger) (*metricsServer, error) {
+// startMetrics listens on addr and serves the metrics there until stop,
+// and with withPprof the Go profiler on /debug/pprof/ too. With an empty
+// addr it returns nil: no metrics, and nothing to stop.
+func startMetrics(addr string, withPprof bool, logger *slog.Logger) (*metricsServer, error) {
 	if addr == "" {
 		return nil, nil
 	}
@@ -78,11 +80,11 @@ func startMetrics(addr string, logger *slog.Logger) (*metricsServer, error) {
 			OnError:              func(err error) { logger.Error("metric not recorded", "error", err) },
 		}),
 		provider: provider,
-		server:   &http.Server{Handler: metricsMux(reg), ReadHeaderTimeout: 5 * time.Second},
+		server:   &http.Server{Handler: metricsMux(reg, withPprof), ReadHeaderTimeout: 5 * time.Second},
 		addr:     ln.Addr(),
 	}
 	go m.serve(ln, logger)
-	logger.Info("metrics server listening", "address", m.addr.String(), "path", "/metrics")
+	logger.Info("metrics server listening", "address", m.addr.String(), "path", "/metrics", "pprof", withPprof)
 	return m, nil
 }
 
@@ -95,12 +97,23 @@ func secondsBuckets() sdkmetric.View {
 	)
 }
 
-func metricsMux(reg *prometheus.Registry) *http.ServeMux {
+// metricsMux serves /metrics and /healthz and, with withPprof, the Go
+// profiler (go tool pprof http://ADDR/debug/pprof/profile?seconds=30): off
+// by default, since profiles show the program's internals to whoever can
+// reach the port.
+func metricsMux(reg *prometheus.Registry, withPprof bool) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	if withPprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 

@@ -5,9 +5,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestRunRefusesBadMetricsAddr: a --metrics-addr that is not host:port, or
@@ -58,11 +61,25 @@ func TestRunReadsMetricsAddrFromEnv(t *testing.T) {
 	wantOneLineError(t, args, code, stdout, stderr, `--metrics-addr "nonsense"`)
 }
 
+// TestPprofOnlyWhenAsked: without --pprof the metrics server has no
+// profiler, and --pprof without --metrics-addr is refused.
+func TestPprofOnlyWhenAsked(t *testing.T) {
+	mux := metricsMux(prometheus.NewRegistry(), false)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/pprof/", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("/debug/pprof/ without --pprof: status %d, want 404", rec.Code)
+	}
+	args := []string{"run", "--pprof"}
+	code, stdout, stderr := invoke(t, args...)
+	wantOneLineError(t, args, code, stdout, stderr, "--pprof serves the profiler on the metrics server: give --metrics-addr too")
+}
+
 // TestMetricsServer: what the handler records is served in Prometheus's
 // format on /metrics, /healthz answers, and stop closes the server.
 func TestMetricsServer(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m, err := startMetrics("127.0.0.1:0", logger)
+	m, err := startMetrics("127.0.0.1:0", true, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +108,9 @@ func TestMetricsServer(t *testing.T) {
 	}
 	if got := get(t, base+"/healthz"); got != "ok\n" {
 		t.Errorf("/healthz answered %q", got)
+	}
+	if got := get(t, base+"/debug/pprof/"); !strings.Contains(got, "goroutine") {
+		t.Errorf("/debug/pprof/ with --pprof answered %q", got)
 	}
 
 	m.stop(logger)

@@ -25,7 +25,9 @@ type runOptions struct {
 	stopTimeout         time.Duration
 	compensationTimeout time.Duration
 	metricsAddr         string
+	pprof               bool
 	benchmarkBaseline   bool
+	tuning              tuning
 }
 
 func addRunFlags(cmd *cobra.Command, opts *runOptions) {
@@ -36,8 +38,11 @@ func addRunFlags(cmd *cobra.Command, opts *runOptions) {
 		"order service: how long one compensation (release, refund, cancel shipment) keeps retrying before the order goes to NEEDS_ATTENTION for an operator (starter resume)")
 	cmd.Flags().StringVar(&opts.metricsAddr, "metrics-addr", envOr(MetricsAddrEnv, ""),
 		"host:port on which to serve Prometheus metrics at /metrics, such as :9090; empty serves none (env "+MetricsAddrEnv+")")
+	cmd.Flags().BoolVar(&opts.pprof, "pprof", false,
+		"also serve the Go profiler on --metrics-addr at /debug/pprof/ (it shows the program's internals: keep the port private)")
 	cmd.Flags().BoolVar(&opts.benchmarkBaseline, "benchmark-baseline", false,
 		`also poll task queue "`+ordersaga.BaselineTaskQueue+`" for the baseline workflow (three no-op activities) that 'starter load --workflow baseline' runs`)
+	opts.tuning.register(cmd.Flags())
 }
 
 func newRunCommand(g *globals) *cobra.Command {
@@ -76,6 +81,12 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	if err := checkMetricsAddr(opts.metricsAddr); err != nil {
 		return err
 	}
+	if opts.pprof && opts.metricsAddr == "" {
+		return errors.New("--pprof serves the profiler on the metrics server: give --metrics-addr too, such as --metrics-addr 127.0.0.1:9090")
+	}
+	if err := opts.tuning.check(); err != nil {
+		return err
+	}
 	logger, err := g.logger()
 	if err != nil {
 		return err
@@ -83,7 +94,7 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	c, copts, metrics, err := dialWithMetrics(g, opts.metricsAddr, logger)
+	c, copts, metrics, err := dialWithMetrics(g, opts.metricsAddr, opts.pprof, logger)
 	if err != nil {
 		return err
 	}
@@ -91,13 +102,14 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	defer c.Close()
 
 	cfg := serviceConfig{dataDir: g.dataDir, dsns: g.dsns, order: workflows.Config{CompensationTimeout: opts.compensationTimeout}}
-	running, err := startServices(ctx, c, picked, cfg, opts.stopTimeout)
+	opts.tuning.applyProcessWide()
+	running, err := startServices(ctx, c, picked, cfg, opts.tuning.workerOptions(opts.stopTimeout))
 	defer stopServices(logger, running)
 	if err != nil {
 		return err
 	}
 	logger.Info("worker started", "services", opts.services, "benchmark_baseline", opts.benchmarkBaseline, "address", copts.HostPort, "data_dir", g.dataDir,
-		"payload_encryption", encryptionState(g))
+		"payload_encryption", encryptionState(g), "tuning", opts.tuning.String())
 	<-ctx.Done()
 	logger.Info("worker stopping", "signal", context.Cause(ctx))
 	return nil
@@ -106,12 +118,12 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 // dialWithMetrics starts the metrics server, if --metrics-addr asks for
 // one, and connects to Temporal with the server's metrics handler: the SDK
 // and the order workflow record their metrics through it.
-func dialWithMetrics(g *globals, metricsAddr string, logger *slog.Logger) (client.Client, client.Options, *metricsServer, error) {
+func dialWithMetrics(g *globals, metricsAddr string, withPprof bool, logger *slog.Logger) (client.Client, client.Options, *metricsServer, error) {
 	copts, err := g.conn.Options(logger)
 	if err != nil {
 		return nil, copts, nil, err
 	}
-	metrics, err := startMetrics(metricsAddr, logger)
+	metrics, err := startMetrics(metricsAddr, withPprof, logger)
 	if err != nil {
 		return nil, copts, nil, err
 	}
@@ -126,10 +138,10 @@ func dialWithMetrics(g *globals, metricsAddr string, logger *slog.Logger) (clien
 
 // startServices registers and starts a worker per service. On error it
 // returns the ones already started, for the caller to stop.
-func startServices(ctx context.Context, c client.Client, picked []service, cfg serviceConfig, stopTimeout time.Duration) ([]hosted, error) {
+func startServices(ctx context.Context, c client.Client, picked []service, cfg serviceConfig, wopts worker.Options) ([]hosted, error) {
 	var running []hosted
 	for _, s := range picked {
-		w := worker.New(c, s.taskQueue, worker.Options{WorkerStopTimeout: stopTimeout})
+		w := worker.New(c, s.taskQueue, wopts)
 		store, err := s.register(ctx, w, cfg)
 		if err != nil {
 			return running, fmt.Errorf("start %s service: %w", s.name, err)

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Paths of the programs the benchmark runs, from the repository's root.
+const (
+	temporalBin = "bin/temporal"
+	workerBin   = "bin/worker"
+	starterBin  = "bin/starter"
+	devServer   = "scripts/dev-server.sh"
+)
+
+// benchSKU is the product the load's orders buy; the benchmark stocks it
+// for every order it will place.
+const (
+	benchSKU   = "STICKER-PACK"
+	benchStock = 10_000_000
+)
+
+// env is a dev server and a worker on a fresh database and fresh stores.
+type env struct {
+	dir     string
+	address string
+	server  *proc
+	worker  *proc
+	base    []string // environment of the worker and starter
+}
+
+func startEnv(ctx context.Context, o options) (*env, error) {
+	for _, p := range []string{temporalBin, workerBin, starterBin} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("%s is missing: run bench from the repository's root after `make build bin/temporal` (make bench does both)", p)
+		}
+	}
+	dir, err := os.MkdirTemp("", "ordersaga-bench-")
+	if err != nil {
+		return nil, err
+	}
+	e := &env{dir: dir}
+	if err := e.startServer(ctx, o.serverArgs); err != nil {
+		e.close(true)
+		return nil, err
+	}
+	if err := e.startWorker(ctx, o.workerArgs); err != nil {
+		e.close(true)
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *env) startServer(ctx context.Context, extra []string) error {
+	ports := make([]string, 4)
+	for i := range ports {
+		p, err := freePort()
+		if err != nil {
+			return err
+		}
+		ports[i] = p
+	}
+	e.address = "127.0.0.1:" + ports[0]
+	env := []string{"TEMPORAL_BIN=" + temporalBin, "TEMPORAL_PORT=" + ports[0], "TEMPORAL_UI_PORT=" + ports[1],
+		"TEMPORAL_DB=" + filepath.Join(e.dir, "temporal.db")}
+	args := append([]string{"--http-port", ports[2], "--metrics-port", ports[3]}, extra...)
+	var err error
+	if e.server, err = start(e.dir, "dev-server", env, devServer, args...); err != nil {
+		return err
+	}
+	fmt.Printf("dev server on %s (metrics on :%s), log %s\n", e.address, ports[3], e.server.log)
+	return waitFor(ctx, "the dev server answered", e.server, time.Minute, func(ctx context.Context) error {
+		return exec.CommandContext(ctx, temporalBin, "operator", "cluster", "health", "--address", e.address).Run()
+	})
+}
+
+func (e *env) startWorker(ctx context.Context, extra []string) error {
+	e.base = []string{"TEMPORAL_ADDRESS=" + e.address, "ORDERSAGA_DATA_DIR=" + filepath.Join(e.dir, "data"), "ORDERSAGA_LOG_LEVEL=warn"}
+	if out, err := e.command(ctx, workerBin, "stock", "set", benchSKU, strconv.Itoa(benchStock)).CombinedOutput(); err != nil {
+		return fmt.Errorf("stock %s: %v: %s", benchSKU, err, out)
+	}
+	args := append([]string{"run", "--benchmark-baseline"}, extra...)
+	var err error
+	if e.worker, err = start(e.dir, "worker", e.base, workerBin, args...); err != nil {
+		return err
+	}
+	// The worker is up once it has answered a baseline workflow.
+	return waitFor(ctx, "the worker ran a baseline workflow", e.worker, time.Minute, func(ctx context.Context) error {
+		_, err := e.load(ctx, "baseline", 1, 1)
+		return err
+	})
+}
+
+func (e *env) command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), e.base...)
+	return cmd
+}
+
+func (e *env) close(keep bool) {
+	e.worker.stop()
+	e.server.stop()
+	if keep {
+		fmt.Printf("kept %s\n", e.dir)
+		return
+	}
+	os.RemoveAll(e.dir)
+}
+
+// loadReport is the part of `starter load -o json` the benchmark reads.
+type loadReport struct {
+	Total       int     `json:"total"`
+	PerSecond   float64 `json:"per_second"`
+	Seconds     float64 `json:"duration_seconds"`
+	MaxInFlight int     `json:"max_in_flight"`
+	Latency     struct {
+		P50 float64 `json:"p50"`
+		P95 float64 `json:"p95"`
+		P99 float64 `json:"p99"`
+		Max float64 `json:"max"`
+	} `json:"latency_ms"`
+	Mismatches []json.RawMessage `json:"mismatches"`
+	Audit      *auditResult      `json:"audit"`
+}
+
+// auditResult is the audit the starter ran after a saga run.
+type auditResult struct {
+	OK         bool     `json:"ok"`
+	Violations []string `json:"violations"`
+}
+
+// load runs `starter load` for n workflows at concurrency c (orders that
+// ship at once for the saga) and measures the CPU each process used.
+func (e *env) load(ctx context.Context, workflow string, n, c int, extra ...string) (result, error) {
+	args := []string{"load", "-o", "json", "--workflow", workflow, "--orders", strconv.Itoa(n), "--concurrency", strconv.Itoa(c)}
+	if workflow == "saga" {
+		args = append(args, "--mix", "success=100")
+	}
+	args = append(args, extra...)
+	before, err := e.cpu()
+	if err != nil {
+		return result{}, err
+	}
+	cmd := e.command(ctx, starterBin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	after, err := e.cpu()
+	if err != nil {
+		return result{}, err
+	}
+	r := result{workflow: workflow, concurrency: c}
+	if err := json.Unmarshal(stdout.Bytes(), &r.report); err != nil {
+		return result{}, fmt.Errorf("starter %v: %v: %s%s", args, runErr, stdout.Bytes(), stderr.Bytes())
+	}
+	r.exitErr = runErr
+	wall := time.Duration(r.report.Seconds * float64(time.Second))
+	if wall > 0 {
+		r.serverCPU = float64(after.server-before.server) / float64(wall)
+		r.workerCPU = float64(after.worker-before.worker) / float64(wall)
+		if st := cmd.ProcessState; st != nil {
+			r.starterCPU = float64(st.UserTime()+st.SystemTime()) / float64(wall)
+		}
+	}
+	r.workerRSS, _ = peakRSS(e.worker.pid())
+	return r, nil
+}
+
+type cpuSample struct{ server, worker time.Duration }
+
+func (e *env) cpu() (cpuSample, error) {
+	var s cpuSample
+	var err error
+	if s.server, err = cpuTime(e.server.pid()); err != nil {
+		return s, fmt.Errorf("server CPU: %w", err)
+	}
+	if e.worker != nil {
+		if s.worker, err = cpuTime(e.worker.pid()); err != nil {
+			return s, fmt.Errorf("worker CPU: %w", err)
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,167 @@
+// Command bench measures what the order saga costs beyond what the Temporal
+// server must do anyway. It starts a fresh dev server tuned as `make dev`
+// starts it and one worker with the baseline workflow (three no-op
+// activities) for each concurrency, warms both up, then runs the baseline
+// and the saga in alternating rounds with `starter load`, and writes a
+// table of the saga/baseline ratios for throughput and for p50 and p99
+// latency, with the CPU each process used, to a Markdown file.
+//
+// With --open N it instead holds N orders open at once in their cancel
+// window on the one worker, lets them all complete, and reports the
+// worker's peak RSS.
+//
+// `make bench` and `make bench-open` run it; see the README's Performance
+// section. It needs bin/temporal, bin/worker and bin/starter.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	concurrencies []int
+	rounds        int
+	minOrders     int
+	ordersPerSlot int
+	warmup        int
+	out           string
+	workerArgs    []string
+	serverArgs    []string
+	keep          bool
+
+	open       int
+	openWindow time.Duration
+	openRate   float64
+	openOut    string
+}
+
+func main() {
+	opts, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, opts); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	conc := fs.String("concurrency", "10,50,100", "concurrencies to measure, comma-separated")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds of each workflow at each concurrency (alternating baseline and saga)")
+	fs.IntVar(&o.minOrders, "min-orders", 200, "at least this many workflows per round")
+	fs.IntVar(&o.ordersPerSlot, "orders-per-slot", 8, "workflows per round per unit of concurrency (a round runs max(min-orders, this × concurrency))")
+	fs.IntVar(&o.warmup, "warmup", 100, "workflows of each kind run first and not counted")
+	fs.StringVar(&o.out, "out", "bench/results.md", "Markdown file for the results")
+	workerArgs := fs.String("worker-args", "", "extra flags for `worker run`, space-separated (to try a tuning)")
+	serverArgs := fs.String("server-args", "", "extra flags for `temporal server start-dev`, space-separated")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (server database, stores, logs)")
+	fs.IntVar(&o.open, "open", 0, "instead of the rounds, hold this many orders open at once and report the worker's peak RSS")
+	fs.DurationVar(&o.openWindow, "open-window", 8*time.Minute, "with --open: the orders' cancel window, longer than placing them all takes")
+	fs.Float64Var(&o.openRate, "open-rate", 50, "with --open: orders placed per second")
+	fs.StringVar(&o.openOut, "open-out", "bench/open-orders.md", "with --open: Markdown file for the result")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q: bench takes only flags (see -h)", fs.Arg(0))
+	}
+	for _, s := range strings.Split(*conc, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return o, fmt.Errorf("--concurrency %q: give positive whole numbers such as 10,50,100", *conc)
+		}
+		o.concurrencies = append(o.concurrencies, n)
+	}
+	switch {
+	case o.rounds < 1:
+		return o, fmt.Errorf("--rounds is %d: give at least 1", o.rounds)
+	case o.open < 0:
+		return o, fmt.Errorf("--open is %d: give a number of orders, or 0 for the rounds", o.open)
+	case o.open > 0 && (o.openWindow <= 0 || o.openRate <= 0):
+		return o, fmt.Errorf("--open needs a positive --open-window and --open-rate")
+	}
+	o.workerArgs = strings.Fields(*workerArgs)
+	o.serverArgs = strings.Fields(*serverArgs)
+	return o, nil
+}
+
+func run(ctx context.Context, o options) error {
+	if o.open > 0 {
+		env, err := startEnv(ctx, o)
+		if err != nil {
+			return err
+		}
+		defer env.close(o.keep)
+		return runOpen(ctx, env, o)
+	}
+	var runs []result
+	for _, c := range o.concurrencies {
+		rs, err := runConcurrency(ctx, o, c)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, rs...)
+	}
+	if err := writeResults(o.out, o, runs); err != nil {
+		return err
+	}
+	fmt.Printf("results in %s\n", o.out)
+	var failed []string
+	for _, r := range runs {
+		failed = append(failed, r.problems()...)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d run(s) lost or mis-ended orders or failed the audit:\n  %s", len(failed), strings.Join(failed, "\n  "))
+	}
+	return nil
+}
+
+// runConcurrency measures one concurrency on a fresh dev server and worker
+// (the dev server slows down as its database grows, so each concurrency
+// starts from an empty one): a warm-up of each workflow, then the rounds,
+// alternating which workflow goes first.
+func runConcurrency(ctx context.Context, o options, c int) ([]result, error) {
+	env, err := startEnv(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer env.close(o.keep)
+	for _, wf := range []string{"baseline", "saga"} {
+		fmt.Printf("warm-up: %d %s at concurrency %d\n", o.warmup, wf, min(c, 10))
+		if _, err := env.load(ctx, wf, o.warmup, min(c, 10)); err != nil {
+			return nil, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	n := max(o.minOrders, o.ordersPerSlot*c)
+	var runs []result
+	for round := range o.rounds {
+		order := []string{"baseline", "saga"}
+		if round%2 == 1 {
+			order = []string{"saga", "baseline"}
+		}
+		for _, wf := range order {
+			r, err := env.load(ctx, wf, n, c)
+			if err != nil {
+				return nil, err
+			}
+			r.round = round + 1
+			fmt.Println(r.line())
+			runs = append(runs, r)
+		}
+	}
+	return runs, nil
+}

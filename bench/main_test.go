@@ -1,0 +1,79 @@
+package main
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags(nil)
+	if err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	if !slices.Equal(o.concurrencies, []int{10, 50, 100}) || o.rounds != 3 || o.open != 0 {
+		t.Errorf("defaults: concurrencies %v, rounds %d, open %d", o.concurrencies, o.rounds, o.open)
+	}
+	o, err = parseFlags([]string{"-concurrency", "5, 20", "-worker-args", "--workflow-pollers 16  --activity-pollers 4", "-open", "100", "-open-window", "2m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(o.concurrencies, []int{5, 20}) || !slices.Equal(o.workerArgs, []string{"--workflow-pollers", "16", "--activity-pollers", "4"}) ||
+		o.open != 100 || o.openWindow != 2*time.Minute {
+		t.Errorf("got %+v", o)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-concurrency", "10,x"}, "--concurrency"},
+		{[]string{"-concurrency", "0"}, "--concurrency"},
+		{[]string{"-rounds", "0"}, "--rounds is 0"},
+		{[]string{"-open", "-1"}, "--open is -1"},
+		{[]string{"-open", "10", "-open-rate", "0"}, "--open needs"},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+	} {
+		if _, err := parseFlags(tc.args); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("parseFlags(%q) = %v, want an error with %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestSummarizeAndTargets(t *testing.T) {
+	run := func(wf string, c int, perSecond, p50 float64) result {
+		r := result{workflow: wf, concurrency: c}
+		r.report.PerSecond, r.report.Latency.P50 = perSecond, p50
+		if wf == "saga" {
+			r.report.Audit = &auditResult{OK: true}
+		}
+		return r
+	}
+	runs := []result{
+		run("baseline", 10, 30, 300), run("saga", 10, 28, 330), run("baseline", 10, 30, 320), run("saga", 10, 28, 370),
+		run("baseline", 50, 40, 1000), run("saga", 50, 34, 1200),
+	}
+	if s := summarize(runs, "saga", 10); s.perSecond != 28 || s.p50 != 350 {
+		t.Errorf("saga at 10: %+v, want 28/s and p50 350 (the means)", s)
+	}
+	got := targets(runs, options{concurrencies: []int{10, 50}})
+	for _, want := range []string{
+		"at concurrency 50: 0.85, NOT met",
+		"at concurrency 10: 1.13, met",
+		"0 runs with problems, met",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("targets lack %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestProblems(t *testing.T) {
+	r := result{workflow: "saga", concurrency: 10, round: 2}
+	r.report.Mismatches = make([]json.RawMessage, 2)
+	if p := r.problems(); len(p) != 2 || !strings.Contains(p[0], "2 ended otherwise") || !strings.Contains(p[1], "did not audit") {
+		t.Errorf("problems = %q", p)
+	}
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// runOpen places o.open orders at o.openRate per second, each with a cancel
+// window of o.openWindow, so that all of them wait in their window at once
+// on the one worker; then they ship and complete. It reports the peak
+// number in flight, the worker's peak RSS and the audit.
+func runOpen(ctx context.Context, env *env, o options) error {
+	placing := time.Duration(float64(o.open) / o.openRate * float64(time.Second))
+	if placing >= o.openWindow {
+		return fmt.Errorf("placing %d orders at %.0f/s takes %s, longer than --open-window %s: the first would ship before the last is placed",
+			o.open, o.openRate, placing.Round(time.Second), o.openWindow)
+	}
+	fmt.Printf("placing %d orders at %.0f/s (about %s), each waiting %s in its cancel window\n",
+		o.open, o.openRate, placing.Round(time.Second), o.openWindow)
+	r, err := env.load(ctx, "saga", o.open, o.open,
+		"--window", o.openWindow.String(), "--rate", strconv.FormatFloat(o.openRate, 'f', -1, 64))
+	if err != nil {
+		return err
+	}
+	r.round = 1
+	fmt.Println(r.line())
+	serverRSS, _ := peakRSS(env.server.pid())
+	problems := r.problems()
+	if r.report.MaxInFlight < o.open {
+		problems = append(problems, fmt.Sprintf("only %d of %d orders were open at once", r.report.MaxInFlight, o.open))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Benchmark: %d orders open at once on one worker\n\n", o.open)
+	fmt.Fprintf(&b, "Written by `make bench-open` on %s. %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine())
+	fmt.Fprintf(&b, "`starter load --orders %d --concurrency %d --rate %g --window %s --mix success=100`: every order reserves and charges, "+
+		"then waits in its cancel window until all are placed, then ships.\n\n", o.open, o.open, o.openRate, o.openWindow)
+	if len(o.workerArgs) > 0 {
+		fmt.Fprintf(&b, "Worker flags: `%s`.\n\n", strings.Join(o.workerArgs, " "))
+	}
+	fmt.Fprintf(&b, "| orders | most open at once | completed as asked | audit | worker peak RSS | server peak RSS | wall time |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| %d | %d | %d | %s | **%d MiB** | %d MiB | %s |\n\n", r.report.Total, r.report.MaxInFlight,
+		r.report.Total-len(r.report.Mismatches), auditWord(r), r.workerRSS>>20, serverRSS>>20,
+		time.Duration(r.report.Seconds*float64(time.Second)).Round(time.Second))
+	fmt.Fprintf(&b, "Target: worker peak RSS under 500 MiB: %s.\n", metWord(r.workerRSS < 500<<20))
+	if len(problems) > 0 {
+		fmt.Fprintf(&b, "\nProblems:\n\n- %s\n", strings.Join(problems, "\n- "))
+	}
+	if err := os.WriteFile(o.openOut, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("worker peak RSS %d MiB; results in %s\n", r.workerRSS>>20, o.openOut)
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func auditWord(r result) string {
+	switch a := r.report.Audit; {
+	case a == nil:
+		return "not run"
+	case a.OK:
+		return "clean"
+	default:
+		return fmt.Sprintf("%d violations", len(a.Violations))
+	}
+}
