@@ -70,7 +70,7 @@ func parseFlags(args []string) (options, error) {
 	serverArgs := fs.String("server-args", "", "extra flags for `temporal server start-dev`, space-separated")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (server database, stores, logs)")
 	fs.IntVar(&o.open, "open", 0, "instead of the rounds, hold this many orders open at once and report the worker's peak RSS")
-	fs.DurationVar(&o.openWindow, "open-window", 8*time.Minute, "with --open: the orders' cancel window, longer than placing them all takes")
+	fs.DurationVar(&o.openWindow, "open-window", 10*time.Minute, "with --open: the orders' cancel window, longer than placing them all takes")
 	fs.Float64Var(&o.openRate, "open-rate", 50, "with --open: orders placed per second")
 	fs.StringVar(&o.openOut, "open-out", "bench/open-orders.md", "with --open: Markdown file for the result")
 	if err := fs.Parse(args); err != nil {

@@ -178,7 +178,7 @@ func (c *Client) Wait(ctx context.Context, orderID string) (View, error) {
 // itself failed: the order's ending is unknown.
 func (c *Client) Await(ctx context.Context, placed View) (View, error) {
 	v := placed
-	err := c.Temporal.GetWorkflow(ctx, v.WorkflowID, v.RunID).Get(ctx, &v.OrderState)
+	err := c.awaitEnd(ctx, &v)
 	if err == nil {
 		v.TemporalStatus = "Completed"
 		return v, nil
@@ -199,6 +199,41 @@ func (c *Client) Await(ctx context.Context, placed View) (View, error) {
 	}
 	v.OrderState, v.TemporalStatus = state, status
 	return v, nil
+}
+
+// awaitRetryInterval is how long Await waits before it polls again after
+// a poll that the server did not answer in time (a variable for the tests).
+var awaitRetryInterval = time.Second
+
+// awaitEnd long-polls the run's history until it ends, and decodes its
+// result into v. The SDK gives each poll 65 s: a server with thousands of
+// open polls may not answer one in time, which says nothing about the
+// order, so the wait goes on until ctx ends.
+func (c *Client) awaitEnd(ctx context.Context, v *View) error {
+	for {
+		err := c.Temporal.GetWorkflow(ctx, v.WorkflowID, v.RunID).Get(ctx, &v.OrderState)
+		if err == nil || ctx.Err() != nil || !pollTimedOut(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(awaitRetryInterval):
+		}
+	}
+}
+
+// pollTimedOut reports whether err is a history poll that ran out of time
+// or was shed by a busy server, rather than the workflow's ending.
+func pollTimedOut(err error) bool {
+	if _, ended := endedAs(err); ended {
+		return false
+	}
+	var deadline *serviceerror.DeadlineExceeded
+	var unavailable *serviceerror.Unavailable
+	var exhausted *serviceerror.ResourceExhausted
+	return errors.As(err, &deadline) || errors.As(err, &unavailable) || errors.As(err, &exhausted) ||
+		errors.Is(err, context.DeadlineExceeded)
 }
 
 // endedAs tells how a workflow run ended from the error its Get returned
