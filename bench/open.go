@@ -13,8 +13,11 @@ import (
 
 // runOpen places o.open orders at o.openRate per second, each with a cancel
 // window of o.openWindow, so that all of them wait in their window at once
-// on the one worker; then they ship and complete. It reports the peak
-// number in flight, the worker's peak RSS and the audit.
+// on the one worker; then they ship and complete. It reports the most
+// orders seen waiting in their window at once, the worker's peak RSS and
+// the audit, and fails if fewer than all waited at once, if any ended
+// otherwise than asked, or if the worker's peak RSS reached the target's
+// 500 MiB.
 func runOpen(ctx context.Context, env *env, o options) error {
 	placing := time.Duration(float64(o.open) / o.openRate * float64(time.Second))
 	if placing >= o.openWindow {
@@ -37,6 +40,9 @@ func runOpen(ctx context.Context, env *env, o options) error {
 	fmt.Println(r.line())
 	serverRSS, _ := peakRSS(env.server.pid())
 	problems := r.problems()
+	if r.workerRSS >= rssTarget {
+		problems = append(problems, fmt.Sprintf("the worker's peak RSS was %d MiB, over the %d MiB target", r.workerRSS>>20, rssTarget>>20))
+	}
 	if mostWaiting < o.open {
 		problems = append(problems, fmt.Sprintf("at most %d of %d orders waited in their cancel window at once", mostWaiting, o.open))
 	}
@@ -52,7 +58,7 @@ func runOpen(ctx context.Context, env *env, o options) error {
 	fmt.Fprintf(&b, "| %d | %d | %d | %d | %s | **%d MiB** | %d MiB | %s |\n\n", r.report.Total, mostWaiting, r.report.MaxInFlight,
 		r.report.Total-len(r.report.Mismatches), auditWord(r), r.workerRSS>>20, serverRSS>>20,
 		time.Duration(r.report.Seconds*float64(time.Second)).Round(time.Second))
-	fmt.Fprintf(&b, "Target: worker peak RSS under 500 MiB: %s.\n", metWord(r.workerRSS < 500<<20))
+	fmt.Fprintf(&b, "Target: worker peak RSS under 500 MiB: %s.\n", metWord(r.workerRSS < rssTarget))
 	if len(problems) > 0 {
 		fmt.Fprintf(&b, "\nProblems:\n\n- %s\n", strings.Join(problems, "\n- "))
 	}
@@ -76,6 +82,10 @@ func auditWord(r result) string {
 		return fmt.Sprintf("%d violations", len(a.Violations))
 	}
 }
+
+// rssTarget is the most the worker may hold in memory with all the orders
+// open.
+const rssTarget = 500 << 20
 
 // waitingSample is how often the open run counts the orders in their
 // cancel window.
