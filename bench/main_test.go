@@ -77,3 +77,19 @@ func TestProblems(t *testing.T) {
 		t.Errorf("problems = %q", p)
 	}
 }
+
+// TestRequiredVersion reads the pins the results name: the CLI's in
+// tools/go.mod (a one-line require) and the SDK's in go.mod (a block).
+func TestRequiredVersion(t *testing.T) {
+	for _, tc := range []struct{ goMod, module string }{
+		{"../tools/go.mod", "github.com/temporalio/cli"},
+		{"../go.mod", "go.temporal.io/sdk"},
+	} {
+		if v := requiredVersion(tc.goMod, tc.module); !strings.HasPrefix(v, "v1.") {
+			t.Errorf("requiredVersion(%s, %s) = %q, want a v1 version", tc.goMod, tc.module, v)
+		}
+	}
+	if v := requiredVersion("../go.mod", "example.com/absent"); v != "unknown" {
+		t.Errorf("an absent module: %q, want unknown", v)
+	}
+}

@@ -163,29 +163,18 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("Machine: %d cores (%s), %s/%s. Go %s. Temporal CLI %s dev server (%s), SQLite with WAL as `make dev` starts it. Temporal Go SDK %s.",
-		runtime.NumCPU(), cpu, runtime.GOOS, runtime.GOARCH, strings.TrimPrefix(runtime.Version(), "go"), cliVersion(), server, sdkVersion())
+		runtime.NumCPU(), cpu, runtime.GOOS, runtime.GOARCH, strings.TrimPrefix(runtime.Version(), "go"), requiredVersion("tools/go.mod", "github.com/temporalio/cli"), server, requiredVersion("go.mod", "go.temporal.io/sdk"))
 }
 
-// cliVersion is the Temporal CLI version pinned in tools/go.mod (a CLI
-// built from the module proxy reports 0.0.0-DEV itself).
-func cliVersion() string {
-	b, err := os.ReadFile("tools/go.mod")
+// requiredVersion is the version of module that the go.mod file goMod
+// requires: the Temporal CLI pinned in tools/go.mod (a CLI built from the
+// module proxy reports 0.0.0-DEV itself), the SDK the worker is built with.
+func requiredVersion(goMod, module string) string {
+	b, err := os.ReadFile(goMod)
 	if err != nil {
 		return "unknown"
 	}
-	if m := regexp.MustCompile(`github\.com/temporalio/cli (v\S+)`).FindSubmatch(b); m != nil {
-		return string(m[1])
-	}
-	return "unknown"
-}
-
-// sdkVersion is the Temporal Go SDK version the worker is built with.
-func sdkVersion() string {
-	b, err := os.ReadFile("go.mod")
-	if err != nil {
-		return "unknown"
-	}
-	if m := regexp.MustCompile(`(?m)^\s*go\.temporal\.io/sdk (v\S+)`).FindSubmatch(b); m != nil {
+	if m := regexp.MustCompile(`(?m)^\s*(?:require\s+)?` + regexp.QuoteMeta(module) + `\s+(v\S+)`).FindSubmatch(b); m != nil {
 		return string(m[1])
 	}
 	return "unknown"
