@@ -36,6 +36,7 @@ type options struct {
 	workerArgs    []string
 	serverArgs    []string
 	keep          bool
+	profile       bool
 
 	open       int
 	openWindow time.Duration
@@ -69,6 +70,7 @@ func parseFlags(args []string) (options, error) {
 	workerArgs := fs.String("worker-args", "", "extra flags for `worker run`, space-separated (to try a tuning)")
 	serverArgs := fs.String("server-args", "", "extra flags for `temporal server start-dev`, space-separated")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (server database, stores, logs)")
+	fs.BoolVar(&o.profile, "profile", false, "sample the dev server's stacks with perf during the rounds and add where its CPU goes to the results")
 	fs.IntVar(&o.open, "open", 0, "instead of the rounds, hold this many orders open at once and report the worker's peak RSS")
 	fs.DurationVar(&o.openWindow, "open-window", 10*time.Minute, "with --open: the orders' cancel window, longer than placing them all takes")
 	fs.Float64Var(&o.openRate, "open-rate", 50, "with --open: orders placed per second")
@@ -107,6 +109,11 @@ func run(ctx context.Context, o options) error {
 		}
 		defer env.close(o.keep)
 		return runOpen(ctx, env, o)
+	}
+	if o.profile {
+		if err := checkPerf(); err != nil {
+			return err
+		}
 	}
 	var runs []result
 	for _, c := range o.concurrencies {
@@ -154,7 +161,7 @@ func runConcurrency(ctx context.Context, o options, c int) ([]result, error) {
 			order = []string{"saga", "baseline"}
 		}
 		for _, wf := range order {
-			r, err := env.load(ctx, wf, n, c)
+			r, err := measureRound(ctx, env, o.profile, wf, n, c)
 			if err != nil {
 				return nil, err
 			}
@@ -164,4 +171,23 @@ func runConcurrency(ctx context.Context, o options, c int) ([]result, error) {
 		}
 	}
 	return runs, nil
+}
+
+// measureRound runs one round, with the dev server's stacks sampled if
+// profile is set.
+func measureRound(ctx context.Context, env *env, profile bool, workflow string, n, c int) (result, error) {
+	if !profile {
+		return env.load(ctx, workflow, n, c)
+	}
+	prof, err := startProfile(env.dir, env.server.pid(), fmt.Sprintf("%s-c%d", workflow, c))
+	if err != nil {
+		return result{}, err
+	}
+	r, err := env.load(ctx, workflow, n, c)
+	work, profErr := prof.stop(ctx, n)
+	if err != nil {
+		return r, err
+	}
+	r.serverWork = work
+	return r, profErr
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -16,12 +17,12 @@ func TestParseFlags(t *testing.T) {
 	if !slices.Equal(o.concurrencies, []int{10, 50, 100}) || o.rounds != 3 || o.open != 0 {
 		t.Errorf("defaults: concurrencies %v, rounds %d, open %d", o.concurrencies, o.rounds, o.open)
 	}
-	o, err = parseFlags([]string{"-concurrency", "5, 20", "-worker-args", "--workflow-pollers 16  --activity-pollers 4", "-open", "100", "-open-window", "2m"})
+	o, err = parseFlags([]string{"-concurrency", "5, 20", "-worker-args", "--workflow-pollers 16  --activity-pollers 4", "-open", "100", "-open-window", "2m", "-profile"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(o.concurrencies, []int{5, 20}) || !slices.Equal(o.workerArgs, []string{"--workflow-pollers", "16", "--activity-pollers", "4"}) ||
-		o.open != 100 || o.openWindow != 2*time.Minute {
+		o.open != 100 || o.openWindow != 2*time.Minute || !o.profile {
 		t.Errorf("got %+v", o)
 	}
 
@@ -91,5 +92,61 @@ func TestRequiredVersion(t *testing.T) {
 	}
 	if v := requiredVersion("../go.mod", "example.com/absent"); v != "unknown" {
 		t.Errorf("an absent module: %q, want unknown", v)
+	}
+}
+
+// perfScript is `perf script` output in its shape: a header line per
+// sample, its frames indented, a blank line after each.
+const perfScript = `temporal 17888 21881.23: 2004008 cpu-clock:ppp:
+	  1dc7e1c go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite.(*db).ReplaceIntoVisibility+0x21c (/bin/temporal)
+	  1dc34a5 go.temporal.io/server/service/history.(*visibilityQueueTaskExecutor).Execute+0x265 (/bin/temporal)
+	  1dc34a6 go.temporal.io/server/service/history/queues.(*executableImpl).Execute+0x10 (/bin/temporal)
+
+temporal 17888 21881.24: 2004008 cpu-clock:ppp:
+	  1dc7e1c go.temporal.io/server/service/history/queues.(*executableTracker).split+0x21c (/bin/temporal)
+
+temporal 17888 21881.25: 2004008 cpu-clock:ppp:
+	  95ab1 runtime.gcDrain+0x131 (/bin/temporal)
+	  95ab2 runtime.gcBgMarkWorker+0x131 (/bin/temporal)
+
+temporal 17888 21881.26: 2004008 cpu-clock:ppp:
+	  95ab1 runtime.memmove+0x131 (/bin/temporal)
+`
+
+func TestClassify(t *testing.T) {
+	got, err := classify(strings.NewReader(perfScript))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{
+		"visibility tasks (search attributes, start, close)": 1, // not the queue frame under it
+		"history queue readers":                              1,
+		"garbage collection":                                 1,
+		otherWork:                                            1,
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("classify = %v, want %v", got, want)
+	}
+}
+
+func TestServerWorkTable(t *testing.T) {
+	if got := serverWorkTable([]result{{workflow: "saga", concurrency: 10}}, []int{10}); got != "" {
+		t.Errorf("no profiled round: got %q, want no table", got)
+	}
+	vis := serverWork[0].name
+	runs := []result{
+		{workflow: "baseline", concurrency: 10, serverWork: map[string]float64{vis: 4, otherWork: 10}},
+		{workflow: "saga", concurrency: 10, serverWork: map[string]float64{vis: 7, otherWork: 10}},
+		{workflow: "saga", concurrency: 10, serverWork: map[string]float64{vis: 9, otherWork: 12}},
+	}
+	got := serverWorkTable(runs, []int{10})
+	for _, want := range []string{
+		"| " + vis + " | 4.0 | 8.0 | +4.0 |",
+		"| other | 10.0 | 11.0 | +1.0 |",
+		"| **total** | **14.0** | **19.0** | **+5.0** |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table lacks %q:\n%s", want, got)
+		}
 	}
 }

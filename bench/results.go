@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -20,6 +21,9 @@ type result struct {
 	// CPU used during the run by each process, in cores (1.0 = one core busy).
 	serverCPU, workerCPU, starterCPU float64
 	workerRSS                        int64 // the worker's peak RSS so far
+	// serverWork is the dev server's CPU per workflow by kind of work, in
+	// ms, when the round was profiled.
+	serverWork map[string]float64
 }
 
 func (r result) line() string {
@@ -98,12 +102,63 @@ func writeResults(path string, o options, runs []result) error {
 			base.serverCPU, saga.serverCPU, base.workerCPU, saga.workerCPU)
 	}
 	b.WriteString("\n" + targets(runs, o) + "\n")
+	b.WriteString(serverWorkTable(runs, o.concurrencies))
 	b.WriteString("## Every round\n\n```\n")
 	for _, r := range runs {
 		b.WriteString(r.line() + "\n")
 	}
 	b.WriteString("```\n")
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// serverWorkTable says where the dev server's CPU went, per workflow, by
+// kind of work: the mean of the profiled rounds of each workflow at each
+// concurrency, and the saga's extra. Empty if no round was profiled.
+func serverWorkTable(runs []result, concurrencies []int) string {
+	mean := func(workflow string, c int, kind string) float64 {
+		sum, n := 0.0, 0
+		for _, r := range runs {
+			if r.workflow == workflow && r.concurrency == c && r.serverWork != nil {
+				sum += r.serverWork[kind]
+				n++
+			}
+		}
+		return ratio(sum, float64(n))
+	}
+	profiled := slices.ContainsFunc(runs, func(r result) bool { return r.serverWork != nil })
+	if !profiled {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Where the dev server's CPU goes\n\n"+
+		"`--profile`: perf sampled the server's stacks at %d Hz during every round. Milliseconds of server CPU per workflow, the mean of the rounds; "+
+		"a sample counts for the first kind of work, in this order, that its stack shows (bench/profile.go), so a request claims the database calls made under it.\n\n", profileHz)
+	b.WriteString("| work |")
+	for _, c := range concurrencies {
+		fmt.Fprintf(&b, " c=%d baseline | c=%d saga | c=%d saga − baseline |", c, c, c)
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---|---|---|", len(concurrencies)) + "\n")
+	kinds := []string{}
+	for _, w := range serverWork {
+		kinds = append(kinds, w.name)
+	}
+	totals := make([][2]float64, len(concurrencies))
+	for _, kind := range append(kinds, otherWork) {
+		fmt.Fprintf(&b, "| %s |", kind)
+		for i, c := range concurrencies {
+			base, saga := mean("baseline", c, kind), mean("saga", c, kind)
+			totals[i][0] += base
+			totals[i][1] += saga
+			fmt.Fprintf(&b, " %.1f | %.1f | %+.1f |", base, saga, saga-base)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("| **total** |")
+	for _, t := range totals {
+		fmt.Fprintf(&b, " **%.1f** | **%.1f** | **%+.1f** |", t[0], t[1], t[1]-t[0])
+	}
+	b.WriteString("\n\n")
+	return b.String()
 }
 
 func ratio(a, b float64) float64 {

@@ -43,6 +43,14 @@ mkdir -p "$(dirname "$db")"
 # by default, which paces every step of a workflow at about 50 ms: the
 # baseline's p50 at 10 in flight went from 459 ms to 289 ms at 1000. A
 # cluster spreads its queues over many shards and does not need this.
+#
+# history.*ProcessorUpdateAckInterval: each queue keeps the tasks it has
+# done in memory until its next checkpoint (30 s by default) and walks all
+# of them each time it reads new tasks, which at 1000 reads a second took a
+# quarter of the server's CPU under the saga (perf, `make bench` with
+# --profile: 16 ms of 64 per order); the saga's search attribute updates
+# make three times the visibility tasks of the baseline. A checkpoint a
+# second keeps the walk short: under 1 ms per order.
 exec "$bin" server start-dev \
   --ip "${TEMPORAL_IP:-127.0.0.1}" \
   --port "${TEMPORAL_PORT:-7233}" \
@@ -56,5 +64,8 @@ exec "$bin" server start-dev \
   --dynamic-config-value history.transferProcessorMaxPollRPS=1000 \
   --dynamic-config-value history.timerProcessorMaxPollRPS=1000 \
   --dynamic-config-value history.visibilityProcessorMaxPollRPS=1000 \
+  --dynamic-config-value 'history.transferProcessorUpdateAckInterval="1s"' \
+  --dynamic-config-value 'history.timerProcessorUpdateAckInterval="1s"' \
+  --dynamic-config-value 'history.visibilityProcessorUpdateAckInterval="1s"' \
   --log-level warn \
   "$@"
