@@ -58,13 +58,15 @@ test: $(TEMPORAL) vet workflowcheck compose-test
 # The benchmark (bench/main.go): a fresh dev server started as `make dev`
 # starts it, one worker, then the baseline and the saga in alternating rounds
 # at each concurrency. BENCH_FLAGS passes more, e.g. BENCH_FLAGS='-rounds 4'
-# or BENCH_FLAGS='-worker-args "--workflow-pollers 16"' to try a tuning.
+# or BENCH_FLAGS='-worker-args "--workflow-pollers 16"' to try a tuning;
+# BENCH_FLAGS=-profile adds where the dev server's CPU goes, sampled with
+# perf (Debian: apt-get install linux-perf), as bench/results.md has it.
 BENCH_FLAGS ?=
 bench: build $(TEMPORAL)
 	$(GO) run ./bench $(BENCH_FLAGS)
 
 # 10,000 orders waiting in their cancel window at once on one worker, then
-# shipped; reports the worker's peak RSS. Takes about 15 minutes.
+# shipped; reports the worker's peak RSS. Takes about 16 minutes.
 OPEN_ORDERS ?= 10000
 bench-open: build $(TEMPORAL)
 	$(GO) run ./bench -open $(OPEN_ORDERS) $(BENCH_FLAGS)
