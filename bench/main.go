@@ -4,7 +4,9 @@
 // activities) for each concurrency, warms both up, then runs the baseline
 // and the saga in alternating rounds with `starter load`, and writes a
 // table of the saga/baseline ratios for throughput and for p50 and p99
-// latency, with the CPU each process used, to a Markdown file.
+// latency, with the CPU each process used, to a Markdown file. With
+// --profile it also samples the dev server's stacks with perf during every
+// round and says where the server's CPU went per workflow.
 //
 // With --open N it instead holds N orders open at once in their cancel
 // window on the one worker, lets them all complete, and reports the

@@ -85,16 +85,19 @@ func startProfile(dir string, pid int, name string) (*profiler, error) {
 // of work, in milliseconds per workflow of the n the round ran.
 func (p *profiler) stop(ctx context.Context, n int) (map[string]float64, error) {
 	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	var recordErr error
 	select {
-	case err := <-p.done:
-		// perf exits non-zero when interrupted on some kernels; a
-		// file it could not write shows below.
-		_ = err
+	case recordErr = <-p.done:
 	case <-time.After(time.Minute):
 		_ = p.cmd.Process.Kill()
 		return nil, fmt.Errorf("perf record did not stop within a minute")
 	}
 	defer os.Remove(p.file)
+	// perf may exit non-zero when interrupted; only a missing file means
+	// it sampled nothing (perf_event_paranoid, a process gone).
+	if _, err := os.Stat(p.file); err != nil {
+		return nil, fmt.Errorf("perf record wrote no samples: %v", recordErr)
+	}
 	cmd := exec.CommandContext(ctx, "perf", "script", "-i", p.file)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
