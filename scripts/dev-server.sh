@@ -47,10 +47,10 @@ mkdir -p "$(dirname "$db")"
 # history.*ProcessorUpdateAckInterval: each queue keeps the tasks it has
 # done in memory until its next checkpoint (30 s by default) and walks all
 # of them each time it reads new tasks, which at 1000 reads a second took a
-# quarter of the server's CPU under the saga (perf on the server, sampled as
-# `make bench --profile` does: 16 ms of 64 per order); the saga's search attribute updates
-# make three times the visibility tasks of the baseline. A checkpoint a
-# second keeps the walk short: under 1 ms per order.
+# quarter of the server's CPU under the saga (perf on the server, sampled
+# as `make bench BENCH_FLAGS=-profile` does: 16 ms of 64 per order); the
+# saga's search attribute updates make three times the visibility tasks of
+# the baseline. A checkpoint a second keeps the walk under 1 ms per order.
 exec "$bin" server start-dev \
   --ip "${TEMPORAL_IP:-127.0.0.1}" \
   --port "${TEMPORAL_PORT:-7233}" \
