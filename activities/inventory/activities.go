@@ -28,11 +28,15 @@ func (a *Activities) ReserveStock(ctx context.Context, req ReserveRequest) (Rese
 }
 
 // ReleaseStock gives the stock of a reservation back. It undoes ReserveStock,
-// so it must always succeed in the end: it has no business failures.
+// so anything that goes wrong is retried until it succeeds, but for one
+// business failure: a key that another placement of the order ID holds.
+// That reservation is an earlier order's, no retry makes it this one's, and
+// releasing it would take the earlier order's stock, so it fails at once,
+// non-retryable, as KeyConflictError.
 func (a *Activities) ReleaseStock(ctx context.Context, req ReleaseRequest) (ReleaseResult, error) {
 	res, err := a.Store.Release(ctx, req)
 	if err != nil {
-		return ReleaseResult{}, err
+		return ReleaseResult{}, apperr.Classify(err, apperr.Kind{Err: ErrKeyConflict, Type: KeyConflictError})
 	}
 	activity.GetLogger(ctx).Info("stock released", "order_id", req.OrderID, "key", req.Key,
 		"status", res.Status, "units_returned", res.UnitsReturned)

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 
 	"go.temporal.io/sdk/temporal"
@@ -74,6 +75,12 @@ func TestReserveStockActivityBusinessFailuresAreNonRetryable(t *testing.T) {
 			wantType: KeyConflictError,
 		},
 		{
+			name:     "key of another placement",
+			setup:    func(t *testing.T, s *Store) { mustReserve(t, s, placedReserve("p1")) },
+			req:      placedReserve("p2"),
+			wantType: KeyConflictError,
+		},
+		{
 			name:     "key voided by an earlier release",
 			setup:    func(t *testing.T, s *Store) { mustRelease(t, s, "o1/reserve", "o1") },
 			req:      reserveRequest("o1/reserve", "o1", Item{SKU: "BOOK-GOPL", Qty: 1}),
@@ -139,6 +146,25 @@ func TestReleaseStockActivityReturnsStock(t *testing.T) {
 	}
 	if n := onHand(t, s, "LAMP-LIMITED"); n != 3 {
 		t.Errorf("LAMP-LIMITED on hand = %d, want 3", n)
+	}
+}
+
+// A release of a key that another placement of the order ID holds cannot
+// succeed by retrying: it fails at once and leaves that reservation alone.
+func TestReleaseStockActivityRefusesAnotherPlacementsKey(t *testing.T) {
+	s := openTestStore(t)
+	held := mustReserve(t, s, placedReserve("p1"))
+	before := products(t, s)
+	env, a := newActivityEnv(t, s)
+
+	_, err := env.ExecuteActivity(a.ReleaseStock, placedRelease("p2"))
+	appErr := applicationError(t, err)
+	if !appErr.NonRetryable() || appErr.Type() != KeyConflictError {
+		t.Errorf("error = %v (type %q, non-retryable %v), want a non-retryable %s", err, appErr.Type(), appErr.NonRetryable(), KeyConflictError)
+	}
+	assertStockUnchanged(t, s, before)
+	if stored, _ := storedReservation(t, s, placedKey); !reflect.DeepEqual(stored, held) {
+		t.Errorf("stored reservation = %+v, want the held %+v", stored, held)
 	}
 }
 

@@ -130,3 +130,117 @@ func TestReplicasReserveAndReleaseSameKeyAtOnceLeaveStock(t *testing.T) {
 		}
 	})
 }
+
+// placementOf is the placement of goroutine i in the tests where each
+// goroutine stands for another placement of one order ID.
+func placementOf(i int) string { return fmt.Sprintf("placement-%02d", i) }
+
+// Placements of one order ID reserving its key at once: one of them gets
+// the key and takes the stock once, every other is refused.
+func TestReplicasPlacementsReserveSameKeyAtOnceOneWins(t *testing.T) {
+	forEachReplicaCount(t, func(t *testing.T, stores []*Store) {
+		before := products(t, stores[0])
+		results := make([]Reservation, concurrency)
+		errs := make([]error, concurrency)
+		runConcurrently(concurrency, func(i int) {
+			req := reserveRequest(placedKey, "o1", Item{SKU: "LAMP-LIMITED", Qty: 1}, Item{SKU: "BOOK-GOPL", Qty: 1})
+			req.Placement = placementOf(i)
+			results[i], errs[i] = stores[i%len(stores)].Reserve(context.Background(), req)
+		})
+		winner := onlySuccess(t, errs)
+		if winner < 0 {
+			return
+		}
+		stored, _ := storedReservation(t, stores[0], placedKey)
+		if !reflect.DeepEqual(stored, results[winner]) || stored.Placement != placementOf(winner) {
+			t.Errorf("stored reservation = %+v, want the winner's %+v", stored, results[winner])
+		}
+		after := products(t, stores[len(stores)-1])
+		for _, sku := range []string{"LAMP-LIMITED", "BOOK-GOPL"} {
+			if got := before[sku].OnHand - after[sku].OnHand; got != 1 {
+				t.Errorf("%s: %d units taken, want 1", sku, got)
+			}
+		}
+	})
+}
+
+// Other placements reserving and releasing a key at once that one
+// placement holds: all refused, the holder's stock stays taken.
+func TestReplicasOtherPlacementsNeverUndoTheHolder(t *testing.T) {
+	forEachReplicaCount(t, func(t *testing.T, stores []*Store) {
+		holder := mustReserve(t, stores[0], placedReserve("holder"))
+		before := products(t, stores[0])
+		errs := make([]error, concurrency)
+		runConcurrently(concurrency, func(i int) {
+			s := stores[i%len(stores)]
+			if i%2 == 0 {
+				_, errs[i] = s.Release(context.Background(), placedRelease(placementOf(i)))
+				return
+			}
+			_, errs[i] = s.Reserve(context.Background(), placedReserve(placementOf(i)))
+		})
+		for i, err := range errs {
+			if !errors.Is(err, ErrKeyConflict) {
+				t.Errorf("call #%d: err = %v, want ErrKeyConflict", i, err)
+			}
+		}
+		assertStockUnchanged(t, stores[0], before)
+		if stored, _ := storedReservation(t, stores[0], placedKey); !reflect.DeepEqual(stored, holder) {
+			t.Errorf("stored reservation = %+v, want the holder's %+v", stored, holder)
+		}
+	})
+}
+
+// Placements reserving and releasing a new key at once: whichever comes
+// first owns the key, a reservation or a void, and every other is refused;
+// the stock is taken once if a reserve won and not at all if a release did.
+func TestReplicasPlacementsReserveAndReleaseNewKeyAtOnceOneOwns(t *testing.T) {
+	forEachReplicaCount(t, func(t *testing.T, stores []*Store) {
+		before := products(t, stores[0])
+		errs := make([]error, concurrency)
+		runConcurrently(concurrency, func(i int) {
+			s := stores[i%len(stores)]
+			if i%2 == 0 {
+				_, errs[i] = s.Reserve(context.Background(), placedReserve(placementOf(i)))
+				return
+			}
+			_, errs[i] = s.Release(context.Background(), placedRelease(placementOf(i)))
+		})
+		winner := onlySuccess(t, errs)
+		if winner < 0 {
+			return
+		}
+		stored, _ := storedReservation(t, stores[0], placedKey)
+		wantStatus, taken := Voided, 0
+		if winner%2 == 0 {
+			wantStatus, taken = Reserved, 2
+		}
+		if stored.Placement != placementOf(winner) || stored.Status != wantStatus {
+			t.Errorf("stored reservation = %+v, want %s by %s", stored, wantStatus, placementOf(winner))
+		}
+		if got := before["LAMP-LIMITED"].OnHand - onHand(t, stores[0], "LAMP-LIMITED"); got != taken {
+			t.Errorf("LAMP-LIMITED: %d units taken, want %d", got, taken)
+		}
+	})
+}
+
+// onlySuccess checks that exactly one of errs is nil and every other is
+// ErrKeyConflict, and returns the index of the nil one, or -1.
+func onlySuccess(t *testing.T, errs []error) int {
+	t.Helper()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("calls #%d and #%d both succeeded, want one", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, ErrKeyConflict):
+			t.Errorf("call #%d: err = %v, want ErrKeyConflict", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Error("no call succeeded, want one")
+	}
+	return winner
+}

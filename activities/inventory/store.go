@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -31,6 +32,12 @@ var catalogJSON []byte
 // dialect. The PostgreSQL lines table has an identity column named rowid, as
 // SQLite's implicit one, so that one query reads a reservation's lines in
 // the order they were reserved.
+//
+// Migration 2 gives every reservation the placement that wrote it (empty
+// for the reservations before it, which only requests without a placement
+// may use) and the workflow ID of its key (storedb.KeyWorkflowID; the
+// backfill strips the "/reserve" that the order workflow's keys end with),
+// indexed in byte order for ReservationsByPlacement.
 var schema = storedb.Schema{
 	Name: "inventory",
 	SQLite: []string{`
@@ -58,7 +65,16 @@ CREATE TABLE reservation_lines (
 	qty              INTEGER NOT NULL CHECK (qty > 0),
 	unit_price_cents INTEGER NOT NULL,
 	PRIMARY KEY (reservation_key, sku)
-);`,
+);`, `
+ALTER TABLE reservations ADD COLUMN placement TEXT NOT NULL DEFAULT '';
+ALTER TABLE reservations ADD COLUMN workflow_id TEXT NOT NULL DEFAULT '';
+-- workflow_id is the key without its last '/' and what follows, as
+-- storedb.KeyWorkflowID cuts it: rtrim drops the characters after the
+-- last '/' (any but '/'), then the '/' itself goes.
+UPDATE reservations SET workflow_id = CASE WHEN instr(key, '/') > 0
+	THEN substr(rtrim(key, replace(key, '/', '')), 1, length(rtrim(key, replace(key, '/', ''))) - 1)
+	ELSE key END;
+CREATE INDEX reservations_placement ON reservations (placement, workflow_id, key);`,
 	},
 	Postgres: []string{`
 CREATE TABLE products (
@@ -86,7 +102,14 @@ CREATE TABLE reservation_lines (
 	qty              INTEGER NOT NULL CHECK (qty > 0),
 	unit_price_cents BIGINT NOT NULL,
 	PRIMARY KEY (reservation_key, sku)
-);`,
+);`, `
+ALTER TABLE reservations
+	ADD COLUMN placement   TEXT NOT NULL DEFAULT '',
+	ADD COLUMN workflow_id TEXT NOT NULL DEFAULT '';
+-- workflow_id is the key without its last '/' and what follows, as
+-- storedb.KeyWorkflowID cuts it.
+UPDATE reservations SET workflow_id = regexp_replace(key, '/[^/]*$', '');
+CREATE INDEX reservations_placement ON reservations (placement COLLATE "C", workflow_id COLLATE "C", key COLLATE "C");`,
 	},
 }
 
@@ -110,6 +133,17 @@ func Open(ctx context.Context, source string) (*Store, error) {
 		return nil, fmt.Errorf("inventory store: seed catalog: %w", err)
 	}
 	return s, nil
+}
+
+// OpenReadOnly opens the existing inventory store at source for reading only,
+// for the audit: it creates, migrates and seeds nothing, and refuses a
+// store that is not there or not at this binary's schema version.
+func OpenReadOnly(ctx context.Context, source string) (*Store, error) {
+	db, err := storedb.OpenReadOnly(ctx, source, schema)
+	if err != nil {
+		return nil, fmt.Errorf("inventory store: %w", err)
+	}
+	return &Store{db: db}, nil
 }
 
 // Close closes the database.
@@ -146,9 +180,15 @@ func (s *Store) seed(ctx context.Context) error {
 }
 
 // Reserve takes the items out of stock on hand and prices them, all or
-// nothing. Called again with the same key, it returns the first reservation
-// and changes nothing; with the same key but other items, it fails with
-// ErrKeyConflict.
+// nothing. Called again with the same key by the same placement, it returns
+// the first reservation and changes nothing; with the same key but other
+// items, it fails with ErrKeyConflict.
+//
+// A key that another placement recorded is refused with ErrKeyConflict,
+// and so is a key recorded before placements (placement "") asked for by a
+// request with a placement, or the reverse: the key names an earlier order
+// that had the same order ID, and its reservation is not this order's to
+// return.
 func (s *Store) Reserve(ctx context.Context, req ReserveRequest) (Reservation, error) {
 	if err := req.validate(); err != nil {
 		return Reservation{}, fmt.Errorf("reserve %s: %w", req.Key, err)
@@ -163,7 +203,7 @@ func (s *Store) Reserve(ctx context.Context, req ReserveRequest) (Reservation, e
 			return err
 		}
 		if found {
-			res = existing
+			res = existing.Reservation
 			return checkSameReservation(existing, req)
 		}
 		res, err = reserve(ctx, tx, req)
@@ -176,7 +216,7 @@ func (s *Store) Reserve(ctx context.Context, req ReserveRequest) (Reservation, e
 }
 
 func reserve(ctx context.Context, tx *storedb.Tx, req ReserveRequest) (Reservation, error) {
-	res := Reservation{ID: reservationID(req.Key), Key: req.Key, OrderID: req.OrderID, Status: Reserved}
+	res := Reservation{ID: reservationID(req.Key), Key: req.Key, OrderID: req.OrderID, Placement: req.Placement, Status: Reserved}
 	// Stock is taken SKU by SKU in SKU order, so that two reservations
 	// sharing SKUs lock their rows in the same order and never deadlock.
 	lines := make(map[string]Line, len(req.Items))
@@ -225,12 +265,13 @@ func take(ctx context.Context, tx *storedb.Tx, item Item) (Line, error) {
 	return line, nil
 }
 
-// recordReservation writes res and its lines.
+// recordReservation writes res and its lines, with the workflow ID of its
+// key, which the audit's stream is ordered by.
 func recordReservation(ctx context.Context, tx *storedb.Tx, res Reservation) error {
 	now := timestamp()
 	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO reservations (key, id, order_id, status, total_cents, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		res.Key, res.ID, res.OrderID, res.Status, res.TotalCents, now, now); err != nil {
+		`INSERT INTO reservations (key, id, order_id, placement, workflow_id, status, total_cents, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		res.Key, res.ID, res.OrderID, res.Placement, storedb.KeyWorkflowID(res.Key), res.Status, res.TotalCents, now, now); err != nil {
 		return fmt.Errorf("record reservation: %w", err)
 	}
 	for _, l := range res.Lines {
@@ -244,9 +285,13 @@ func recordReservation(ctx context.Context, tx *storedb.Tx, res Reservation) err
 }
 
 // checkSameReservation decides what a repeated Reserve returns: the first
-// result if it asked for the same items and still holds them, an error if
-// the key was released (or voided) or reused for something else.
-func checkSameReservation(existing Reservation, req ReserveRequest) error {
+// result if the same placement asked for the same items and the key still
+// holds them, an error if the key is another placement's, was released (or
+// voided), or was reused for something else.
+func checkSameReservation(existing reservationRecord, req ReserveRequest) error {
+	if err := checkPlacement(existing, req.Key, req.Placement); err != nil {
+		return err
+	}
 	if existing.Status != Reserved {
 		return fmt.Errorf("%w (status %s)", ErrKeyVoided, existing.Status)
 	}
@@ -254,6 +299,24 @@ func checkSameReservation(existing Reservation, req ReserveRequest) error {
 		return fmt.Errorf("%w: %s first reserved %s for order %q", ErrKeyConflict, req.Key, describeLines(existing.Lines), existing.OrderID)
 	}
 	return nil
+}
+
+// checkPlacement refuses a request of any placement but the one that
+// recorded the key. Order IDs, and so keys, come back when an order ID is
+// reused after Temporal forgot its first order; without this the second
+// order would return, change or undo the first one's reservation. The
+// legacy placement "" matches only itself: a reservation recorded before
+// placements is left to the orders of that time.
+func checkPlacement(rec reservationRecord, key, placement string) error {
+	if rec.Placement == placement {
+		return nil
+	}
+	owner := "recorded before placements, at " + messageTime(rec.recordedAt)
+	if rec.Placement != "" {
+		owner = fmt.Sprintf("placement %s, recorded %s", rec.Placement, messageTime(rec.recordedAt))
+	}
+	return fmt.Errorf("%w: %s belongs to another placement of order %q (%s); order IDs cannot be reused",
+		ErrKeyConflict, key, rec.OrderID, owner)
 }
 
 func sameItems(lines []Line, items []Item) bool {
@@ -282,8 +345,13 @@ func describeLines(lines []Line) string {
 
 // Release puts the stock reserved with key back on hand. It is safe to call
 // any number of times and for a key that never reserved anything: then it
-// records the key as voided, so that a reserve still in flight with that key
-// cannot take stock after its order gave up on it.
+// records the key as voided for the request's placement, so that a reserve
+// still in flight with that key cannot take stock after its order gave up
+// on it.
+//
+// A key that another placement recorded is refused with ErrKeyConflict and
+// left as it is: it holds an earlier order's stock (or void), and only that
+// order may give it back.
 func (s *Store) Release(ctx context.Context, req ReleaseRequest) (ReleaseResult, error) {
 	result := ReleaseResult{Key: req.Key}
 	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
@@ -294,28 +362,19 @@ func (s *Store) Release(ctx context.Context, req ReleaseRequest) (ReleaseResult,
 		if err != nil {
 			return err
 		}
-		now := timestamp()
-		switch {
-		case !found:
+		if !found {
 			result.Status = Voided
-			_, err := tx.ExecContext(ctx,
-				`INSERT INTO reservations (key, id, order_id, status, total_cents, created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?)`,
-				req.Key, reservationID(req.Key), req.OrderID, Voided, now, now)
+			return recordReservation(ctx, tx, Reservation{ID: reservationID(req.Key), Key: req.Key, OrderID: req.OrderID, Placement: req.Placement, Status: Voided})
+		}
+		if err := checkPlacement(res, req.Key, req.Placement); err != nil {
 			return err
-		case res.Status != Reserved:
+		}
+		if res.Status != Reserved {
 			result.Status = res.Status
 			return nil
 		}
-		// In SKU order, as reserve takes them, so that the row locks of
-		// concurrent reservations never deadlock.
-		for _, l := range slices.SortedFunc(slices.Values(res.Lines), func(a, b Line) int { return strings.Compare(a.SKU, b.SKU) }) {
-			if _, err := tx.ExecContext(ctx, `UPDATE products SET on_hand = on_hand + ? WHERE sku = ?`, l.Qty, l.SKU); err != nil {
-				return fmt.Errorf("return %s: %w", l.SKU, err)
-			}
-			result.UnitsReturned += l.Qty
-		}
 		result.Status = Released
-		_, err = tx.ExecContext(ctx, `UPDATE reservations SET status = ?, updated_at = ? WHERE key = ?`, Released, now, req.Key)
+		result.UnitsReturned, err = release(ctx, tx, res.Reservation)
 		return err
 	})
 	if err != nil {
@@ -324,30 +383,109 @@ func (s *Store) Release(ctx context.Context, req ReleaseRequest) (ReleaseResult,
 	return result, nil
 }
 
-// Reservation returns the reservation recorded under key.
-func (s *Store) Reservation(ctx context.Context, key string) (Reservation, bool, error) {
-	return reservationByKey(ctx, s.db, key)
+// release puts the lines of res back on hand and marks it released; it
+// returns how many units went back.
+func release(ctx context.Context, tx *storedb.Tx, res Reservation) (int, error) {
+	units := 0
+	// In SKU order, as reserve takes them, so that the row locks of
+	// concurrent reservations never deadlock.
+	for _, l := range slices.SortedFunc(slices.Values(res.Lines), func(a, b Line) int { return strings.Compare(a.SKU, b.SKU) }) {
+		if _, err := tx.ExecContext(ctx, `UPDATE products SET on_hand = on_hand + ? WHERE sku = ?`, l.Qty, l.SKU); err != nil {
+			return 0, fmt.Errorf("return %s: %w", l.SKU, err)
+		}
+		units += l.Qty
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE reservations SET status = ?, updated_at = ? WHERE key = ?`, Released, timestamp(), res.Key); err != nil {
+		return 0, fmt.Errorf("mark released: %w", err)
+	}
+	return units, nil
 }
 
-// Reservations lists every reservation, oldest first, for the audit.
+// Reservation returns the reservation recorded under key, whichever
+// placement recorded it.
+func (s *Store) Reservation(ctx context.Context, key string) (Reservation, bool, error) {
+	r, found, err := reservationByKey(ctx, s.db, key)
+	return r.Reservation, found, err
+}
+
+// Reservations lists every reservation with its lines, oldest first, for
+// the audit. It is one query, so the list is one consistent snapshot.
 func (s *Store) Reservations(ctx context.Context) ([]Reservation, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT key FROM reservations ORDER BY created_at, key`)
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT r.key, r.id, r.order_id, r.placement, r.status, r.total_cents, l.sku, l.name, l.qty, l.unit_price_cents
+		FROM reservations r LEFT JOIN reservation_lines l ON l.reservation_key = r.key
+		ORDER BY r.created_at, r.key, l.rowid`)
 	if err != nil {
 		return nil, fmt.Errorf("list reservations: %w", err)
 	}
-	keys, err := scanStrings(rows)
-	if err != nil {
-		return nil, fmt.Errorf("list reservations: %w", err)
-	}
-	out := make([]Reservation, 0, len(keys))
-	for _, k := range keys {
-		r, _, err := s.Reservation(ctx, k)
-		if err != nil {
-			return nil, fmt.Errorf("read reservation %s: %w", k, err)
+	defer rows.Close()
+	var out []Reservation
+	for rows.Next() {
+		var r Reservation
+		var sku, name sql.NullString
+		var qty, price sql.NullInt64
+		if err := rows.Scan(&r.Key, &r.ID, &r.OrderID, &r.Placement, &r.Status, &r.TotalCents, &sku, &name, &qty, &price); err != nil {
+			return nil, fmt.Errorf("list reservations: %w", err)
 		}
-		out = append(out, r)
+		// A reservation's rows come together, one per line, or one
+		// without a line for a reservation that has none (a void).
+		if len(out) == 0 || out[len(out)-1].Key != r.Key {
+			out = append(out, r)
+		}
+		if sku.Valid {
+			last := &out[len(out)-1]
+			last.Lines = append(last.Lines, Line{SKU: sku.String, Name: name.String, Qty: int(qty.Int64), UnitPriceCents: price.Int64})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list reservations: %w", err)
 	}
 	return out, nil
+}
+
+// reservationsByPlacement is ReservationsByPlacement's query in each
+// dialect: ordered byte by byte, which is SQLite's default (BINARY) and, in
+// PostgreSQL, the "C" collation of the reservations_placement index, whatever
+// the database's own collation.
+var reservationsByPlacement = map[storedb.Dialect]string{
+	storedb.SQLite: `SELECT key, id, order_id, placement, status, total_cents FROM reservations
+		ORDER BY placement, workflow_id, key`,
+	storedb.Postgres: `SELECT key, id, order_id, placement, status, total_cents FROM reservations
+		ORDER BY placement COLLATE "C", workflow_id COLLATE "C", key COLLATE "C"`,
+}
+
+// ReservationsByPlacement streams every reservation, without its lines,
+// ordered by placement, then by the workflow ID of its key, then by key,
+// comparing bytes as Go compares strings. The audit merges this stream with
+// the payment and shipping stores' streams, which come in the same order,
+// to check each placement's records together while it holds only the
+// current one of each store; legacy reservations (placement "") come first.
+//
+// It is one query, read row by row as the loop asks for them, on one
+// connection that it holds until the loop ends; the rows are one
+// consistent snapshot. An error ends the stream.
+func (s *Store) ReservationsByPlacement(ctx context.Context) iter.Seq2[Reservation, error] {
+	return func(yield func(Reservation, error) bool) {
+		rows, err := s.db.QueryContext(ctx, reservationsByPlacement[s.db.Dialect()])
+		if err != nil {
+			yield(Reservation{}, fmt.Errorf("list reservations by placement: %w", err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r Reservation
+			if err := rows.Scan(&r.Key, &r.ID, &r.OrderID, &r.Placement, &r.Status, &r.TotalCents); err != nil {
+				yield(Reservation{}, fmt.Errorf("list reservations by placement: %w", err))
+				return
+			}
+			if !yield(r, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(Reservation{}, fmt.Errorf("list reservations by placement: %w", err))
+		}
+	}
 }
 
 // Products lists the catalog with stock on hand and units reserved, by SKU.
@@ -405,42 +543,36 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func reservationByKey(ctx context.Context, tx querier, key string) (Reservation, bool, error) {
-	r := Reservation{Key: key}
-	err := tx.QueryRowContext(ctx, `SELECT id, order_id, status, total_cents FROM reservations WHERE key = ?`, key).
-		Scan(&r.ID, &r.OrderID, &r.Status, &r.TotalCents)
+// reservationRecord is a reservation with when it was recorded, which a
+// request of another placement is told.
+type reservationRecord struct {
+	Reservation
+	recordedAt string
+}
+
+func reservationByKey(ctx context.Context, tx querier, key string) (reservationRecord, bool, error) {
+	r := reservationRecord{Reservation: Reservation{Key: key}}
+	err := tx.QueryRowContext(ctx, `SELECT id, order_id, placement, status, total_cents, created_at FROM reservations WHERE key = ?`, key).
+		Scan(&r.ID, &r.OrderID, &r.Placement, &r.Status, &r.TotalCents, &r.recordedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Reservation{}, false, nil
+		return reservationRecord{}, false, nil
 	}
 	if err != nil {
-		return Reservation{}, false, fmt.Errorf("read reservation %s: %w", key, err)
+		return reservationRecord{}, false, fmt.Errorf("read reservation %s: %w", key, err)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT sku, name, qty, unit_price_cents FROM reservation_lines WHERE reservation_key = ? ORDER BY rowid`, key)
 	if err != nil {
-		return Reservation{}, false, fmt.Errorf("read lines of %s: %w", key, err)
+		return reservationRecord{}, false, fmt.Errorf("read lines of %s: %w", key, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var l Line
 		if err := rows.Scan(&l.SKU, &l.Name, &l.Qty, &l.UnitPriceCents); err != nil {
-			return Reservation{}, false, fmt.Errorf("read lines of %s: %w", key, err)
+			return reservationRecord{}, false, fmt.Errorf("read lines of %s: %w", key, err)
 		}
 		r.Lines = append(r.Lines, l)
 	}
 	return r, true, rows.Err()
-}
-
-func scanStrings(rows *sql.Rows) ([]string, error) {
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
 }
 
 // lockKey is the key that the inventory's transactions on the reservation
@@ -462,3 +594,13 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 func timestamp() string { return formatTime(time.Now()) }
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// messageTime is a stored timestamp to the second, for messages; one that
+// does not parse is shown as it is.
+func messageTime(stamp string) string {
+	t, err := time.Parse(timeLayout, stamp)
+	if err != nil {
+		return stamp
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -41,27 +41,37 @@ const (
 )
 
 // ReserveRequest takes stock for an order. Key is the idempotency key
-// ("order-42/reserve"): the same key twice reserves once.
+// ("order-42/reserve"): the same key twice reserves once. Placement is the
+// placement of the order that asks (see Reservation.Placement): a key that
+// another placement holds is refused with ErrKeyConflict.
 type ReserveRequest struct {
-	Key     string `json:"key"`
-	OrderID string `json:"order_id"`
-	Items   []Item `json:"items"`
+	Key       string `json:"key"`
+	OrderID   string `json:"order_id"`
+	Placement string `json:"placement,omitempty"`
+	Items     []Item `json:"items"`
 }
 
 // Reservation is the stock held for one order.
 type Reservation struct {
-	ID         string `json:"id"`
-	Key        string `json:"key"`
-	OrderID    string `json:"order_id"`
+	ID      string `json:"id"`
+	Key     string `json:"key"`
+	OrderID string `json:"order_id"`
+	// Placement is the placement of the order that wrote the record: one
+	// run of the order's workflow, kept through Temporal's resets. Only that
+	// placement's steps and compensations may return, change or undo the
+	// record; empty for records written before placements existed, which
+	// only requests without a placement may use.
+	Placement  string `json:"placement,omitempty"`
 	Status     string `json:"status"`
 	Lines      []Line `json:"lines"`
 	TotalCents int64  `json:"total_cents"`
 }
 
-// ReleaseRequest gives back the stock reserved with Key.
+// ReleaseRequest gives back the stock reserved with Key by Placement.
 type ReleaseRequest struct {
-	Key     string `json:"key"`
-	OrderID string `json:"order_id"`
+	Key       string `json:"key"`
+	OrderID   string `json:"order_id"`
+	Placement string `json:"placement,omitempty"`
 }
 
 // ReleaseResult says what a release did: UnitsReturned is 0 when there was

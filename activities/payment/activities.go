@@ -27,12 +27,16 @@ func (a *Activities) ChargePayment(ctx context.Context, req ChargeRequest) (Char
 	return charge, nil
 }
 
-// RefundPayment gives a charge back. It undoes ChargePayment, so it must
-// always succeed in the end: it has no business failures.
+// RefundPayment gives a charge back. It undoes ChargePayment, so anything
+// that goes wrong is retried until it succeeds, but for one business
+// failure: a key that another placement of the order ID holds. That charge
+// is an earlier order's, no retry makes it this one's, and refunding it
+// would give back the earlier order's money, so it fails at once,
+// non-retryable, as KeyConflictError.
 func (a *Activities) RefundPayment(ctx context.Context, req RefundRequest) (RefundResult, error) {
 	res, err := a.Store.Refund(ctx, req)
 	if err != nil {
-		return RefundResult{}, err
+		return RefundResult{}, apperr.Classify(err, apperr.Kind{Err: ErrKeyConflict, Type: KeyConflictError})
 	}
 	activity.GetLogger(ctx).Info("payment refunded", "order_id", req.OrderID, "key", req.Key,
 		"status", res.Status, "amount_cents", res.AmountCents)

@@ -72,6 +72,16 @@ func TestChargePaymentActivityBusinessFailuresAreNonRetryable(t *testing.T) {
 			wantLedger: ledger{rows: 1, byStatus: map[string]int{Captured: 1}, capturedCents: 1000},
 		},
 		{
+			// tok_flaky would time out at the gateway on this first
+			// attempt: the key is refused before it is asked.
+			name:  "key of another placement",
+			setup: func(t *testing.T, s *Store) { mustCharge(t, s, placedCharge("p1"), 1) },
+			req: ChargeRequest{Key: placedKey, OrderID: "o1", Placement: "p2", AmountCents: 5000,
+				Token: TokenFlaky},
+			wantType:   KeyConflictError,
+			wantLedger: ledger{rows: 1, byStatus: map[string]int{Captured: 1}, capturedCents: 5000},
+		},
+		{
 			name:       "key voided by an earlier refund",
 			setup:      func(t *testing.T, s *Store) { mustRefund(t, s, "o1/charge") },
 			req:        chargeRequest("o1/charge", 1500, TokenVisa),
@@ -153,6 +163,24 @@ func TestRefundPaymentActivityRefunds(t *testing.T) {
 		t.Errorf("result = %+v, want refunded 1500", res)
 	}
 	assertLedger(t, s, ledger{rows: 1, byStatus: map[string]int{Refunded: 1}})
+}
+
+// A refund of a key that another placement of the order ID holds cannot
+// succeed by retrying: it fails at once and leaves that charge alone.
+func TestRefundPaymentActivityRefusesAnotherPlacementsKey(t *testing.T) {
+	s := openTestStore(t)
+	held := mustCharge(t, s, placedCharge("p1"), 1)
+	env, a := newActivityEnv(t, s)
+
+	_, err := env.ExecuteActivity(a.RefundPayment, placedRefund("p2"))
+	appErr := applicationError(t, err)
+	if !appErr.NonRetryable() || appErr.Type() != KeyConflictError {
+		t.Errorf("error = %v (type %q, non-retryable %v), want a non-retryable %s", err, appErr.Type(), appErr.NonRetryable(), KeyConflictError)
+	}
+	if stored, _ := storedCharge(t, s, placedKey); stored != held {
+		t.Errorf("stored charge = %+v, want the held %+v", stored, held)
+	}
+	assertLedger(t, s, ledger{rows: 1, byStatus: map[string]int{Captured: 1}, capturedCents: 5000})
 }
 
 func TestRefundPaymentActivityStoreFailureIsRetryable(t *testing.T) {

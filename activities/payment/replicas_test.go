@@ -2,6 +2,8 @@ package payment
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/ordersaga/ordersaga/internal/pgtest"
@@ -56,4 +58,104 @@ func TestReplicasRefundSameKeyAtOnceRefundOnce(t *testing.T) {
 		}
 		assertLedger(t, stores[0], ledger{rows: 1, byStatus: map[string]int{Refunded: 1}})
 	})
+}
+
+// placementOf is the placement of goroutine i in the tests where each
+// goroutine stands for another placement of one order ID.
+func placementOf(i int) string { return fmt.Sprintf("placement-%02d", i) }
+
+// Placements of one order ID charging its key at once: one of them gets the
+// key and the money is captured once, every other is refused.
+func TestReplicasPlacementsChargeSameKeyAtOnceOneWins(t *testing.T) {
+	forEachReplicaCount(t, func(t *testing.T, stores []*Store) {
+		results := make([]Charge, concurrency)
+		errs := make([]error, concurrency)
+		runConcurrently(concurrency, func(i int) {
+			results[i], errs[i] = stores[i%len(stores)].Charge(context.Background(), placedCharge(placementOf(i)), 1)
+		})
+		winner := onlySuccess(t, errs)
+		if winner < 0 {
+			return
+		}
+		if stored, _ := storedCharge(t, stores[0], placedKey); stored != results[winner] || stored.Placement != placementOf(winner) {
+			t.Errorf("stored charge = %+v, want the winner's %+v", stored, results[winner])
+		}
+		assertLedger(t, stores[0], ledger{rows: 1, byStatus: map[string]int{Captured: 1}, capturedCents: 5000})
+	})
+}
+
+// Other placements charging and refunding a key at once that one placement
+// holds: all refused, the holder's money stays captured.
+func TestReplicasOtherPlacementsNeverUndoTheHolder(t *testing.T) {
+	forEachReplicaCount(t, func(t *testing.T, stores []*Store) {
+		holder := mustCharge(t, stores[0], placedCharge("holder"), 1)
+		errs := make([]error, concurrency)
+		runConcurrently(concurrency, func(i int) {
+			s := stores[i%len(stores)]
+			if i%2 == 0 {
+				_, errs[i] = s.Refund(context.Background(), placedRefund(placementOf(i)))
+				return
+			}
+			_, errs[i] = s.Charge(context.Background(), placedCharge(placementOf(i)), 1)
+		})
+		for i, err := range errs {
+			if !errors.Is(err, ErrKeyConflict) {
+				t.Errorf("call #%d: err = %v, want ErrKeyConflict", i, err)
+			}
+		}
+		if stored, _ := storedCharge(t, stores[0], placedKey); stored != holder {
+			t.Errorf("stored charge = %+v, want the holder's %+v", stored, holder)
+		}
+		assertLedger(t, stores[0], ledger{rows: 1, byStatus: map[string]int{Captured: 1}, capturedCents: 5000})
+	})
+}
+
+// Placements charging and refunding a new key at once: whichever comes
+// first owns the key, a charge or a void, and every other is refused; the
+// money is captured once if a charge won and not at all if a refund did.
+func TestReplicasPlacementsChargeAndRefundNewKeyAtOnceOneOwns(t *testing.T) {
+	forEachReplicaCount(t, func(t *testing.T, stores []*Store) {
+		errs := make([]error, concurrency)
+		runConcurrently(concurrency, func(i int) {
+			s := stores[i%len(stores)]
+			if i%2 == 0 {
+				_, errs[i] = s.Charge(context.Background(), placedCharge(placementOf(i)), 1)
+				return
+			}
+			_, errs[i] = s.Refund(context.Background(), placedRefund(placementOf(i)))
+		})
+		winner := onlySuccess(t, errs)
+		if winner < 0 {
+			return
+		}
+		want := ledger{rows: 1, byStatus: map[string]int{Voided: 1}}
+		if winner%2 == 0 {
+			want = ledger{rows: 1, byStatus: map[string]int{Captured: 1}, capturedCents: 5000}
+		}
+		if stored, _ := storedCharge(t, stores[0], placedKey); stored.Placement != placementOf(winner) {
+			t.Errorf("stored charge = %+v, want it recorded by %s", stored, placementOf(winner))
+		}
+		assertLedger(t, stores[0], want)
+	})
+}
+
+// onlySuccess checks that exactly one of errs is nil and every other is
+// ErrKeyConflict, and returns the index of the nil one, or -1.
+func onlySuccess(t *testing.T, errs []error) int {
+	t.Helper()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("calls #%d and #%d both succeeded, want one", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, ErrKeyConflict):
+			t.Errorf("call #%d: err = %v, want ErrKeyConflict", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Error("no call succeeded, want one")
+	}
+	return winner
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/ordersaga/ordersaga/internal/storedb"
@@ -18,6 +19,12 @@ const DatabaseFile = "payment.db"
 
 // schema is the payment store's tables, migration by migration, in each
 // dialect.
+//
+// Migration 2 gives every charge the placement that wrote it (empty for the
+// charges before it, which only requests without a placement may use) and
+// the workflow ID of its key (storedb.KeyWorkflowID; the backfill strips the
+// "/charge" that the order workflow's keys end with), indexed in byte order
+// for ChargesByPlacement.
 var schema = storedb.Schema{
 	Name: "payment",
 	SQLite: []string{`
@@ -30,7 +37,16 @@ CREATE TABLE charges (
 	created_at   TEXT NOT NULL,
 	updated_at   TEXT NOT NULL
 );
-CREATE INDEX charges_order ON charges (order_id);`,
+CREATE INDEX charges_order ON charges (order_id);`, `
+ALTER TABLE charges ADD COLUMN placement TEXT NOT NULL DEFAULT '';
+ALTER TABLE charges ADD COLUMN workflow_id TEXT NOT NULL DEFAULT '';
+-- workflow_id is the key without its last '/' and what follows, as
+-- storedb.KeyWorkflowID cuts it: rtrim drops the characters after the
+-- last '/' (any but '/'), then the '/' itself goes.
+UPDATE charges SET workflow_id = CASE WHEN instr(key, '/') > 0
+	THEN substr(rtrim(key, replace(key, '/', '')), 1, length(rtrim(key, replace(key, '/', ''))) - 1)
+	ELSE key END;
+CREATE INDEX charges_placement ON charges (placement, workflow_id, key);`,
 	},
 	Postgres: []string{`
 CREATE TABLE charges (
@@ -42,7 +58,14 @@ CREATE TABLE charges (
 	created_at   TEXT NOT NULL,
 	updated_at   TEXT NOT NULL
 );
-CREATE INDEX charges_order ON charges (order_id);`,
+CREATE INDEX charges_order ON charges (order_id);`, `
+ALTER TABLE charges
+	ADD COLUMN placement   TEXT NOT NULL DEFAULT '',
+	ADD COLUMN workflow_id TEXT NOT NULL DEFAULT '';
+-- workflow_id is the key without its last '/' and what follows, as
+-- storedb.KeyWorkflowID cuts it.
+UPDATE charges SET workflow_id = regexp_replace(key, '/[^/]*$', '');
+CREATE INDEX charges_placement ON charges (placement COLLATE "C", workflow_id COLLATE "C", key COLLATE "C");`,
 	},
 }
 
@@ -62,36 +85,65 @@ func Open(ctx context.Context, source string) (*Store, error) {
 	return &Store{db: db}, nil
 }
 
+// OpenReadOnly opens the existing payment store at source for reading only,
+// for the audit: it creates, migrates nothing, and refuses a
+// store that is not there or not at this binary's schema version.
+func OpenReadOnly(ctx context.Context, source string) (*Store, error) {
+	db, err := storedb.OpenReadOnly(ctx, source, schema)
+	if err != nil {
+		return nil, fmt.Errorf("payment store: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
 // Charge takes the money: it asks the gateway to approve the charge and
-// records the outcome. Called again with the same key it returns the first
-// outcome (the charge, or ErrDeclined) without asking the gateway again; with
-// the same key but another amount or order it fails with ErrKeyConflict, and
-// after the key was refunded (or voided) with ErrKeyVoided. attempt is the
-// activity's attempt number, passed to the gateway (see TokenFlaky).
+// records the outcome. Called again with the same key by the same placement
+// it returns the first outcome (the charge, or ErrDeclined) without asking
+// the gateway again; with the same key but another amount or order it fails
+// with ErrKeyConflict, and after the key was refunded (or voided) with
+// ErrKeyVoided. attempt is the activity's attempt number, passed to the
+// gateway (see TokenFlaky).
+//
+// A key that another placement recorded is refused with ErrKeyConflict
+// before the gateway is asked, and so is a key recorded before placements
+// (placement "") asked for by a request with a placement, or the reverse:
+// the key names an earlier order that had the same order ID, and the
+// customer of this one must not be charged for a key that cannot be
+// recorded.
 //
 // The gateway is asked outside any transaction, so a slow gateway never
 // holds the store's write lock. Two calls with one key at once may both ask
-// it; the first to record wins, and the other returns that record, as a real
-// gateway given the same idempotency key would capture once.
+// it; the first to record wins, and the other is answered from that record
+// under the same rules, as a real gateway given the same idempotency key
+// would capture once.
 func (s *Store) Charge(ctx context.Context, req ChargeRequest, attempt int32) (Charge, error) {
-	if err := req.validate(); err != nil {
+	c, err := s.charge(ctx, req, attempt)
+	if err != nil {
 		return Charge{}, fmt.Errorf("charge %s: %w", req.Key, err)
+	}
+	return c, nil
+}
+
+// charge is Charge, with errors that Charge names the key in.
+func (s *Store) charge(ctx context.Context, req ChargeRequest, attempt int32) (Charge, error) {
+	if err := req.validate(); err != nil {
+		return Charge{}, err
 	}
 	existing, found, err := chargeByKey(ctx, s.db, req.Key)
 	if err != nil {
-		return Charge{}, fmt.Errorf("charge %s: %w", req.Key, err)
+		return Charge{}, err
 	}
 	if found {
 		return repeatedCharge(existing, req)
 	}
 	verdict := authorize(ctx, req.Key, req.Token, attempt)
 	if verdict != nil && !errors.Is(verdict, ErrDeclined) {
-		return Charge{}, fmt.Errorf("charge %s: %w", req.Key, verdict) // transient: nothing recorded, retried
+		return Charge{}, verdict // transient: nothing recorded, retried
 	}
-	charge := Charge{ID: chargeID(req.Key), Key: req.Key, OrderID: req.OrderID, AmountCents: req.AmountCents, Status: Captured}
+	charge := Charge{ID: chargeID(req.Key), Key: req.Key, OrderID: req.OrderID, Placement: req.Placement, AmountCents: req.AmountCents, Status: Captured}
 	if verdict != nil {
 		charge.Status = Declined
 	}
@@ -101,8 +153,11 @@ func (s *Store) Charge(ctx context.Context, req ChargeRequest, attempt int32) (C
 			return err
 		}
 		other, found, err := chargeByKey(ctx, tx, req.Key)
-		if err != nil || found {
-			existing = other
+		switch {
+		case err != nil:
+			return err
+		case found:
+			charge, err = repeatedCharge(other, req)
 			return err
 		}
 		recorded = true
@@ -110,33 +165,57 @@ func (s *Store) Charge(ctx context.Context, req ChargeRequest, attempt int32) (C
 	})
 	switch {
 	case err != nil:
-		return Charge{}, fmt.Errorf("charge %s: %w", req.Key, err)
-	case !recorded:
-		return repeatedCharge(existing, req)
-	case verdict != nil:
-		return Charge{}, fmt.Errorf("charge %s: %w", req.Key, verdict)
+		return Charge{}, err
+	case recorded && verdict != nil:
+		return Charge{}, verdict
 	}
 	return charge, nil
 }
 
-// repeatedCharge is the answer to a charge whose key is already recorded.
-func repeatedCharge(existing Charge, req ChargeRequest) (Charge, error) {
+// repeatedCharge is the answer to a charge whose key is already recorded:
+// the first outcome if the same placement asked for the same charge and the
+// key still holds it, an error if the key is another placement's, was
+// refunded (or voided), or was reused for something else.
+func repeatedCharge(existing chargeRecord, req ChargeRequest) (Charge, error) {
+	if err := checkPlacement(existing, req.Key, req.Placement); err != nil {
+		return Charge{}, err
+	}
 	switch {
 	case existing.Status == Voided || existing.Status == Refunded:
-		return Charge{}, fmt.Errorf("charge %s: %w (status %s)", req.Key, ErrKeyVoided, existing.Status)
+		return Charge{}, fmt.Errorf("%w (status %s)", ErrKeyVoided, existing.Status)
 	case existing.OrderID != req.OrderID || existing.AmountCents != req.AmountCents:
-		return Charge{}, fmt.Errorf("charge %s: %w: first charged %d cents for order %q", req.Key, ErrKeyConflict, existing.AmountCents, existing.OrderID)
+		return Charge{}, fmt.Errorf("%w: first charged %d cents for order %q", ErrKeyConflict, existing.AmountCents, existing.OrderID)
 	case existing.Status == Declined:
-		return Charge{}, fmt.Errorf("charge %s: %w (recorded for this key)", req.Key, ErrDeclined)
+		return Charge{}, fmt.Errorf("%w (recorded for this key)", ErrDeclined)
 	}
-	return existing, nil
+	return existing.Charge, nil
 }
 
+// checkPlacement refuses a request of any placement but the one that
+// recorded the key. Order IDs, and so keys, come back when an order ID is
+// reused after Temporal forgot its first order; without this the second
+// order would return, change or undo the first one's charge. The legacy
+// placement "" matches only itself: a charge recorded before placements is
+// left to the orders of that time.
+func checkPlacement(rec chargeRecord, key, placement string) error {
+	if rec.Placement == placement {
+		return nil
+	}
+	owner := "recorded before placements, at " + messageTime(rec.recordedAt)
+	if rec.Placement != "" {
+		owner = fmt.Sprintf("placement %s, recorded %s", rec.Placement, messageTime(rec.recordedAt))
+	}
+	return fmt.Errorf("%w: %s belongs to another placement of order %q (%s); order IDs cannot be reused",
+		ErrKeyConflict, key, rec.OrderID, owner)
+}
+
+// insertCharge records c, with the workflow ID of its key, which the
+// audit's stream is ordered by.
 func insertCharge(ctx context.Context, tx *storedb.Tx, c Charge) error {
 	now := timestamp()
 	_, err := tx.ExecContext(ctx,
-		`INSERT INTO charges (key, id, order_id, amount_cents, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		c.Key, c.ID, c.OrderID, c.AmountCents, c.Status, now, now)
+		`INSERT INTO charges (key, id, order_id, placement, workflow_id, amount_cents, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.Key, c.ID, c.OrderID, c.Placement, storedb.KeyWorkflowID(c.Key), c.AmountCents, c.Status, now, now)
 	if err != nil {
 		return fmt.Errorf("record charge: %w", err)
 	}
@@ -145,8 +224,13 @@ func insertCharge(ctx context.Context, tx *storedb.Tx, c Charge) error {
 
 // Refund gives back a captured charge. It is safe to call any number of
 // times and for a key that never charged anything: then it records the key
-// as voided, so that a charge still in flight with that key cannot take the
-// customer's money after its order gave up on it.
+// as voided for the request's placement, so that a charge still in flight
+// with that key cannot take the customer's money after its order gave up on
+// it.
+//
+// A key that another placement recorded is refused with ErrKeyConflict and
+// left as it is: it holds an earlier order's money (or void), and only that
+// order may give it back.
 func (s *Store) Refund(ctx context.Context, req RefundRequest) (RefundResult, error) {
 	result := RefundResult{Key: req.Key}
 	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
@@ -157,17 +241,22 @@ func (s *Store) Refund(ctx context.Context, req RefundRequest) (RefundResult, er
 		if err != nil {
 			return err
 		}
-		switch {
-		case !found:
+		if !found {
 			result.Status = Voided
-			return insertCharge(ctx, tx, Charge{ID: chargeID(req.Key), Key: req.Key, OrderID: req.OrderID, Status: Voided})
-		case c.Status != Captured:
+			return insertCharge(ctx, tx, Charge{ID: chargeID(req.Key), Key: req.Key, OrderID: req.OrderID, Placement: req.Placement, Status: Voided})
+		}
+		if err := checkPlacement(c, req.Key, req.Placement); err != nil {
+			return err
+		}
+		if c.Status != Captured {
 			result.Status = c.Status
 			return nil
 		}
 		result.Status, result.AmountCents = Refunded, c.AmountCents
-		_, err = tx.ExecContext(ctx, `UPDATE charges SET status = ?, updated_at = ? WHERE key = ?`, Refunded, timestamp(), req.Key)
-		return err
+		if _, err := tx.ExecContext(ctx, `UPDATE charges SET status = ?, updated_at = ? WHERE key = ?`, Refunded, timestamp(), req.Key); err != nil {
+			return fmt.Errorf("mark refunded: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return RefundResult{}, fmt.Errorf("refund %s: %w", req.Key, err)
@@ -175,14 +264,16 @@ func (s *Store) Refund(ctx context.Context, req RefundRequest) (RefundResult, er
 	return result, nil
 }
 
-// ChargeByKey returns the charge recorded under key.
+// ChargeByKey returns the charge recorded under key, whichever placement
+// recorded it.
 func (s *Store) ChargeByKey(ctx context.Context, key string) (Charge, bool, error) {
-	return chargeByKey(ctx, s.db, key)
+	c, found, err := chargeByKey(ctx, s.db, key)
+	return c.Charge, found, err
 }
 
 // Charges lists every charge, oldest first, for the audit.
 func (s *Store) Charges(ctx context.Context) ([]Charge, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT key, id, order_id, amount_cents, status FROM charges ORDER BY created_at, key`)
+	rows, err := s.db.QueryContext(ctx, `SELECT key, id, order_id, placement, amount_cents, status FROM charges ORDER BY created_at, key`)
 	if err != nil {
 		return nil, fmt.Errorf("list charges: %w", err)
 	}
@@ -190,7 +281,7 @@ func (s *Store) Charges(ctx context.Context) ([]Charge, error) {
 	var out []Charge
 	for rows.Next() {
 		var c Charge
-		if err := rows.Scan(&c.Key, &c.ID, &c.OrderID, &c.AmountCents, &c.Status); err != nil {
+		if err := rows.Scan(&c.Key, &c.ID, &c.OrderID, &c.Placement, &c.AmountCents, &c.Status); err != nil {
 			return nil, fmt.Errorf("list charges: %w", err)
 		}
 		out = append(out, c)
@@ -198,19 +289,71 @@ func (s *Store) Charges(ctx context.Context) ([]Charge, error) {
 	return out, rows.Err()
 }
 
+// chargesByPlacement is ChargesByPlacement's query in each dialect: ordered
+// byte by byte, which is SQLite's default (BINARY) and, in PostgreSQL, the
+// "C" collation of the charges_placement index, whatever the database's own
+// collation.
+var chargesByPlacement = map[storedb.Dialect]string{
+	storedb.SQLite: `SELECT key, id, order_id, placement, amount_cents, status FROM charges
+		ORDER BY placement, workflow_id, key`,
+	storedb.Postgres: `SELECT key, id, order_id, placement, amount_cents, status FROM charges
+		ORDER BY placement COLLATE "C", workflow_id COLLATE "C", key COLLATE "C"`,
+}
+
+// ChargesByPlacement streams every charge ordered by placement, then by the
+// workflow ID of its key, then by key, comparing bytes as Go compares
+// strings. The audit merges this stream with the inventory and shipping
+// stores' streams, which come in the same order, to check each placement's
+// records together while it holds only the current one of each store;
+// legacy charges (placement "") come first.
+//
+// It is one query, read row by row as the loop asks for them, on one
+// connection that it holds until the loop ends; the rows are one
+// consistent snapshot. An error ends the stream.
+func (s *Store) ChargesByPlacement(ctx context.Context) iter.Seq2[Charge, error] {
+	return func(yield func(Charge, error) bool) {
+		rows, err := s.db.QueryContext(ctx, chargesByPlacement[s.db.Dialect()])
+		if err != nil {
+			yield(Charge{}, fmt.Errorf("list charges by placement: %w", err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c Charge
+			if err := rows.Scan(&c.Key, &c.ID, &c.OrderID, &c.Placement, &c.AmountCents, &c.Status); err != nil {
+				yield(Charge{}, fmt.Errorf("list charges by placement: %w", err))
+				return
+			}
+			if !yield(c, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(Charge{}, fmt.Errorf("list charges by placement: %w", err))
+		}
+	}
+}
+
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func chargeByKey(ctx context.Context, q querier, key string) (Charge, bool, error) {
-	c := Charge{Key: key}
-	err := q.QueryRowContext(ctx, `SELECT id, order_id, amount_cents, status FROM charges WHERE key = ?`, key).
-		Scan(&c.ID, &c.OrderID, &c.AmountCents, &c.Status)
+// chargeRecord is a charge with when it was recorded, which a request of
+// another placement is told.
+type chargeRecord struct {
+	Charge
+	recordedAt string
+}
+
+func chargeByKey(ctx context.Context, q querier, key string) (chargeRecord, bool, error) {
+	c := chargeRecord{Charge: Charge{Key: key}}
+	err := q.QueryRowContext(ctx, `SELECT id, order_id, placement, amount_cents, status, created_at FROM charges WHERE key = ?`, key).
+		Scan(&c.ID, &c.OrderID, &c.Placement, &c.AmountCents, &c.Status, &c.recordedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Charge{}, false, nil
+		return chargeRecord{}, false, nil
 	}
 	if err != nil {
-		return Charge{}, false, fmt.Errorf("read charge %s: %w", key, err)
+		return chargeRecord{}, false, fmt.Errorf("read charge %s: %w", key, err)
 	}
 	return c, true, nil
 }
@@ -233,3 +376,13 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 func timestamp() string { return formatTime(time.Now()) }
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// messageTime is a stored timestamp to the second, for messages; one that
+// does not parse is shown as it is.
+func messageTime(stamp string) string {
+	t, err := time.Parse(timeLayout, stamp)
+	if err != nil {
+		return stamp
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -24,9 +24,14 @@ const (
 
 // ChargeRequest charges AmountCents to the card behind Token. Key is the
 // idempotency key ("order-42/charge"): the same key twice charges once.
+//
+// Placement is the placement of the order that asks (see
+// Charge.Placement): a key that another placement holds is refused with
+// ErrKeyConflict, before the gateway is asked.
 type ChargeRequest struct {
 	Key         string `json:"key"`
 	OrderID     string `json:"order_id"`
+	Placement   string `json:"placement,omitempty"`
 	AmountCents int64  `json:"amount_cents"`
 	Token       string `json:"token"`
 }
@@ -34,17 +39,24 @@ type ChargeRequest struct {
 // Charge is one charge as the payment service recorded it. The card token is
 // not kept: the service needs it only for the moment it talks to the gateway.
 type Charge struct {
-	ID          string `json:"id"`
-	Key         string `json:"key"`
-	OrderID     string `json:"order_id"`
+	ID      string `json:"id"`
+	Key     string `json:"key"`
+	OrderID string `json:"order_id"`
+	// Placement is the placement of the order that wrote the record: one
+	// run of the order's workflow, kept through Temporal's resets. Only that
+	// placement's charge and refund may return, change or undo the record;
+	// empty for records written before placements existed, which only
+	// requests without a placement may use.
+	Placement   string `json:"placement,omitempty"`
 	AmountCents int64  `json:"amount_cents"`
 	Status      string `json:"status"`
 }
 
-// RefundRequest gives back the money charged with Key.
+// RefundRequest gives back the money charged with Key by Placement.
 type RefundRequest struct {
-	Key     string `json:"key"`
-	OrderID string `json:"order_id"`
+	Key       string `json:"key"`
+	OrderID   string `json:"order_id"`
+	Placement string `json:"placement,omitempty"`
 }
 
 // RefundResult says what a refund did: AmountCents is 0 when there was

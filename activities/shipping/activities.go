@@ -27,12 +27,16 @@ func (a *Activities) CreateShipment(ctx context.Context, req ShipRequest) (Shipm
 	return sh, nil
 }
 
-// CancelShipment cancels a booking. It undoes CreateShipment, so it must
-// always succeed in the end: it has no business failures.
+// CancelShipment cancels a booking. It undoes CreateShipment, so anything
+// that goes wrong is retried until it succeeds, but for one business
+// failure: a key that another placement of the order ID holds. That
+// booking is an earlier order's, no retry makes it this one's, and
+// cancelling it would stop the earlier order's parcel, so it fails at once,
+// non-retryable, as KeyConflictError.
 func (a *Activities) CancelShipment(ctx context.Context, req CancelRequest) (CancelResult, error) {
 	res, err := a.Store.Cancel(ctx, req)
 	if err != nil {
-		return CancelResult{}, err
+		return CancelResult{}, apperr.Classify(err, apperr.Kind{Err: ErrKeyConflict, Type: KeyConflictError})
 	}
 	activity.GetLogger(ctx).Info("shipment cancelled", "order_id", req.OrderID, "key", req.Key, "status", res.Status)
 	return res, nil

@@ -72,6 +72,13 @@ func TestCreateShipmentActivityBusinessFailuresAreNonRetryable(t *testing.T) {
 			wantStatuses: map[string]int{Created: 1},
 		},
 		{
+			name:         "key of another placement",
+			setup:        func(t *testing.T, s *Store) { mustShip(t, s, placedShip("p1")) },
+			req:          placedShip("p2"),
+			wantType:     KeyConflictError,
+			wantStatuses: map[string]int{Created: 1},
+		},
+		{
 			name:         "key voided by an earlier cancel",
 			setup:        func(t *testing.T, s *Store) { mustCancel(t, s, "o1/ship") },
 			req:          shipRequest("o1/ship", testAddress, defaultParcel...),
@@ -137,6 +144,25 @@ func TestCancelShipmentActivityCancels(t *testing.T) {
 		t.Errorf("result = %+v, want cancelled", res)
 	}
 	assertStatuses(t, s, map[string]int{Cancelled: 1})
+}
+
+// A cancellation of a key that another placement of the order ID holds
+// cannot succeed by retrying: it fails at once and leaves that booking
+// alone.
+func TestCancelShipmentActivityRefusesAnotherPlacementsKey(t *testing.T) {
+	s := openTestStore(t)
+	held := mustShip(t, s, placedShip("p1"))
+	env, a := newActivityEnv(t, s)
+
+	_, err := env.ExecuteActivity(a.CancelShipment, placedCancel("p2"))
+	appErr := applicationError(t, err)
+	if !appErr.NonRetryable() || appErr.Type() != KeyConflictError {
+		t.Errorf("error = %v (type %q, non-retryable %v), want a non-retryable %s", err, appErr.Type(), appErr.NonRetryable(), KeyConflictError)
+	}
+	if stored, _ := storedShipmentOf(t, s, placedKey); stored != held {
+		t.Errorf("stored shipment = %+v, want the held %+v", stored, held)
+	}
+	assertStatuses(t, s, map[string]int{Created: 1})
 }
 
 func TestCancelShipmentActivityStoreFailureIsRetryable(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -20,6 +21,12 @@ const DatabaseFile = "shipping.db"
 
 // schema is the shipping store's tables, migration by migration, in each
 // dialect.
+//
+// Migration 2 gives every shipment the placement that wrote it (empty for
+// the shipments before it, which only requests without a placement may use)
+// and the workflow ID of its key (storedb.KeyWorkflowID; the backfill strips
+// the "/ship" that the order workflow's keys end with), indexed in byte
+// order for ShipmentsByPlacement.
 var schema = storedb.Schema{
 	Name: "shipping",
 	SQLite: []string{`
@@ -34,7 +41,16 @@ CREATE TABLE shipments (
 	created_at      TEXT NOT NULL,
 	updated_at      TEXT NOT NULL
 );
-CREATE INDEX shipments_order ON shipments (order_id);`,
+CREATE INDEX shipments_order ON shipments (order_id);`, `
+ALTER TABLE shipments ADD COLUMN placement TEXT NOT NULL DEFAULT '';
+ALTER TABLE shipments ADD COLUMN workflow_id TEXT NOT NULL DEFAULT '';
+-- workflow_id is the key without its last '/' and what follows, as
+-- storedb.KeyWorkflowID cuts it: rtrim drops the characters after the
+-- last '/' (any but '/'), then the '/' itself goes.
+UPDATE shipments SET workflow_id = CASE WHEN instr(key, '/') > 0
+	THEN substr(rtrim(key, replace(key, '/', '')), 1, length(rtrim(key, replace(key, '/', ''))) - 1)
+	ELSE key END;
+CREATE INDEX shipments_placement ON shipments (placement, workflow_id, key);`,
 	},
 	Postgres: []string{`
 CREATE TABLE shipments (
@@ -48,7 +64,14 @@ CREATE TABLE shipments (
 	created_at      TEXT NOT NULL,
 	updated_at      TEXT NOT NULL
 );
-CREATE INDEX shipments_order ON shipments (order_id);`,
+CREATE INDEX shipments_order ON shipments (order_id);`, `
+ALTER TABLE shipments
+	ADD COLUMN placement   TEXT NOT NULL DEFAULT '',
+	ADD COLUMN workflow_id TEXT NOT NULL DEFAULT '';
+-- workflow_id is the key without its last '/' and what follows, as
+-- storedb.KeyWorkflowID cuts it.
+UPDATE shipments SET workflow_id = regexp_replace(key, '/[^/]*$', '');
+CREATE INDEX shipments_placement ON shipments (placement COLLATE "C", workflow_id COLLATE "C", key COLLATE "C");`,
 	},
 }
 
@@ -68,12 +91,30 @@ func Open(ctx context.Context, source string) (*Store, error) {
 	return &Store{db: db}, nil
 }
 
+// OpenReadOnly opens the existing shipping store at source for reading only,
+// for the audit: it creates, migrates nothing, and refuses a
+// store that is not there or not at this binary's schema version.
+func OpenReadOnly(ctx context.Context, source string) (*Store, error) {
+	db, err := storedb.OpenReadOnly(ctx, source, schema)
+	if err != nil {
+		return nil, fmt.Errorf("shipping store: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
 // Ship books the shipment and returns it with its tracking number. Called
-// again with the same key it returns the first booking; with the same key
-// but another address or other items it fails with ErrKeyConflict.
+// again with the same key by the same placement it returns the first
+// booking; with the same key but another address or other items it fails
+// with ErrKeyConflict.
+//
+// A key that another placement recorded is refused with ErrKeyConflict,
+// and so is a key recorded before placements (placement "") asked for by a
+// request with a placement, or the reverse: the key names an earlier order
+// that had the same order ID, and its booking is not this order's to
+// return.
 func (s *Store) Ship(ctx context.Context, req ShipRequest) (Shipment, error) {
 	if err := req.validate(); err != nil {
 		return Shipment{}, fmt.Errorf("ship %s: %w", req.Key, err)
@@ -92,7 +133,7 @@ func (s *Store) Ship(ctx context.Context, req ShipRequest) (Shipment, error) {
 			sh = existing.Shipment
 			return checkSameShipment(existing, req, items)
 		}
-		sh = Shipment{ID: shipmentID(req.Key), Key: req.Key, OrderID: req.OrderID, TrackingNumber: trackingNumber(req.Key), Status: Created}
+		sh = Shipment{ID: shipmentID(req.Key), Key: req.Key, OrderID: req.OrderID, Placement: req.Placement, TrackingNumber: trackingNumber(req.Key), Status: Created}
 		return insertShipment(ctx, tx, sh, req.Address, items)
 	})
 	if err != nil {
@@ -102,9 +143,13 @@ func (s *Store) Ship(ctx context.Context, req ShipRequest) (Shipment, error) {
 }
 
 // checkSameShipment decides what a repeated Ship returns: the first booking
-// if it asked for the same parcel and is still booked, an error if the key
-// was cancelled (or voided) or reused for something else.
+// if the same placement asked for the same parcel and it is still booked, an
+// error if the key is another placement's, was cancelled (or voided), or was
+// reused for something else.
 func checkSameShipment(existing storedShipment, req ShipRequest, items string) error {
+	if err := checkPlacement(existing, req.Key, req.Placement); err != nil {
+		return err
+	}
 	if existing.Status != Created {
 		return fmt.Errorf("%w (status %s)", ErrKeyVoided, existing.Status)
 	}
@@ -114,11 +159,31 @@ func checkSameShipment(existing storedShipment, req ShipRequest, items string) e
 	return nil
 }
 
+// checkPlacement refuses a request of any placement but the one that
+// recorded the key. Order IDs, and so keys, come back when an order ID is
+// reused after Temporal forgot its first order; without this the second
+// order would return, change or undo the first one's booking. The legacy
+// placement "" matches only itself: a shipment recorded before placements
+// is left to the orders of that time. The message leaves the address out.
+func checkPlacement(rec storedShipment, key, placement string) error {
+	if rec.Placement == placement {
+		return nil
+	}
+	owner := "recorded before placements, at " + messageTime(rec.recordedAt)
+	if rec.Placement != "" {
+		owner = fmt.Sprintf("placement %s, recorded %s", rec.Placement, messageTime(rec.recordedAt))
+	}
+	return fmt.Errorf("%w: %s belongs to another placement of order %q (%s); order IDs cannot be reused",
+		ErrKeyConflict, key, rec.OrderID, owner)
+}
+
+// insertShipment records sh, with the workflow ID of its key, which the
+// audit's stream is ordered by.
 func insertShipment(ctx context.Context, tx *storedb.Tx, sh Shipment, address, items string) error {
 	now := timestamp()
 	_, err := tx.ExecContext(ctx,
-		`INSERT INTO shipments (key, id, order_id, tracking_number, address, items, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		sh.Key, sh.ID, sh.OrderID, sh.TrackingNumber, address, items, sh.Status, now, now)
+		`INSERT INTO shipments (key, id, order_id, placement, workflow_id, tracking_number, address, items, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sh.Key, sh.ID, sh.OrderID, sh.Placement, storedb.KeyWorkflowID(sh.Key), sh.TrackingNumber, address, items, sh.Status, now, now)
 	if err != nil {
 		return fmt.Errorf("record shipment: %w", err)
 	}
@@ -127,8 +192,12 @@ func insertShipment(ctx context.Context, tx *storedb.Tx, sh Shipment, address, i
 
 // Cancel cancels a booked shipment. It is safe to call any number of times
 // and for a key that never booked anything: then it records the key as
-// voided, so that a booking still in flight with that key cannot ship a
-// parcel after its order gave up on it.
+// voided for the request's placement, so that a booking still in flight
+// with that key cannot ship a parcel after its order gave up on it.
+//
+// A key that another placement recorded is refused with ErrKeyConflict and
+// left as it is: it holds an earlier order's booking (or void), and only
+// that order may cancel it.
 func (s *Store) Cancel(ctx context.Context, req CancelRequest) (CancelResult, error) {
 	result := CancelResult{Key: req.Key}
 	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
@@ -139,17 +208,22 @@ func (s *Store) Cancel(ctx context.Context, req CancelRequest) (CancelResult, er
 		if err != nil {
 			return err
 		}
-		switch {
-		case !found:
+		if !found {
 			result.Status = Voided
-			return insertShipment(ctx, tx, Shipment{ID: shipmentID(req.Key), Key: req.Key, OrderID: req.OrderID, Status: Voided}, "", "")
-		case sh.Status != Created:
+			return insertShipment(ctx, tx, Shipment{ID: shipmentID(req.Key), Key: req.Key, OrderID: req.OrderID, Placement: req.Placement, Status: Voided}, "", "")
+		}
+		if err := checkPlacement(sh, req.Key, req.Placement); err != nil {
+			return err
+		}
+		if sh.Status != Created {
 			result.Status = sh.Status
 			return nil
 		}
 		result.Status = Cancelled
-		_, err = tx.ExecContext(ctx, `UPDATE shipments SET status = ?, updated_at = ? WHERE key = ?`, Cancelled, timestamp(), req.Key)
-		return err
+		if _, err := tx.ExecContext(ctx, `UPDATE shipments SET status = ?, updated_at = ? WHERE key = ?`, Cancelled, timestamp(), req.Key); err != nil {
+			return fmt.Errorf("mark cancelled: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return CancelResult{}, fmt.Errorf("cancel shipment %s: %w", req.Key, err)
@@ -157,7 +231,8 @@ func (s *Store) Cancel(ctx context.Context, req CancelRequest) (CancelResult, er
 	return result, nil
 }
 
-// ShipmentByKey returns the shipment recorded under key.
+// ShipmentByKey returns the shipment recorded under key, whichever
+// placement recorded it.
 func (s *Store) ShipmentByKey(ctx context.Context, key string) (Shipment, bool, error) {
 	sh, found, err := shipmentByKey(ctx, s.db, key)
 	return sh.Shipment, found, err
@@ -165,7 +240,7 @@ func (s *Store) ShipmentByKey(ctx context.Context, key string) (Shipment, bool, 
 
 // Shipments lists every shipment, oldest first, for the audit.
 func (s *Store) Shipments(ctx context.Context) ([]Shipment, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT key, id, order_id, tracking_number, status FROM shipments ORDER BY created_at, key`)
+	rows, err := s.db.QueryContext(ctx, `SELECT key, id, order_id, placement, tracking_number, status FROM shipments ORDER BY created_at, key`)
 	if err != nil {
 		return nil, fmt.Errorf("list shipments: %w", err)
 	}
@@ -173,7 +248,7 @@ func (s *Store) Shipments(ctx context.Context) ([]Shipment, error) {
 	var out []Shipment
 	for rows.Next() {
 		var sh Shipment
-		if err := rows.Scan(&sh.Key, &sh.ID, &sh.OrderID, &sh.TrackingNumber, &sh.Status); err != nil {
+		if err := rows.Scan(&sh.Key, &sh.ID, &sh.OrderID, &sh.Placement, &sh.TrackingNumber, &sh.Status); err != nil {
 			return nil, fmt.Errorf("list shipments: %w", err)
 		}
 		out = append(out, sh)
@@ -181,11 +256,58 @@ func (s *Store) Shipments(ctx context.Context) ([]Shipment, error) {
 	return out, rows.Err()
 }
 
+// shipmentsByPlacement is ShipmentsByPlacement's query in each dialect:
+// ordered byte by byte, which is SQLite's default (BINARY) and, in
+// PostgreSQL, the "C" collation of the shipments_placement index, whatever
+// the database's own collation.
+var shipmentsByPlacement = map[storedb.Dialect]string{
+	storedb.SQLite: `SELECT key, id, order_id, placement, tracking_number, status FROM shipments
+		ORDER BY placement, workflow_id, key`,
+	storedb.Postgres: `SELECT key, id, order_id, placement, tracking_number, status FROM shipments
+		ORDER BY placement COLLATE "C", workflow_id COLLATE "C", key COLLATE "C"`,
+}
+
+// ShipmentsByPlacement streams every shipment ordered by placement, then by
+// the workflow ID of its key, then by key, comparing bytes as Go compares
+// strings. The audit merges this stream with the inventory and payment
+// stores' streams, which come in the same order, to check each placement's
+// records together while it holds only the current one of each store;
+// legacy shipments (placement "") come first.
+//
+// It is one query, read row by row as the loop asks for them, on one
+// connection that it holds until the loop ends; the rows are one
+// consistent snapshot. An error ends the stream.
+func (s *Store) ShipmentsByPlacement(ctx context.Context) iter.Seq2[Shipment, error] {
+	return func(yield func(Shipment, error) bool) {
+		rows, err := s.db.QueryContext(ctx, shipmentsByPlacement[s.db.Dialect()])
+		if err != nil {
+			yield(Shipment{}, fmt.Errorf("list shipments by placement: %w", err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var sh Shipment
+			if err := rows.Scan(&sh.Key, &sh.ID, &sh.OrderID, &sh.Placement, &sh.TrackingNumber, &sh.Status); err != nil {
+				yield(Shipment{}, fmt.Errorf("list shipments by placement: %w", err))
+				return
+			}
+			if !yield(sh, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(Shipment{}, fmt.Errorf("list shipments by placement: %w", err))
+		}
+	}
+}
+
 // storedShipment is a shipment with the request it was booked for, to
-// recognise a repeated request.
+// recognise a repeated request, and when it was recorded, which a request
+// of another placement is told.
 type storedShipment struct {
 	Shipment
 	address, items string
+	recordedAt     string
 }
 
 type querier interface {
@@ -194,8 +316,8 @@ type querier interface {
 
 func shipmentByKey(ctx context.Context, q querier, key string) (storedShipment, bool, error) {
 	sh := storedShipment{Shipment: Shipment{Key: key}}
-	err := q.QueryRowContext(ctx, `SELECT id, order_id, tracking_number, status, address, items FROM shipments WHERE key = ?`, key).
-		Scan(&sh.ID, &sh.OrderID, &sh.TrackingNumber, &sh.Status, &sh.address, &sh.items)
+	err := q.QueryRowContext(ctx, `SELECT id, order_id, placement, tracking_number, status, address, items, created_at FROM shipments WHERE key = ?`, key).
+		Scan(&sh.ID, &sh.OrderID, &sh.Placement, &sh.TrackingNumber, &sh.Status, &sh.address, &sh.items, &sh.recordedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return storedShipment{}, false, nil
 	}
@@ -240,3 +362,13 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 func timestamp() string { return formatTime(time.Now()) }
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// messageTime is a stored timestamp to the second, for messages; one that
+// does not parse is shown as it is.
+func messageTime(stamp string) string {
+	t, err := time.Parse(timeLayout, stamp)
+	if err != nil {
+		return stamp
+	}
+	return t.UTC().Format(time.RFC3339)
+}

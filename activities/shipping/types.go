@@ -28,27 +28,37 @@ type Parcel struct {
 }
 
 // ShipRequest books a shipment of Items to Address. Key is the idempotency
-// key ("order-42/ship"): the same key twice books once.
+// key ("order-42/ship"): the same key twice books once. Placement is the
+// placement of the order that asks (see Shipment.Placement): a key that
+// another placement holds is refused with ErrKeyConflict.
 type ShipRequest struct {
-	Key     string   `json:"key"`
-	OrderID string   `json:"order_id"`
-	Address string   `json:"address"`
-	Items   []Parcel `json:"items"`
+	Key       string   `json:"key"`
+	OrderID   string   `json:"order_id"`
+	Placement string   `json:"placement,omitempty"`
+	Address   string   `json:"address"`
+	Items     []Parcel `json:"items"`
 }
 
 // Shipment is one booking as the shipping service recorded it.
 type Shipment struct {
-	ID             string `json:"id"`
-	Key            string `json:"key"`
-	OrderID        string `json:"order_id"`
+	ID      string `json:"id"`
+	Key     string `json:"key"`
+	OrderID string `json:"order_id"`
+	// Placement is the placement of the order that wrote the record: one
+	// run of the order's workflow, kept through Temporal's resets. Only that
+	// placement's booking and cancellation may return, change or undo the
+	// record; empty for records written before placements existed, which
+	// only requests without a placement may use.
+	Placement      string `json:"placement,omitempty"`
 	TrackingNumber string `json:"tracking_number"`
 	Status         string `json:"status"`
 }
 
-// CancelRequest cancels the shipment booked with Key.
+// CancelRequest cancels the shipment booked with Key by Placement.
 type CancelRequest struct {
-	Key     string `json:"key"`
-	OrderID string `json:"order_id"`
+	Key       string `json:"key"`
+	OrderID   string `json:"order_id"`
+	Placement string `json:"placement,omitempty"`
 }
 
 // CancelResult says what a cancellation did: Status is Cancelled when a
