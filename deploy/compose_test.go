@@ -34,10 +34,11 @@ const (
 )
 
 // workers are the project's services, one container each, and the database
-// each one's store lives in ("" for none: the order service keeps its state
-// in Temporal).
+// each one's store lives in (the order service's store is its register of
+// order IDs). The database names the rest: its role, its DSN's variable on
+// the worker (dsnEnv) and its role's password in .env (passwordEnv).
 var workers = map[string]string{
-	"order":     "",
+	"order":     "orders",
 	"inventory": "inventory",
 	"payment":   "payment",
 	"shipping":  "shipping",
@@ -57,6 +58,7 @@ var pinnedImages = map[string]*regexp.Regexp{
 // codeEnv are the variables the compose file must set on the workers, and
 // that the Go sources must read.
 var codeEnv = []string{
+	"ORDERSAGA_ORDERS_DSN",
 	"ORDERSAGA_INVENTORY_DSN",
 	"ORDERSAGA_PAYMENT_DSN",
 	"ORDERSAGA_SHIPPING_DSN",
@@ -93,6 +95,13 @@ func load(t *testing.T, interpolate bool) *types.Project {
 	}
 	return p
 }
+
+// dsnEnv is the variable that holds the DSN of database db's store.
+func dsnEnv(db string) string { return "ORDERSAGA_" + strings.ToUpper(db) + "_DSN" }
+
+// passwordEnv is the variable that holds the password of database db's
+// role, in .env and in the postgres service's environment.
+func passwordEnv(db string) string { return strings.ToUpper(db) + "_DB_PASSWORD" }
 
 func service(t *testing.T, p *types.Project, name string) types.ServiceConfig {
 	t.Helper()
@@ -219,12 +228,10 @@ func TestDependenciesWaitForReadiness(t *testing.T) {
 	want(server, schema, types.ServiceConditionCompletedSuccessfully)
 	want(namespace, server, types.ServiceConditionHealthy)
 	want(one(t, p, "temporalio/ui").Name, server, types.ServiceConditionHealthy)
-	for w, db := range workers {
+	for w := range workers {
 		want(w, server, types.ServiceConditionHealthy)
 		want(w, namespace, types.ServiceConditionCompletedSuccessfully)
-		if db != "" {
-			want(w, pg, types.ServiceConditionHealthy)
-		}
+		want(w, pg, types.ServiceConditionHealthy)
 	}
 }
 
@@ -359,9 +366,9 @@ func TestStoresHaveTheirOwnDatabase(t *testing.T) {
 	for name, db := range workers {
 		s := service(t, p, name)
 		for other, otherDB := range workers {
-			v := "ORDERSAGA_" + strings.ToUpper(other) + "_DSN"
+			v := dsnEnv(otherDB)
 			dsn := env(s, v)
-			if other != name || otherDB == "" {
+			if other != name {
 				if dsn != "" {
 					t.Errorf("%s: has %s: a service must not reach another's store", name, v)
 				}
@@ -388,6 +395,37 @@ func TestStoresHaveTheirOwnDatabase(t *testing.T) {
 			if !strings.Contains(initScript, "create_owned "+db+" ") {
 				t.Errorf("deploy/postgres/init-databases.sh does not create database %s", db)
 			}
+		}
+	}
+}
+
+// TestStorePasswordsAreWired: each store's role has its own password, from
+// .env, through the postgres service to the init script that creates the
+// role, and in the DSN its worker connects with.
+func TestStorePasswordsAreWired(t *testing.T) {
+	raw := load(t, false)
+	pg := one(t, raw, "postgres")
+	dotEnv, err := dotenv.Read(filepath.Join(root, envExample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	initScript := readFile(t, filepath.Join("postgres", "init-databases.sh"))
+	for name, db := range workers {
+		pw := passwordEnv(db)
+		if dotEnv[pw] == "" {
+			t.Errorf("%s does not set %s", envExample, pw)
+		}
+		if v := env(pg, pw); !strings.HasPrefix(v, "${"+pw+":?") {
+			t.Errorf("%s: %s=%q, want ${%s:?…} from .env", pg.Name, pw, v, pw)
+		}
+		if !strings.Contains(initScript, `"${`+pw+`:?}"`) {
+			t.Errorf("deploy/postgres/init-databases.sh does not require %s", pw)
+		}
+		if !regexp.MustCompile(`(?m)^create_owned ` + regexp.QuoteMeta(db) + ` "\$` + pw + `" ` + regexp.QuoteMeta(db) + `$`).MatchString(initScript) {
+			t.Errorf("deploy/postgres/init-databases.sh does not create role and database %s with $%s", db, pw)
+		}
+		if dsn := env(service(t, raw, name), dsnEnv(db)); !strings.Contains(dsn, ":${"+pw+":?") {
+			t.Errorf("%s: %s does not take its password from %s", name, dsnEnv(db), pw)
 		}
 	}
 }

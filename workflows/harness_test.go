@@ -22,6 +22,7 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/activities/inventory"
+	"github.com/ordersaga/ordersaga/activities/orders"
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
 )
@@ -33,6 +34,12 @@ const (
 	testWorkflowID = "order-42"
 	testCustomer   = "cust-7"
 	testWindow     = time.Minute
+
+	// testPlacement is the order's placement in the test environment,
+	// which gives no first run ID: its run ID.
+	testPlacement = "default-test-run-id"
+	// stepClaimed is the claim of the order ID, as stepsDone lists it.
+	stepClaimed = StepClaim + " " + testOrderID + " ok"
 
 	keyReserve = testWorkflowID + "/" + StepReserve
 	keyCharge  = testWorkflowID + "/" + StepCharge
@@ -48,6 +55,7 @@ var testStart = time.Date(2030, time.January, 2, 10, 0, 0, 0, time.UTC)
 
 // Activity names as the workers register them (method names).
 const (
+	actClaim   = "ClaimOrderID"
 	actReserve = "ReserveStock"
 	actRelease = "ReleaseStock"
 	actCharge  = "ChargePayment"
@@ -103,6 +111,7 @@ type testEnv struct {
 	// start is the env time at which the workflow starts.
 	start time.Time
 
+	claim   func(context.Context, orders.ClaimRequest) (orders.Claim, error)
 	reserve func(context.Context, inventory.ReserveRequest) (inventory.Reservation, error)
 	release func(context.Context, inventory.ReleaseRequest) (inventory.ReleaseResult, error)
 	charge  func(context.Context, payment.ChargeRequest) (payment.Charge, error)
@@ -128,6 +137,9 @@ type upsert struct {
 // newTestEnv returns a test environment whose activities are fakes.
 func newTestEnv(t *testing.T) *testEnv {
 	h := newBareEnv(t)
+	h.claim = func(_ context.Context, req orders.ClaimRequest) (orders.Claim, error) {
+		return orders.Claim{OrderID: req.OrderID, WorkflowID: req.WorkflowID, Placement: req.Placement, ClaimedAt: testStart}, nil
+	}
 	h.reserve = fakeReserve
 	h.release = func(_ context.Context, req inventory.ReleaseRequest) (inventory.ReleaseResult, error) {
 		return inventory.ReleaseResult{Key: req.Key, Status: inventory.Released, UnitsReturned: 3}, nil
@@ -144,6 +156,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	h.cancel = func(_ context.Context, req shipping.CancelRequest) (shipping.CancelResult, error) {
 		return shipping.CancelResult{Key: req.Key, Status: shipping.Cancelled}, nil
 	}
+	mockActivity(h, actClaim, ordersService.ClaimOrderID, &h.claim)
 	mockActivity(h, actReserve, inventoryService.ReserveStock, &h.reserve)
 	mockActivity(h, actRelease, inventoryService.ReleaseStock, &h.release)
 	mockActivity(h, actCharge, paymentService.ChargePayment, &h.charge)
@@ -424,6 +437,7 @@ func (h *testEnv) timersScheduled() []time.Duration {
 // services are the real services' stores behind a test environment made by
 // newServicesEnv.
 type services struct {
+	orders    *orders.Store
 	inventory *inventory.Store
 	payment   *payment.Store
 	shipping  *shipping.Store
@@ -437,6 +451,9 @@ func newServicesEnv(t *testing.T) (*testEnv, services) {
 	dir := t.TempDir()
 	var s services
 	var err error
+	s.orders, err = orders.Open(t.Context(), filepath.Join(dir, orders.DatabaseFile))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.orders.Close() })
 	s.inventory, err = inventory.Open(t.Context(), filepath.Join(dir, inventory.DatabaseFile))
 	require.NoError(t, err)
 	t.Cleanup(func() { s.inventory.Close() })
@@ -447,6 +464,7 @@ func newServicesEnv(t *testing.T) (*testEnv, services) {
 	require.NoError(t, err)
 	t.Cleanup(func() { s.shipping.Close() })
 
+	h.env.RegisterActivity(&orders.Activities{Store: s.orders})
 	h.env.RegisterActivity(&inventory.Activities{Store: s.inventory})
 	h.env.RegisterActivity(&payment.Activities{Store: s.payment})
 	h.env.RegisterActivity(&shipping.Activities{Store: s.shipping})

@@ -41,10 +41,10 @@ const (
 // The business metrics' labels.
 const (
 	// LabelStep is a forward step (StepReserve, StepCharge, StepShip) or,
-	// for a failed order, StepValidate.
+	// for a failed order, StepValidate or StepClaim.
 	LabelStep = "step"
 	// LabelReason is why the step failed: the service's error type
-	// ("PaymentDeclined", "OutOfStock", ...), ReasonTimeout, ReasonInvalid
+	// ("PaymentDeclined", "OutOfStock", "OrderIDUsed", ...), ReasonTimeout, ReasonInvalid
 	// or ReasonError.
 	LabelReason = "reason"
 	// LabelCancelledBy is CancelledBySignal or CancelledByTemporal.

@@ -51,7 +51,7 @@ func (o Order) Validate() error { return o.validate(true) }
 // validate checks the order; strict adds the rules on the fields' characters
 // (the customer ID is an opaque ID, the token printable ASCII, the address
 // free of control characters). The workflow validates orders it started
-// before those rules existed without them (see strictFieldsChange), so that
+// before those rules existed without them (see orderRulesChange), so that
 // they replay as they ran.
 func (o Order) validate(strict bool) error {
 	if err := checkID("order ID", o.ID, MaxIDLength); err != nil {

@@ -23,6 +23,14 @@ type saga struct {
 
 func (s *saga) add(c compensation) { s.stack = append(s.stack, c) }
 
+// drop removes the newest compensation if it undoes the step with key: the
+// step's service refused it without acting, so there is nothing to undo.
+func (s *saga) drop(key string) {
+	if n := len(s.stack); n > 0 && s.stack[n-1].key == key {
+		s.stack = s.stack[:n-1]
+	}
+}
+
 // remaining is how many compensations are still to run, the one under way
 // included.
 func (s *saga) remaining() int { return len(s.stack) }

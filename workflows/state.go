@@ -37,6 +37,10 @@ func (s Status) Final() bool { return s == Completed || s == Failed || s == Canc
 // Forward steps and their compensations, as named in OrderState and in the
 // idempotency keys ("order-42/reserve").
 const (
+	// StepClaim is the claim of the order ID in the order service's
+	// register, before the first step; it has no compensation (an order
+	// ID once placed stays used).
+	StepClaim        = "claim"
 	StepReserve      = "reserve"
 	StepCharge       = "charge"
 	StepCancelWindow = "cancel-window"
@@ -81,6 +85,10 @@ type ResumeResult struct {
 type OrderState struct {
 	OrderID    string `json:"order_id"`
 	WorkflowID string `json:"workflow_id"`
+	// Placement identifies this placement of the order: its workflow's
+	// first run ID, kept through resets. Every record the order's steps
+	// write carries it. Empty for orders started before placements.
+	Placement  string `json:"placement,omitempty"`
 	CustomerID string `json:"customer_id"`
 	Status     Status `json:"status"`
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/activities/inventory"
+	"github.com/ordersaga/ordersaga/activities/orders"
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
 )
@@ -20,6 +21,7 @@ import (
 // methods, so a renamed activity fails to compile here. The services run in
 // other processes; these nil pointers are never called.
 var (
+	ordersService    *orders.Activities
 	inventoryService *inventory.Activities
 	paymentService   *payment.Activities
 	shippingService  *shipping.Activities
@@ -42,6 +44,16 @@ var stepOptions = workflow.ActivityOptions{
 // stepDeadline bounds how long one forward step may keep retrying. It is long
 // enough to ride out a worker restart or a service outage of a few minutes.
 const stepDeadline = 10 * time.Minute
+
+// claimOptions are the options of the order ID's claim: a local activity
+// of the order service, in the worker that runs the order, so the claim
+// costs the order no task of its own on the server. It retries as the
+// forward steps do.
+var claimOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout:    10 * time.Second,
+	ScheduleToCloseTimeout: stepDeadline,
+	RetryPolicy:            stepOptions.RetryPolicy,
+}
 
 // compensationOptions are the compensations' activity options: they retry
 // a transient failure for up to the Config's CompensationTimeout, because
@@ -68,11 +80,33 @@ const (
 	// order in NEEDS_ATTENTION (version 1). Before, the order paused for
 	// compensationRetryPause and tried again, forever.
 	needsAttentionChange = "needs-attention"
-	// strictFieldsChange: the order's customer ID must be an opaque ID, its
-	// payment token printable ASCII, its address free of control
-	// characters (version 1). Orders started before keep the old rules.
-	strictFieldsChange = "strict-order-fields"
+	// orderRulesChange is the rules an order is placed under, one version
+	// per change (one change ID, so that a new order records one version
+	// marker and one TemporalChangeVersion update, however many changes
+	// it has seen; its name is the first change's):
+	//   - strictFieldsVersion: the order's customer ID must be an opaque
+	//     ID, its payment token printable ASCII, its address free of
+	//     control characters;
+	//   - placementsVersion: the order claims its ID in the order service's
+	//     register before its first step, every request it sends carries
+	//     its placement, and a step refused because its key belongs to
+	//     another placement, or was already undone, leaves nothing to undo.
+	// Orders started before a version keep the rules they started under.
+	orderRulesChange = "strict-order-fields"
 )
+
+// The versions of orderRulesChange.
+const (
+	strictFieldsVersion workflow.Version = 1
+	placementsVersion   workflow.Version = 2
+)
+
+// PlacementsChangeVersion is how Temporal's TemporalChangeVersion search
+// attribute names the orders started under placements (the SDK writes
+// "<change ID>-<version>" there when an order records its version): the
+// audit tells from it, in Temporal's list, which orders' records carry a
+// placement.
+const PlacementsChangeVersion = orderRulesChange + "-2"
 
 // compensationRetryPause is how long an order started before
 // needsAttentionChange waits before it runs a failed compensation again.
@@ -113,11 +147,17 @@ func (cfg Config) OrderWorkflow(ctx workflow.Context, order Order) (OrderState, 
 	if err := o.registerHandlers(ctx); err != nil {
 		return OrderState{}, err
 	}
-	strict := workflow.GetVersion(ctx, strictFieldsChange, workflow.DefaultVersion, 1) >= 1
-	if err := order.validate(strict); err != nil {
+	o.rules = workflow.GetVersion(ctx, orderRulesChange, workflow.DefaultVersion, placementsVersion)
+	if err := order.validate(o.rules >= strictFieldsVersion); err != nil {
 		o.state.FailureReason = "invalid order: " + err.Error()
 		o.failedStep, o.failureKind = StepValidate, ReasonInvalid
 		return o.end(ctx, Failed, nil)
+	}
+	if o.rules >= placementsVersion {
+		o.state.Placement = placementOf(ctx)
+		if err := o.claim(ctx); err != nil {
+			return o.end(ctx, Failed, err)
+		}
 	}
 
 	steps, stopSteps := workflow.WithCancel(ctx)
@@ -143,6 +183,8 @@ type orderRun struct {
 	state  OrderState
 	saga   saga
 	logger log.Logger
+	// rules is the version of orderRulesChange the order started under.
+	rules workflow.Version
 
 	// metrics emits the order's business metrics; failedStep and
 	// failureKind label a FAILED order's: the step that failed and the kind
@@ -267,18 +309,56 @@ func (o *orderRun) answerCancels(ctx workflow.Context) {
 	}
 }
 
+// claim claims the order ID for this placement in the order service's
+// register, before any step: an order ID that another placement used,
+// however long ago and whatever Temporal still remembers of it, fails the
+// order here, with nothing done and so nothing to undo. It runs in a
+// context disconnected from the order's cancellation so that a claim under
+// way always finishes: a cancel then stops the order before its first step,
+// and the order ID stays used, as an order ID placed once is.
+func (o *orderRun) claim(ctx workflow.Context) error {
+	claimCtx, _ := workflow.NewDisconnectedContext(ctx)
+	opts := claimOptions
+	opts.Summary = "Claim order ID " + o.state.OrderID
+	claimCtx = workflow.WithLocalActivityOptions(claimCtx, opts)
+	req := orders.ClaimRequest{OrderID: o.order.ID, WorkflowID: o.state.WorkflowID, Placement: o.state.Placement}
+	var claim orders.Claim
+	if err := workflow.ExecuteLocalActivity(claimCtx, ordersService.ClaimOrderID, req).Get(claimCtx, &claim); err != nil {
+		o.state.FailureReason = failureReason(StepClaim, err)
+		o.failedStep, o.failureKind = StepClaim, failureKind(err)
+		o.state.Steps = append(o.state.Steps, StepRecord{Name: StepClaim, Key: o.state.OrderID, Detail: o.state.FailureReason, At: workflow.Now(ctx)})
+		return err
+	}
+	o.stepDone(ctx, StepClaim, o.state.OrderID, "order ID claimed by placement "+claim.Placement)
+	return nil
+}
+
+// placementOf is the order's placement: the first run ID of its workflow.
+// Temporal keeps it through a reset (the reset run continues the same
+// placement, and finds its records), and gives another placement of the
+// same order ID (a workflow started again after the first was deleted)
+// another one. Where the server does not fill it (the SDK's test
+// environment) the run ID stands in.
+func placementOf(ctx workflow.Context) string {
+	info := workflow.GetInfo(ctx)
+	if info.FirstRunID != "" {
+		return info.FirstRunID
+	}
+	return info.WorkflowExecution.RunID
+}
+
 func (o *orderRun) reserve(ctx workflow.Context) error {
 	o.transition(ctx, Reserving, fmt.Sprintf("Reserving stock: %s.", DescribeItems(o.order.Items)))
 	key := o.key(StepReserve)
 	o.saga.add(compensation{name: CompensateRelease, key: key, run: func(ctx workflow.Context) (string, error) {
 		var res inventory.ReleaseResult
 		err := o.execute(ctx, o.cfg.compensationOptions(), ordersaga.InventoryTaskQueue, "Release stock of "+key,
-			inventoryService.ReleaseStock, inventory.ReleaseRequest{Key: key, OrderID: o.order.ID}, &res)
+			inventoryService.ReleaseStock, inventory.ReleaseRequest{Key: key, OrderID: o.order.ID, Placement: o.state.Placement}, &res)
 		return fmt.Sprintf("%s: %d unit(s) returned to stock", res.Status, res.UnitsReturned), err
 	}})
 	var res inventory.Reservation
 	err := o.execute(ctx, stepOptions, ordersaga.InventoryTaskQueue, "Reserve "+DescribeItems(o.order.Items),
-		inventoryService.ReserveStock, inventory.ReserveRequest{Key: key, OrderID: o.order.ID, Items: o.order.Items}, &res)
+		inventoryService.ReserveStock, inventory.ReserveRequest{Key: key, OrderID: o.order.ID, Placement: o.state.Placement, Items: o.order.Items}, &res)
 	if err != nil {
 		return o.stepFailed(ctx, StepReserve, key, err)
 	}
@@ -294,12 +374,12 @@ func (o *orderRun) charge(ctx workflow.Context) error {
 	o.saga.add(compensation{name: CompensateRefund, key: key, run: func(ctx workflow.Context) (string, error) {
 		var res payment.RefundResult
 		err := o.execute(ctx, o.cfg.compensationOptions(), ordersaga.PaymentTaskQueue, "Refund "+key,
-			paymentService.RefundPayment, payment.RefundRequest{Key: key, OrderID: o.order.ID}, &res)
+			paymentService.RefundPayment, payment.RefundRequest{Key: key, OrderID: o.order.ID, Placement: o.state.Placement}, &res)
 		return fmt.Sprintf("%s: %s given back", res.Status, FormatCents(res.AmountCents)), err
 	}})
 	var res payment.Charge
 	err := o.execute(ctx, stepOptions, ordersaga.PaymentTaskQueue, "Charge "+total,
-		paymentService.ChargePayment, payment.ChargeRequest{Key: key, OrderID: o.order.ID, AmountCents: o.state.TotalCents, Token: o.order.PaymentToken}, &res)
+		paymentService.ChargePayment, payment.ChargeRequest{Key: key, OrderID: o.order.ID, Placement: o.state.Placement, AmountCents: o.state.TotalCents, Token: o.order.PaymentToken}, &res)
 	if err != nil {
 		return o.stepFailed(ctx, StepCharge, key, err)
 	}
@@ -331,7 +411,7 @@ func (o *orderRun) ship(ctx workflow.Context) error {
 	o.saga.add(compensation{name: CompensateCancelShipment, key: key, run: func(ctx workflow.Context) (string, error) {
 		var res shipping.CancelResult
 		err := o.execute(ctx, o.cfg.compensationOptions(), ordersaga.ShippingTaskQueue, "Cancel shipment "+key,
-			shippingService.CancelShipment, shipping.CancelRequest{Key: key, OrderID: o.order.ID}, &res)
+			shippingService.CancelShipment, shipping.CancelRequest{Key: key, OrderID: o.order.ID, Placement: o.state.Placement}, &res)
 		return res.Status, err
 	}})
 	parcel := make([]shipping.Parcel, 0, len(o.order.Items))
@@ -340,7 +420,7 @@ func (o *orderRun) ship(ctx workflow.Context) error {
 	}
 	var res shipping.Shipment
 	err := o.execute(ctx, stepOptions, ordersaga.ShippingTaskQueue, "Ship "+DescribeItems(o.order.Items),
-		shippingService.CreateShipment, shipping.ShipRequest{Key: key, OrderID: o.order.ID, Address: o.order.Address, Items: parcel}, &res)
+		shippingService.CreateShipment, shipping.ShipRequest{Key: key, OrderID: o.order.ID, Placement: o.state.Placement, Address: o.order.Address, Items: parcel}, &res)
 	if err != nil {
 		return o.stepFailed(ctx, StepShip, key, err)
 	}
@@ -516,7 +596,26 @@ func (o *orderRun) stepFailed(ctx workflow.Context, name, key string, err error)
 	o.state.FailureReason = failureReason(name, err)
 	o.failedStep, o.failureKind = name, failureKind(err)
 	o.state.Steps = append(o.state.Steps, StepRecord{Name: name, Key: key, Detail: o.state.FailureReason, At: workflow.Now(ctx)})
+	if o.rules >= placementsVersion && keyRefused(err) {
+		// The service refused the key before doing anything: it belongs to
+		// another placement (whose record the compensation must not touch)
+		// or this placement already undid it. There is nothing to undo.
+		o.saga.drop(key)
+	}
 	return err
+}
+
+// keyRefused reports whether a step's service refused its idempotency key,
+// as held by another placement or already undone, without acting on it.
+func keyRefused(err error) bool {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) {
+		return false
+	}
+	// The three services name their key refusals alike
+	// (TestServicesNameKeyRefusalsAlike).
+	t := appErr.Type()
+	return t == inventory.KeyConflictError || t == inventory.KeyVoidedError
 }
 
 // clip bounds a caller's text that the order keeps (a cancel's or a

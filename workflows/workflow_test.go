@@ -16,6 +16,7 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/activities/inventory"
+	"github.com/ordersaga/ordersaga/activities/orders"
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
 )
@@ -46,14 +47,14 @@ func TestOrderCompletesAfterReservingChargingAndShipping(t *testing.T) {
 
 	reserve := requestsOf[inventory.ReserveRequest](h)
 	require.Len(t, reserve, 1)
-	assert.Equal(t, inventory.ReserveRequest{Key: keyReserve, OrderID: testOrderID, Items: testOrder().Items}, reserve[0])
+	assert.Equal(t, inventory.ReserveRequest{Key: keyReserve, OrderID: testOrderID, Placement: testPlacement, Items: testOrder().Items}, reserve[0])
 	charge := requestsOf[payment.ChargeRequest](h)
 	require.Len(t, charge, 1)
-	assert.Equal(t, payment.ChargeRequest{Key: keyCharge, OrderID: testOrderID, AmountCents: testTotal, Token: payment.TokenVisa}, charge[0],
+	assert.Equal(t, payment.ChargeRequest{Key: keyCharge, OrderID: testOrderID, Placement: testPlacement, AmountCents: testTotal, Token: payment.TokenVisa}, charge[0],
 		"charges the total the inventory service priced")
 	ship := requestsOf[shipping.ShipRequest](h)
 	require.Len(t, ship, 1)
-	assert.Equal(t, shipping.ShipRequest{Key: keyShip, OrderID: testOrderID, Address: testOrder().Address,
+	assert.Equal(t, shipping.ShipRequest{Key: keyShip, OrderID: testOrderID, Placement: testPlacement, Address: testOrder().Address,
 		Items: []shipping.Parcel{{SKU: "BOOK-GOPL", Qty: 2}, {SKU: "MUG-GOPHER", Qty: 1}}}, ship[0])
 
 	assert.Equal(t, testOrderID, state.OrderID)
@@ -66,6 +67,7 @@ func TestOrderCompletesAfterReservingChargingAndShipping(t *testing.T) {
 	assert.Equal(t, fakeShipmentID, state.ShipmentID)
 	assert.Equal(t, fakeTracking, state.TrackingNumber)
 	assert.Equal(t, []string{
+		stepClaimed,
 		"reserve order-42/reserve ok",
 		"charge order-42/charge ok",
 		"cancel-window  ok",
@@ -223,7 +225,7 @@ var cancelCases = []struct {
 		at:                time.Second,
 		wantCalls:         []string{callReserve, callRelease},
 		wantCompensations: []string{undoRelease},
-		wantSteps:         []string{"reserve order-42/reserve not ok"},
+		wantSteps:         []string{stepClaimed, "reserve order-42/reserve not ok"},
 		wantTransitions:   []Status{Pending, Reserving, Compensating, Cancelled},
 	},
 	{
@@ -232,7 +234,7 @@ var cancelCases = []struct {
 		at:                time.Second,
 		wantCalls:         []string{callReserve, callCharge, callRefund, callRelease},
 		wantCompensations: []string{undoRefund, undoRelease},
-		wantSteps:         []string{"reserve order-42/reserve ok", "charge order-42/charge not ok"},
+		wantSteps:         []string{stepClaimed, "reserve order-42/reserve ok", "charge order-42/charge not ok"},
 		wantTransitions:   []Status{Pending, Reserving, Charging, Compensating, Cancelled},
 	},
 	{
@@ -240,7 +242,7 @@ var cancelCases = []struct {
 		at:                testWindow / 2,
 		wantCalls:         []string{callReserve, callCharge, callRefund, callRelease},
 		wantCompensations: []string{undoRefund, undoRelease},
-		wantSteps:         []string{"reserve order-42/reserve ok", "charge order-42/charge ok"},
+		wantSteps:         []string{stepClaimed, "reserve order-42/reserve ok", "charge order-42/charge ok"},
 		wantTransitions:   []Status{Pending, Reserving, Charging, AwaitingFulfillment, Compensating, Cancelled},
 	},
 	{
@@ -249,7 +251,7 @@ var cancelCases = []struct {
 		at:                testWindow + time.Second,
 		wantCalls:         []string{callReserve, callCharge, callShip, callCancel, callRefund, callRelease},
 		wantCompensations: []string{undoCancel, undoRefund, undoRelease},
-		wantSteps:         []string{"reserve order-42/reserve ok", "charge order-42/charge ok", "cancel-window  ok", "ship order-42/ship not ok"},
+		wantSteps:         []string{stepClaimed, "reserve order-42/reserve ok", "charge order-42/charge ok", "cancel-window  ok", "ship order-42/ship not ok"},
 		wantTransitions:   []Status{Pending, Reserving, Charging, AwaitingFulfillment, Shipping, Compensating, Cancelled},
 	},
 }
@@ -486,7 +488,7 @@ func TestStatusQueryAnswersWhileTheOrderRuns(t *testing.T) {
 	assert.Equal(t, fakeChargeID, during.ChargeID)
 	assert.Empty(t, during.ShipmentID)
 	assert.Equal(t, h.start.Add(testWindow), during.CancelWindowEndsAt)
-	assert.Equal(t, []string{"reserve order-42/reserve ok", "charge order-42/charge ok"}, stepsDone(during))
+	assert.Equal(t, []string{stepClaimed, "reserve order-42/reserve ok", "charge order-42/charge ok"}, stepsDone(during))
 	assert.True(t, during.EndedAt.IsZero())
 }
 
@@ -595,7 +597,7 @@ func TestInvalidOrderFailsWithoutCallingAnyService(t *testing.T) {
 }
 
 // TestOrderStartedBeforeStrictFieldsKeepsTheOldRules: an order whose
-// history says it started before strictFieldsChange is validated as it was
+// history says it started before strictFieldsVersion is validated as it was
 // then, so it replays as it ran; a new order with the same customer ID is
 // refused at once.
 func TestOrderStartedBeforeStrictFieldsKeepsTheOldRules(t *testing.T) {
@@ -603,7 +605,7 @@ func TestOrderStartedBeforeStrictFieldsKeepsTheOldRules(t *testing.T) {
 	order.CustomerID = "alice@example.com"
 
 	old := newTestEnv(t)
-	old.env.OnGetVersion(strictFieldsChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	old.env.OnGetVersion(orderRulesChange, workflow.DefaultVersion, placementsVersion).Return(workflow.DefaultVersion)
 	state := old.runCompleted(order)
 	assert.Equal(t, "alice@example.com", state.CustomerID)
 
@@ -616,8 +618,11 @@ func TestOrderStartedBeforeStrictFieldsKeepsTheOldRules(t *testing.T) {
 func TestWithRealServicesTheStoresMatchTheOutcome(t *testing.T) {
 	const total = "9297" // 2 × 39.99 + 1 × 12.99, from the catalog
 	tests := []struct {
-		name       string
-		change     func(o *Order)
+		name   string
+		change func(o *Order)
+		// seed writes what an earlier placement of the order ID left in
+		// the stores, before the test reads them.
+		seed       func(t *testing.T, s services)
 		setup      func(h *testEnv)
 		wantStatus Status
 		wantReason []string // parts of the failure reason
@@ -695,10 +700,32 @@ func TestWithRealServicesTheStoresMatchTheOutcome(t *testing.T) {
 			},
 			wantCalls: []string{callReserve, callCharge, callShip, callCancel, callRefund, callRelease},
 		},
+		{
+			name:       "order ID claimed by an earlier placement",
+			seed:       seedEarlierPlacement(true),
+			wantStatus: Failed,
+			wantReason: []string{"claim failed", `order ID "42" already used`, "order IDs cannot be reused"},
+			want:       earlierPlacementRecords(total),
+			wantCalls:  []string{},
+		},
+		{
+			// An order ID used before the register existed: the claim
+			// passes, the first step finds its key held by the earlier
+			// placement, and nothing of the earlier order is undone.
+			name:       "keys held by an earlier placement the register never saw",
+			seed:       seedEarlierPlacement(false),
+			wantStatus: Failed,
+			wantReason: []string{"reserve failed", "belongs to another placement", "order IDs cannot be reused"},
+			want:       earlierPlacementRecords(total),
+			wantCalls:  []string{callReserve},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h, stores := newServicesEnv(t)
+			if tt.seed != nil {
+				tt.seed(t, stores)
+			}
 			before := stores.state(t)
 			order := testOrder()
 			if tt.change != nil {
@@ -735,7 +762,42 @@ func TestWithRealServicesTheStoresMatchTheOutcome(t *testing.T) {
 				require.True(t, found)
 				assert.Equal(t, state.TrackingNumber, shipment.TrackingNumber)
 				assert.Equal(t, state.ShipmentID, shipment.ID)
+				assert.Equal(t, []string{testPlacement, testPlacement}, []string{charge.Placement, shipment.Placement},
+					"every record carries the placement that wrote it")
 			}
 		})
+	}
+}
+
+// earlierPlacement is a placement of order 42 other than the test's.
+const earlierPlacement = "earlier-placement"
+
+// seedEarlierPlacement leaves in the stores a completed order 42 of
+// earlierPlacement, claimed in the register when claimed is set.
+func seedEarlierPlacement(claimed bool) func(t *testing.T, s services) {
+	return func(t *testing.T, s services) {
+		ctx := t.Context()
+		if claimed {
+			_, err := s.orders.Claim(ctx, orders.ClaimRequest{OrderID: testOrderID, WorkflowID: testWorkflowID, Placement: earlierPlacement})
+			require.NoError(t, err)
+		}
+		res, err := s.inventory.Reserve(ctx, inventory.ReserveRequest{Key: keyReserve, OrderID: testOrderID, Placement: earlierPlacement, Items: testOrder().Items})
+		require.NoError(t, err)
+		_, err = s.payment.Charge(ctx, payment.ChargeRequest{Key: keyCharge, OrderID: testOrderID, Placement: earlierPlacement,
+			AmountCents: res.TotalCents, Token: payment.TokenVisa}, 1)
+		require.NoError(t, err)
+		_, err = s.shipping.Ship(ctx, shipping.ShipRequest{Key: keyShip, OrderID: testOrderID, Placement: earlierPlacement,
+			Address: "9 Elsewhere", Items: []shipping.Parcel{{SKU: "BOOK-GOPL", Qty: 2}, {SKU: "MUG-GOPHER", Qty: 1}}})
+		require.NoError(t, err)
+	}
+}
+
+// earlierPlacementRecords is what seedEarlierPlacement leaves, which a
+// later placement of the order ID must leave as it is.
+func earlierPlacementRecords(total string) storesState {
+	return storesState{
+		Reservations: []string{keyReserve + " reserved"},
+		Charges:      []string{keyCharge + " captured " + total},
+		Shipments:    []string{keyShip + " created"},
 	}
 }

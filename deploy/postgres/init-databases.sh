@@ -1,10 +1,11 @@
 #!/bin/sh
 # Creates, on the first start of an empty data volume, one database and one
 # login role per owner: Temporal's two (its history and its visibility
-# store) and one per service (inventory, payment, shipping). A role owns its
-# database and nothing else, so one service's credentials cannot read or
-# change another service's data — the services are separate in the
-# database as they are in the code.
+# store) and one per service (orders, the order service's register of order
+# IDs; inventory; payment; shipping). A role owns its database and nothing
+# else, so one service's credentials cannot read or change another
+# service's data — the services are separate in the database as they are in
+# the code.
 #
 # The postgres image runs (or sources) the files in
 # /docker-entrypoint-initdb.d only when the data directory is empty: change
@@ -18,7 +19,7 @@
 # entrypoint's own shell already has, and no option that would leak into it.
 set -e
 
-: "${TEMPORAL_DB_PASSWORD:?}" "${INVENTORY_DB_PASSWORD:?}" "${PAYMENT_DB_PASSWORD:?}" "${SHIPPING_DB_PASSWORD:?}"
+: "${TEMPORAL_DB_PASSWORD:?}" "${ORDERS_DB_PASSWORD:?}" "${INVENTORY_DB_PASSWORD:?}" "${PAYMENT_DB_PASSWORD:?}" "${SHIPPING_DB_PASSWORD:?}"
 
 # create_owned ROLE PASSWORD DATABASE...: a login role and the databases it
 # owns. Owning the database also gives the role its public schema (since
@@ -45,6 +46,8 @@ SQL
 # index in "temporal_visibility"; one role owns both, as the server's config
 # has one user for the two stores.
 create_owned temporal "$TEMPORAL_DB_PASSWORD" temporal temporal_visibility
+# The order service's register of order IDs.
+create_owned orders "$ORDERS_DB_PASSWORD" orders
 create_owned inventory "$INVENTORY_DB_PASSWORD" inventory
 create_owned payment "$PAYMENT_DB_PASSWORD" payment
 create_owned shipping "$SHIPPING_DB_PASSWORD" shipping

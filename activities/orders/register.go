@@ -1,0 +1,30 @@
+package orders
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"go.temporal.io/sdk/worker"
+
+	"github.com/ordersaga/ordersaga/internal/storedb"
+)
+
+// Register opens the order register — in PostgreSQL when dsn is a
+// postgres:// DSN, else in SQLite in dataDir — and registers the service's
+// activities on w, the worker polling ordersaga.OrdersTaskQueue that runs
+// the order workflow: the workflow calls them as local activities, which
+// run in the workflow's own worker, from what it registered as activities.
+// The caller closes the store after the worker has stopped.
+func Register(ctx context.Context, w worker.Registry, dataDir, dsn string) (*Store, error) {
+	source, err := storedb.Source(dsn, filepath.Join(dataDir, DatabaseFile))
+	if err != nil {
+		return nil, fmt.Errorf("orders store: %w", err)
+	}
+	store, err := Open(ctx, source)
+	if err != nil {
+		return nil, err
+	}
+	w.RegisterActivity(&Activities{Store: store})
+	return store, nil
+}
