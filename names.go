@@ -47,6 +47,18 @@ const (
 	WorkflowIDPrefix = "order-"
 )
 
+// The continuous audit: a Temporal Schedule starts the audit workflow every
+// few minutes on its own task queue, which only a worker hosting the audit
+// service (`worker run --services audit`, where the three stores are
+// reachable) polls.
+const (
+	AuditTaskQueue    = "audit"
+	AuditWorkflowType = "AuditWorkflow"
+	// AuditScheduleID is the schedule's ID; its runs are workflows
+	// "<AuditScheduleID>-<time>".
+	AuditScheduleID = "ordersaga-audit"
+)
+
 // Search attributes, registered on the server as Keyword
 // (`temporal server start-dev --search-attribute OrderStatus=Keyword ...`).
 // They let people list orders by status in the starter and in the Web UI.

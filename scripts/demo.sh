@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make demo: starts the Temporal dev server (with its Web UI) and a worker,
+# make demo: starts the Temporal dev server (with its Web UI) and a worker
+# (the four services and the scheduled audit),
 # places three orders — one completes, one is declined and compensated, one is
 # cancelled by signal during its cancel window and compensated — prints each
 # final state with its Web UI link and the audit, then keeps the server and
@@ -59,9 +60,11 @@ else
   wait_for "the Temporal server's start" 60 bin/temporal operator cluster health --address "$address"
 fi
 
-echo "== starting a worker with all four services, log in $logs/worker.log"
+echo "== starting a worker with all four services and the scheduled audit, log in $logs/worker.log"
 : >"$logs/worker.log"
-bin/worker >>"$logs/worker.log" 2>&1 &
+# The audit service creates (or updates) the schedule ordersaga-audit,
+# which audits the stores against Temporal every --audit-every.
+bin/worker run --services order,inventory,payment,shipping,audit >>"$logs/worker.log" 2>&1 &
 pids+=($!)
 wait_for "the worker's start" 30 grep -q "worker started" "$logs/worker.log"
 
@@ -111,6 +114,7 @@ cat <<MSG
 == all three orders ended as expected.
    Web UI:      $ui/namespaces/default/workflows
    Only orders: $ui/namespaces/default/workflows?query=WorkflowType%3D%22OrderWorkflow%22
+   Audits:      $ui/namespaces/default/schedules/ordersaga-audit (every 5 minutes)
    Try:         bin/starter place --id my-1 --customer c-42 --item LAMP-LIMITED:1 --payment tok_flaky --address "2 Main St" --wait
                 bin/starter list --status CANCELLED
 The server and the worker keep running for you to look around. Press Ctrl-C to stop them.

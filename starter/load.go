@@ -19,6 +19,7 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/activities/inventory"
+	"github.com/ordersaga/ordersaga/internal/audit"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/internal/stores"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -89,9 +90,11 @@ cancel (a 30s cancel window; load cancels it once it is AWAITING_FULFILLMENT,
 and it must end CANCELLED). --window gives the other kinds a cancel window,
 so that many orders are open at once; they ship when it ends.
 
-After the run, load audits the stores as 'worker audit' does, over the
-orders of the run: it must run where the worker's stores are (--data-dir, or
-the --*-dsn flags, as the worker takes them). --audit=false skips it.
+After the run, load audits the stores against Temporal as 'worker audit'
+does: every order in them and every order Temporal lists, the run's among
+them. It must run where the worker's stores are (--data-dir, or
+--inventory-dsn, --payment-dsn and --shipping-dsn, as the worker takes
+them). --audit=false skips it.
 
 --workflow baseline runs the baseline workflow (three no-op activities) instead,
 as workflows baseline-<run>-<i>; a worker must run with --benchmark-baseline.
@@ -99,8 +102,9 @@ Every one must complete; --mix and --window do not apply, and there is no audit.
 
 A terminal shows one updating progress line, other outputs a line every few
 seconds, -o json none. The report lists every order that ended otherwise than
-its kind asked, and every violation the audit found; the exit status is
-then 3.`,
+its kind asked, and every violation and stuck order the audit found; the
+exit status is 3 when an order ended otherwise or the audit failed (a
+violation, or an order stuck past its threshold).`,
 		Example: `  starter load --orders 200 --concurrency 20
   starter load --orders 1000 --concurrency 50 --rate 25 --mix success=70,declined=10,flaky=10,cancel=10
   starter load --orders 500 --concurrency 500 --window 2m --data-dir /var/lib/ordersaga
@@ -123,9 +127,9 @@ then 3.`,
 	f.StringVar(&lf.mix, "mix", defaultMix, "kinds of order and their weights: success, declined, flaky, cancel")
 	f.StringVar(&lf.workflow, "workflow", loadSaga, "what to run: saga (orders) or baseline (three no-op activities)")
 	f.DurationVar(&lf.window, "window", 0, "cancel window of the orders not of the cancel kind; 0 ships at once")
-	f.BoolVar(&lf.audit, "audit", true, "audit the stores over the run's orders once it ends (saga only)")
+	f.BoolVar(&lf.audit, "audit", true, "audit the stores against Temporal once the run ends (saga only)")
 	stores.RegisterDataDir(f, &lf.dataDir)
-	lf.dsns.Register(f)
+	lf.dsns.RegisterAudited(f)
 	return cmd
 }
 
@@ -286,8 +290,8 @@ func kindCounts(n int, weights []int) []int {
 
 // load connects and runs the plan, audits a saga run, then reports. It
 // returns an *outcomeError when any job ended otherwise than its kind
-// asked or the audit found a violation, and an error after the report when
-// the audit could not run.
+// asked or the audit failed, and an error after the report when the audit
+// could not run.
 func (a *app) load(ctx context.Context, p loadPlan) error {
 	oc, done, err := a.connect()
 	if err != nil {
@@ -305,7 +309,7 @@ func (a *app) load(ctx context.Context, p loadPlan) error {
 	}
 	rep := buildReport(p, results, elapsed)
 	rep.MaxInFlight = d.maxInFlight
-	auditErr := auditLoad(ctx, p, results, &rep)
+	auditErr := auditLoad(ctx, p, audit.TemporalClient{Client: oc.Temporal, Namespace: oc.Namespace}, &rep)
 	if err := render(a, rep, printLoadReport); err != nil {
 		return err
 	}
@@ -315,15 +319,16 @@ func (a *app) load(ctx context.Context, p loadPlan) error {
 	return rep.outcome(unitOf(p))
 }
 
-// outcome is the *outcomeError of a report with mismatches or audit
-// violations, nil for one without.
+// outcome is the *outcomeError of a report with mismatches or a failed
+// audit, nil for one without.
 func (rep loadReport) outcome(unit string) error {
 	var problems []string
 	if n := len(rep.Mismatches); n > 0 {
 		problems = append(problems, fmt.Sprintf("%d of %d %s ended otherwise than asked", n, rep.Total, unit))
 	}
 	if a := rep.Audit; a != nil && a.Report != nil && !a.OK {
-		problems = append(problems, fmt.Sprintf("the audit found %d violation(s)", len(a.Violations)))
+		problems = append(problems, fmt.Sprintf("the audit found %d violation(s) and %d order(s) stuck over %s",
+			len(a.Violations), a.Overdue(), a.StuckAfter))
 	}
 	if len(problems) == 0 {
 		return nil
@@ -340,8 +345,7 @@ func unitOf(p loadPlan) string {
 
 // jobResult is how one job ended.
 type jobResult struct {
-	index int
-	kind  loadKind
+	kind loadKind
 	jobEnd
 	err     error
 	latency time.Duration
@@ -352,9 +356,6 @@ type jobResult struct {
 type jobEnd struct {
 	id     string
 	status workflows.Status // "" when it never got an ending
-	// totalCents and temporalStatus are the ended order's, for the audit.
-	totalCents     int64
-	temporalStatus string
 }
 
 // jobFunc runs the job index of kind to its end: it returns the ID it used
@@ -391,7 +392,7 @@ func sagaJob(oc *orderclient.Client, run string, window time.Duration) jobFunc {
 		if err != nil {
 			return end, err
 		}
-		end.status, end.totalCents, end.temporalStatus = v.Status, v.TotalCents, v.TemporalStatus
+		end.status = v.Status
 		return end, nil
 	}
 }
@@ -521,7 +522,7 @@ func (d *driver) runOne(ctx context.Context, i int, kind loadKind) {
 	d.mu.Unlock()
 	begin := time.Now()
 	end, err := d.job(ctx, i, kind)
-	r := jobResult{index: i, kind: kind, jobEnd: end, err: err, latency: time.Since(begin), ended: true}
+	r := jobResult{kind: kind, jobEnd: end, err: err, latency: time.Since(begin), ended: true}
 	d.mu.Lock()
 	d.inFlight--
 	d.results[i] = r

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/internal/audit"
 	"github.com/ordersaga/ordersaga/internal/stores"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -150,8 +151,8 @@ func loadResults(statuses map[string][]workflows.Status) []jobResult {
 	var out []jobResult
 	for _, k := range append(slices.Clone(loadKinds), baselineKind) {
 		for _, s := range statuses[k.name] {
-			r := jobResult{index: len(out), kind: k, latency: time.Duration(len(out)+1) * time.Second, ended: true,
-				jobEnd: jobEnd{id: "load-r-" + string(rune('a'+len(out))), status: s, totalCents: 499, temporalStatus: "Completed"}}
+			r := jobResult{kind: k, latency: time.Duration(len(out)+1) * time.Second, ended: true,
+				jobEnd: jobEnd{id: "load-r-" + string(rune('a'+len(out))), status: s}}
 			if s == "" {
 				r.err = errors.New("wait for order: deadline exceeded\nafter 30s")
 			}
@@ -265,23 +266,32 @@ func TestLoadReportJSON(t *testing.T) {
 			name:  "passed audit",
 			plan:  loadPlan{workflow: loadSaga, concurrency: 1, window: time.Minute, run: "s"},
 			audit: passedAudit(),
-			want: []string{`"window_seconds": 60`, `"audit": {`, `"ok": true`, `"orders_audited": 3`, `"orders_not_audited": 1`,
-				`"checks": [`, `"name": "stock"`, `"violations": []`, `"captured_cents": 998`},
-			wantNot: []string{`"skipped"`, `"error"`},
+			want: []string{`"window_seconds": 60`, `"audit": {`, `"ok": true`, `"orders_ended": {`, `"COMPLETED": 2`,
+				`"forgotten_completed": 1`, `"orders_running": 1`, `"stuck_after": "30m0s"`, `"kind": "needs_attention"`, `"overdue": false`,
+				`"checks": [`, `"name": "stock"`, `"violations": []`, `"captured_cents": 1497`},
+			wantNot: []string{`"skipped"`, `"error"`, `"orders_audited"`, `"orders_not_audited"`},
 		},
 		{
 			name:  "failed audit",
 			plan:  loadPlan{workflow: loadSaga, concurrency: 1, run: "s"},
 			audit: failedAudit(),
-			want:  []string{`"ok": false`, `"violations": [` + "\n" + `      "order load-s-0 (COMPLETED): charge is \"\", want \"CAPTURED\""`},
+			want: []string{`"ok": false`, `"violations": [` + "\n" + `      "order load-s-0 (COMPLETED): charge is \"\", want \"CAPTURED\""`,
+				`"kind": "no_progress"`, `"overdue": true`},
 		},
 		{
 			name:  "skipped audit",
 			plan:  loadPlan{workflow: loadSaga, concurrency: 1, run: "s"},
-			audit: &loadAudit{Skipped: true, NotAudited: 1},
-			want:  []string{`"ok": false`, `"skipped": true`, `"orders_audited": 0`, `"orders_not_audited": 1`},
+			audit: &loadAudit{Skipped: true},
+			want:  []string{`"ok": false`, `"skipped": true`},
 			// The audit's own fields are absent: it did not run.
-			wantNot: []string{`"checks"`, `"violations"`},
+			wantNot: []string{`"checks"`, `"violations"`, `"orders_ended"`, `"error"`},
+		},
+		{
+			name:    "audit not run",
+			plan:    loadPlan{workflow: loadSaga, concurrency: 1, run: "s"},
+			audit:   &loadAudit{Error: "cannot open the stores to audit: no store at x"},
+			want:    []string{`"ok": false`, `"error": "cannot open the stores to audit: no store at x"`},
+			wantNot: []string{`"checks"`, `"violations"`, `"skipped"`},
 		},
 	}
 	for _, tt := range tests {
@@ -306,18 +316,27 @@ func TestLoadReportJSON(t *testing.T) {
 	}
 }
 
+// passedAudit judged 2 completed, 1 failed and 1 forgotten completed
+// order, and notes an order in NEEDS_ATTENTION that is not yet overdue.
 func passedAudit() *loadAudit {
-	return &loadAudit{OK: true, Audited: 3, NotAudited: 1, Report: &audit.Report{
-		OrdersEnded: map[workflows.Status]int{workflows.Completed: 2, workflows.Failed: 1}, NeedsAttention: []string{},
-		SKUs: 12, CapturedCents: 998, CompletedCents: 998, Violations: []string{},
-		Checks: []audit.Check{{Name: "stock", Detail: "12 SKUs"}, {Name: "money", Detail: "captured $9.98"}},
+	return &loadAudit{OK: true, Report: &audit.Report{
+		OrdersEnded:   map[workflows.Status]int{workflows.Completed: 2, workflows.Failed: 1},
+		OrdersRunning: 1, ForgottenCompleted: 1, StuckAfter: "30m0s",
+		Stuck: []audit.Stuck{{OrderID: "load-s-3", Kind: audit.KindNeedsAttention, For: "2m0s",
+			Detail: "a compensation could not be done", Action: "starter resume load-s-3"}},
+		SKUs: 12, CapturedCents: 1497, CompletedCents: 1497, Violations: []string{},
+		Checks: []audit.Check{{Name: "stock", Detail: "12 SKUs"}, {Name: "money", Detail: "captured $14.97"}},
 	}}
 }
 
+// failedAudit found two violations and an order stuck past the threshold.
 func failedAudit() *loadAudit {
-	return &loadAudit{Audited: 2, Report: &audit.Report{
-		OrdersEnded: map[workflows.Status]int{workflows.Completed: 2}, NeedsAttention: []string{}, SKUs: 12, CompletedCents: 998,
-		Checks: []audit.Check{{Name: "stock"}, {Name: "completed orders", Violations: 1}, {Name: "money", Violations: 1}},
+	return &loadAudit{Report: &audit.Report{
+		OrdersEnded: map[workflows.Status]int{workflows.Completed: 2}, OrdersRunning: 1, StuckAfter: "30m0s",
+		Stuck: []audit.Stuck{{OrderID: "load-s-1", Kind: audit.KindNoProgress, For: "1h0m0s", Overdue: true,
+			Detail: "no event since 10:00", Action: "check the workers"}},
+		SKUs: 12, CompletedCents: 998,
+		Checks: []audit.Check{{Name: "stock"}, {Name: "completed orders", Violations: 1}, {Name: "money", Violations: 1}, {Name: "orders in progress", Violations: 1}},
 		Violations: []string{
 			`order load-s-0 (COMPLETED): charge is "", want "CAPTURED"`,
 			"money: charges captured for ended orders add up to $0.00, completed orders to $9.98",
@@ -325,29 +344,37 @@ func failedAudit() *loadAudit {
 	}}
 }
 
+// stuckAudit found no violation, but an order stuck past the threshold.
+func stuckAudit() *loadAudit {
+	a := failedAudit()
+	a.Violations = []string{}
+	a.Checks = []audit.Check{{Name: "stock"}, {Name: "orders in progress", Violations: 1}}
+	return a
+}
+
 func TestPrintLoadAudit(t *testing.T) {
 	tests := []struct {
 		name  string
 		audit loadAudit
-		want  []string
+		want  string
 	}{
-		{"passed", *passedAudit(), []string{"Audit: passed (3 orders, stock of 12 SKUs, money: $9.98 captured = $9.98 completed); 1 not audited (ending unknown)\n"}},
-		{"failed", *failedAudit(), []string{
-			"Audit: FAILED: completed orders 1, money 1 (2 orders)\n",
-			"  order load-s-0 (COMPLETED): charge is \"\", want \"CAPTURED\"\n",
-			"  money: charges captured for ended orders add up to $0.00, completed orders to $9.98\n",
-		}},
-		{"skipped", loadAudit{Skipped: true, NotAudited: 4}, []string{"Audit: skipped (--audit=false)\n"}},
-		{"not run", loadAudit{Error: "cannot open the stores to audit: no store at x", NotAudited: 4}, []string{"Audit: not run: cannot open the stores to audit: no store at x\n"}},
+		{"passed", *passedAudit(), "Audit: passed (4 orders ended, stock of 12 SKUs, money: $14.97 captured = $14.97 completed)\n" +
+			"  NOTE   order load-s-3: needs_attention for 2m0s: a compensation could not be done; starter resume load-s-3\n"},
+		{"failed", *failedAudit(), "Audit: FAILED: completed orders 1, money 1, orders in progress 1 (2 orders ended)\n" +
+			"  order load-s-0 (COMPLETED): charge is \"\", want \"CAPTURED\"\n" +
+			"  money: charges captured for ended orders add up to $0.00, completed orders to $9.98\n" +
+			"  STUCK  order load-s-1: no_progress for 1h0m0s (over the threshold): no event since 10:00; check the workers\n"},
+		{"stuck only", *stuckAudit(), "Audit: FAILED: orders in progress 1 (2 orders ended)\n" +
+			"  STUCK  order load-s-1: no_progress for 1h0m0s (over the threshold): no event since 10:00; check the workers\n"},
+		{"skipped", loadAudit{Skipped: true}, "Audit: skipped (--audit=false)\n"},
+		{"not run", loadAudit{Error: "cannot open the stores to audit: no store at x"}, "Audit: not run: cannot open the stores to audit: no store at x\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			printLoadAudit(&buf, tt.audit)
-			for _, want := range tt.want {
-				if !strings.Contains(buf.String(), want) {
-					t.Errorf("audit lacks %q:\n%s", want, buf.String())
-				}
+			if buf.String() != tt.want {
+				t.Errorf("audit printed\n%s\nwant\n%s", buf.String(), tt.want)
 			}
 		})
 	}
@@ -363,8 +390,10 @@ func TestLoadOutcome(t *testing.T) {
 		{"skipped audit", loadReport{Total: 3, Audit: &loadAudit{Skipped: true}}, ""},
 		{"baseline", loadReport{Total: 3}, ""},
 		{"mismatches", loadReport{Total: 3, Mismatches: []mismatch{{ID: "a"}}, Audit: passedAudit()}, "1 of 3 orders ended otherwise than asked"},
-		{"violations", loadReport{Total: 3, Audit: failedAudit()}, "the audit found 2 violation(s)"},
-		{"both", loadReport{Total: 3, Mismatches: []mismatch{{ID: "a"}}, Audit: failedAudit()}, "1 of 3 orders ended otherwise than asked; the audit found 2 violation(s)"},
+		{"violations", loadReport{Total: 3, Audit: failedAudit()}, "the audit found 2 violation(s) and 1 order(s) stuck over 30m0s"},
+		{"stuck only", loadReport{Total: 3, Audit: stuckAudit()}, "the audit found 0 violation(s) and 1 order(s) stuck over 30m0s"},
+		{"both", loadReport{Total: 3, Mismatches: []mismatch{{ID: "a"}}, Audit: failedAudit()},
+			"1 of 3 orders ended otherwise than asked; the audit found 2 violation(s) and 1 order(s) stuck over 30m0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -380,9 +409,54 @@ func TestLoadOutcome(t *testing.T) {
 	}
 }
 
-// TestAuditLoad audits real SQLite stores: the run's orders with a known
-// ending are judged, the others counted; no stores is an error that says
-// what to do, and creates nothing.
+// fakeTemporal is an audit.Temporal that lists runs of the order
+// workflow, each its own placement; a running one has made no progress
+// since lastEvent. With listErr, listing fails.
+type fakeTemporal struct {
+	runs      []audit.OrderRun
+	lastEvent time.Time
+	listErr   error
+}
+
+func (f fakeTemporal) Runs(_ context.Context, fn func(audit.OrderRun) error) error {
+	if f.listErr != nil {
+		return f.listErr
+	}
+	for _, r := range f.runs {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f fakeTemporal) FirstRunID(_ context.Context, workflowID, runID string) (string, error) {
+	for _, r := range f.runs {
+		if r.WorkflowID == workflowID && (runID == "" || r.RunID == runID) {
+			return r.RunID, nil
+		}
+	}
+	return "", audit.ErrGone
+}
+
+func (f fakeTemporal) Inspect(_ context.Context, workflowID, runID string) (audit.Inspection, error) {
+	if _, err := f.FirstRunID(context.Background(), workflowID, runID); err != nil {
+		return audit.Inspection{}, err
+	}
+	return audit.Inspection{LastEventAt: f.lastEvent, LastEvent: "ACTIVITY_TASK_COMPLETED"}, nil
+}
+
+// orderRun is a run of order id's workflow, as Temporal lists it.
+func orderRun(id, temporalStatus string, status workflows.Status) audit.OrderRun {
+	return audit.OrderRun{WorkflowID: ordersaga.WorkflowID(id), RunID: "run-" + id, Start: time.Now().Add(-time.Hour),
+		Status: temporalStatus, OrderStatus: status, Placed: true}
+}
+
+// TestAuditLoad audits real, empty SQLite stores against a fake Temporal:
+// the orders Temporal lists are judged with the stores, a completed order
+// that holds nothing is a violation and an order without progress for an
+// hour fails the audit; no stores, or a Temporal that cannot list, is an
+// error that says what to do, and no stores creates nothing.
 func TestAuditLoad(t *testing.T) {
 	withStores := t.TempDir()
 	_, closeStores, err := stores.Open(context.Background(), withStores, stores.DSNs{})
@@ -394,58 +468,92 @@ func TestAuditLoad(t *testing.T) {
 	saga := func(audit bool, dir string) loadPlan {
 		return loadPlan{workflow: loadSaga, audit: audit, dataDir: dir}
 	}
-	results := loadResults(map[string][]workflows.Status{"declined": {workflows.Failed}, "cancel": {""}})
+	declined := fakeTemporal{runs: []audit.OrderRun{orderRun("load-r-a", "Failed", workflows.Failed)}}
 	tests := []struct {
-		name    string
-		plan    loadPlan
-		results []jobResult
-		want    *loadAudit // without its Report
-		wantErr string
-		wantOK  bool
+		name         string
+		plan         loadPlan
+		temporal     fakeTemporal
+		wantSkipped  bool
+		wantErr      []string // what the error says, in this order
+		wantOK       bool
+		wantEnded    int
+		wantOverdue  int
+		wantViolated string // a violation it must report
 	}{
-		{name: "baseline has none", plan: loadPlan{workflow: loadBaseline}, results: results},
-		{name: "skipped", plan: saga(false, missing), results: results, want: &loadAudit{Skipped: true, NotAudited: 2}},
-		{name: "no stores", plan: saga(true, missing), results: results, want: &loadAudit{NotAudited: 2},
-			wantErr: "cannot open the stores to audit: no store at " + missing + "/inventory.db; run starter load where the worker's stores are (--data-dir or the --*-dsn flags), or pass --audit=false"},
-		{name: "passed", plan: saga(true, withStores), results: results, want: &loadAudit{Audited: 1, NotAudited: 1}, wantOK: true},
-		{name: "violations", plan: saga(true, withStores), results: loadResults(map[string][]workflows.Status{"success": {workflows.Completed}}),
-			want: &loadAudit{Audited: 1}},
+		{name: "baseline has none", plan: loadPlan{workflow: loadBaseline}},
+		{name: "skipped", plan: saga(false, missing), wantSkipped: true},
+		{name: "no stores", plan: saga(true, missing), temporal: declined,
+			wantErr: []string{"cannot open the stores to audit: ", "no store at " + filepath.Join(missing, "inventory.db"),
+				"; run starter load where the worker's stores are (--data-dir or the --*-dsn flags), or pass --audit=false"}},
+		{name: "Temporal cannot list", plan: saga(true, withStores), temporal: fakeTemporal{listErr: errors.New("list orders in Temporal: unavailable")},
+			wantErr: []string{"cannot audit the stores: list orders in Temporal: unavailable; check that they and Temporal are reachable, or pass --audit=false"}},
+		{name: "nothing anywhere", plan: saga(true, withStores), wantOK: true},
+		{name: "passed", plan: saga(true, withStores), temporal: declined, wantOK: true, wantEnded: 1},
+		{name: "violations", plan: saga(true, withStores), wantEnded: 1,
+			temporal:     fakeTemporal{runs: []audit.OrderRun{orderRun("load-r-a", "Completed", workflows.Completed)}},
+			wantViolated: "order load-r-a (workflow order-load-r-a, run run-load-r-a) (COMPLETED): reservation is none"},
+		{name: "stuck", plan: saga(true, withStores), wantOverdue: 1, temporal: fakeTemporal{
+			runs:      []audit.OrderRun{orderRun("load-r-b", "Running", workflows.AwaitingFulfillment)},
+			lastEvent: time.Now().Add(-time.Hour),
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var rep loadReport
-			err := auditLoad(context.Background(), tt.plan, tt.results, &rep)
-			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Errorf("auditLoad error = %v, want %q", err, tt.wantErr)
+			err := auditLoad(context.Background(), tt.plan, tt.temporal, &rep)
+			if tt.wantErr != nil {
+				if err == nil || !containsInOrder(err.Error(), tt.wantErr) {
+					t.Errorf("auditLoad error = %v, want one saying %q", err, tt.wantErr)
 				}
 			} else if err != nil {
 				t.Fatalf("auditLoad: %v", err)
 			}
-			if tt.want == nil {
-				if rep.Audit != nil {
-					t.Errorf("audit = %+v, want none", rep.Audit)
+			a := rep.Audit
+			if tt.plan.workflow == loadBaseline {
+				if a != nil {
+					t.Errorf("audit = %+v, want none", a)
 				}
 				return
 			}
-			a := rep.Audit
-			if a == nil || a.Skipped != tt.want.Skipped || a.Audited != tt.want.Audited || a.NotAudited != tt.want.NotAudited || a.OK != tt.wantOK {
-				t.Fatalf("audit = %+v, want %+v, ok %v", a, tt.want, tt.wantOK)
+			wantError := ""
+			if err != nil {
+				wantError = oneLine(err.Error())
 			}
-			if ran := a.Report != nil; ran != (!tt.want.Skipped && tt.wantErr == "") {
-				t.Errorf("audit ran = %v, want it to run only when asked and the stores opened", ran)
+			if a == nil || a.Skipped != tt.wantSkipped || a.OK != tt.wantOK || a.Error != wantError {
+				t.Fatalf("audit = %+v; want skipped %v, ok %v, error %q", a, tt.wantSkipped, tt.wantOK, wantError)
 			}
-			if tt.wantErr != "" && a.Error != tt.wantErr {
-				t.Errorf("audit error = %q, want %q", a.Error, tt.wantErr)
+			ran := !tt.wantSkipped && tt.wantErr == nil
+			if (a.Report != nil) != ran {
+				t.Fatalf("audit ran = %v, want it to run only when asked and the stores and Temporal answered", a.Report != nil)
 			}
-			if a.Report != nil && !a.OK && !strings.Contains(strings.Join(a.Violations, "\n"), "order load-r-a (COMPLETED): reservation is") {
-				t.Errorf("violations = %q, want the completed order's missing reservation", a.Violations)
+			if !ran {
+				return
+			}
+			if got := endedOrders(*a.Report); got != tt.wantEnded || a.Overdue() != tt.wantOverdue {
+				t.Errorf("audit judged %d ended, %d overdue; want %d, %d", got, a.Overdue(), tt.wantEnded, tt.wantOverdue)
+			}
+			violations := strings.Join(a.Violations, "\n")
+			if (tt.wantViolated == "") != (len(a.Violations) == 0) || !strings.Contains(violations, tt.wantViolated) {
+				t.Errorf("violations = %q, want one containing %q", a.Violations, tt.wantViolated)
 			}
 		})
 	}
 	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("auditing a missing data directory created it: %v", err)
 	}
+}
+
+// containsInOrder reports whether s holds each of parts, one after the
+// other.
+func containsInOrder(s string, parts []string) bool {
+	for _, p := range parts {
+		i := strings.Index(s, p)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(p):]
+	}
+	return true
 }
 
 // TestDriverMaxInFlight: the driver records the most jobs in flight at

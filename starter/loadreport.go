@@ -30,7 +30,8 @@ type loadReport struct {
 	Latency    latencyStats           `json:"latency_ms"`
 	Outcomes   map[string]kindOutcome `json:"outcomes"`
 	Mismatches []mismatch             `json:"mismatches"`
-	// Audit is the audit of a saga run's orders; nil for a baseline run.
+	// Audit is the audit of the stores after a saga run; nil for a
+	// baseline run.
 	Audit *loadAudit `json:"audit,omitempty"`
 }
 

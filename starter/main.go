@@ -24,7 +24,7 @@
 // Exit status: 0 on success; 1 on any error, reported as one line on stderr
 // ("starter: ..."); 3 when an order the starter waited for ended otherwise
 // than asked (place --wait: not COMPLETED; cancel --wait: not CANCELLED;
-// load: any order not as its kind asked, or a violation in its audit).
+// load: any order not as its kind asked, or a failed audit).
 package main
 
 import (

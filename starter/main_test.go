@@ -169,6 +169,8 @@ func TestBadInputIsRefusedBeforeConnecting(t *testing.T) {
 		{"load with a malformed window", load("--orders", "10", "--concurrency", "2", "--window", "5"), []string{`invalid argument "5" for "--window"`}},
 		{"load baseline with a window", load("--orders", "10", "--concurrency", "2", "--workflow", "baseline", "--window", "1m"), []string{"--window does not apply to --workflow baseline"}},
 		{"load with a bad store DSN", load("--orders", "10", "--concurrency", "2", "--payment-dsn", "mysql://db/x"), []string{"--payment-dsn: not a PostgreSQL DSN"}},
+		// The audit does not read the order service's register.
+		{"load with --orders-dsn", load("--orders", "10", "--concurrency", "2", "--orders-dsn", "postgres://u@db/x"), []string{"unknown flag: --orders-dsn"}},
 
 		// global
 		{"bad output", []string{"status", "--temporal-address", deadAddress, "-o", "yaml", "42"}, []string{`invalid --output "yaml"`, "text or json"}},

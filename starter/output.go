@@ -50,6 +50,7 @@ func printView(w io.Writer, v orderclient.View) error {
 	fmt.Fprintf(w, "Order %s: %s\n", v.OrderID, statusText(v.Status))
 	tw := newTable(w)
 	row(tw, "Workflow", fmt.Sprintf("%s (run %s, Temporal status %s)", v.WorkflowID, v.RunID, v.TemporalStatus))
+	row(tw, "Placement", v.Placement)
 	row(tw, "Customer", v.CustomerID)
 	if v.TotalCents != 0 || len(v.Lines) > 0 {
 		row(tw, "Total", workflows.FormatCents(v.TotalCents))

@@ -5,42 +5,60 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
+	"github.com/spf13/pflag"
 
 	"github.com/ordersaga/ordersaga/internal/audit"
 	"github.com/ordersaga/ordersaga/internal/connect"
-	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/internal/stores"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
-// auditParallelism bounds how many orders' outcomes are read from Temporal
-// at once.
-const auditParallelism = 16
+// StuckAfterEnv holds --stuck-after's default, for `worker audit` and the
+// audit service alike.
+const StuckAfterEnv = "ORDERSAGA_AUDIT_STUCK_AFTER"
+
+// registerStuckAfter adds --stuck-after to fs.
+func registerStuckAfter(fs *pflag.FlagSet, d *time.Duration) {
+	fs.DurationVar(d, "stuck-after", envDuration(StuckAfterEnv, audit.DefaultStuckAfter),
+		"audit: how long a running order may make no progress before it fails the audit (env "+StuckAfterEnv+")")
+}
 
 func newAuditCommand(g *globals) *cobra.Command {
+	var stuckAfter time.Duration
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Check the saga's invariants across the three stores and Temporal",
-		Long: `audit reads every order from Temporal and every record from the inventory,
-payment and shipping stores, and checks that:
-  - a COMPLETED order holds one reservation, one captured charge equal to its
-    total, and one shipment;
-  - a FAILED or CANCELLED order holds no reservation, no captured charge and
-    no shipment;
+		Long: `audit opens the inventory, payment and shipping stores read-only (a store
+that is not there is an error; nothing is created or migrated), lists every
+order Temporal knows, and checks, placement by placement (one run of an
+order's workflow, kept through resets, whose ID every record carries):
+  - an order that ended COMPLETED holds one reservation, one captured charge
+    equal to the reservation's total, and one shipment;
+  - an order that ended FAILED or CANCELLED holds no reservation, no captured
+    charge and no shipment; one that ended any other way ended outside the
+    saga;
+  - an order Temporal has forgotten (retention, a deleted workflow) is judged
+    by the stores alone: everything live, or nothing;
   - for every SKU, units received = on hand + reserved;
-  - captured charges add up to the totals of the COMPLETED orders.
-Orders still running are skipped. It prints what it checked and every
-violation, and exits 1 if there is any.`,
-		Example: "  worker audit\n  worker audit -o json --data-dir /var/lib/ordersaga",
+  - captured charges add up to the totals of the completed orders;
+  - no running order is stuck: orders in NEEDS_ATTENTION and orders whose
+    workflow task fails are always listed, any order without progress for
+    longer than --stuck-after fails the audit, each with what to do.
+It prints what it checked and every finding, and exits 1 on any violation
+or order stuck over --stuck-after.`,
+		Example: "  worker audit\n  worker audit -o json --data-dir /var/lib/ordersaga --stuck-after 1h",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(g.output); err != nil {
 				return err
 			}
-			report, err := runAudit(cmd.Context(), g)
+			if stuckAfter <= 0 {
+				return fmt.Errorf("--stuck-after is %s: give a positive duration such as 30m", stuckAfter)
+			}
+			report, err := runAudit(cmd.Context(), g, stuckAfter)
 			if err != nil {
 				return err
 			}
@@ -54,11 +72,16 @@ violation, and exits 1 if there is any.`,
 		},
 	}
 	cmd.Flags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	registerStuckAfter(cmd.Flags(), &stuckAfter)
 	return cmd
 }
 
-func runAudit(ctx context.Context, g *globals) (audit.Report, error) {
-	st, closeStores, err := stores.Open(ctx, g.dataDir, g.dsns)
+// runAudit audits the stores against Temporal, as the scheduled audit
+// does (stores.Audit); it opens the stores before it dials Temporal, so
+// that a mistyped store is reported as such whether Temporal answers or
+// not.
+func runAudit(ctx context.Context, g *globals, stuckAfter time.Duration) (audit.Report, error) {
+	st, closeStores, err := stores.OpenReadOnly(ctx, g.dataDir, g.dsns)
 	if err != nil {
 		return audit.Report{}, err
 	}
@@ -68,36 +91,8 @@ func runAudit(ctx context.Context, g *globals) (audit.Report, error) {
 		return audit.Report{}, err
 	}
 	defer c.Close()
-	oc := &orderclient.Client{Temporal: c, Namespace: connect.Namespace(opts)}
-	orders, err := ordersFromTemporal(ctx, oc)
-	if err != nil {
-		return audit.Report{}, err
-	}
-	return audit.Run(ctx, st, orders)
-}
-
-// ordersFromTemporal lists every order and reads the outcome of each one
-// that has ended.
-func ordersFromTemporal(ctx context.Context, oc *orderclient.Client) ([]audit.Order, error) {
-	list, err := oc.List(ctx, orderclient.Filter{})
-	if err != nil {
-		return nil, err
-	}
-	orders := make([]audit.Order, len(list))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(auditParallelism)
-	for i, s := range list {
-		g.Go(func() error {
-			v, err := oc.Snapshot(gctx, s.OrderID)
-			if err != nil {
-				return fmt.Errorf("audit order %s: %w", s.OrderID, err)
-			}
-			orders[i] = audit.Order{ID: s.OrderID, Status: v.Status, TotalCents: v.TotalCents,
-				Running: v.TemporalStatus == "Running", TemporalStatus: v.TemporalStatus}
-			return nil
-		})
-	}
-	return orders, g.Wait()
+	temporal := audit.TemporalClient{Client: c, Namespace: connect.Namespace(opts)}
+	return audit.Run(ctx, st, temporal, audit.Options{StuckAfter: stuckAfter})
 }
 
 func (g *globals) printReport(r audit.Report) error {
@@ -109,6 +104,31 @@ func (g *globals) printReport(r audit.Report) error {
 			audit.Report
 		}{r.OK(), r})
 	}
+	fmt.Fprintln(g.stdout, auditHeadline(r))
+	for _, s := range r.Stuck {
+		fmt.Fprintf(g.stdout, "%s  %s\n", s.Mark(), s)
+	}
+	for _, c := range r.Checks {
+		mark := "ok  "
+		if c.Violations > 0 {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(g.stdout, "%s  %s: %s\n", mark, c.Name, c.Detail)
+	}
+	for _, v := range r.Violations {
+		fmt.Fprintf(g.stdout, "VIOLATION  %s\n", v)
+	}
+	switch {
+	case r.OK():
+		fmt.Fprintf(g.stdout, "audit passed: no violations, no order stuck over %s\n", r.StuckAfter)
+	default:
+		fmt.Fprintf(g.stdout, "audit failed: %d violation(s), %d order(s) stuck over %s\n", len(r.Violations), r.Overdue(), r.StuckAfter)
+	}
+	return nil
+}
+
+// auditHeadline counts what the audit judged, and how.
+func auditHeadline(r audit.Report) string {
 	ended := 0
 	var parts []string
 	for _, s := range workflows.Statuses {
@@ -121,26 +141,18 @@ func (g *globals) printReport(r audit.Report) error {
 	if len(parts) > 0 {
 		byStatus = " (" + strings.Join(parts, ", ") + ")"
 	}
-	fmt.Fprintf(g.stdout, "audit: %d orders ended%s, %d running (skipped), %d in the stores but unknown to Temporal (not judged)\n",
-		ended, byStatus, r.OrdersRunning, r.UnknownOrders)
-	if n := len(r.NeedsAttention); n > 0 {
-		fmt.Fprintf(g.stdout, "NOTE  %d order(s) in NEEDS_ATTENTION wait for an operator (starter status ID, then starter resume ID): %s\n",
-			n, strings.Join(r.NeedsAttention, ", "))
+	line := fmt.Sprintf("audit: %d orders ended%s, %d running, %d forgotten by Temporal and judged by the stores alone (%d completed, %d undone)",
+		ended, byStatus, r.OrdersRunning, r.ForgottenCompleted+r.ForgottenUndone, r.ForgottenCompleted, r.ForgottenUndone)
+	if r.StartedDuringAudit > 0 {
+		line += fmt.Sprintf(", %d started during the audit (judged next time)", r.StartedDuringAudit)
 	}
-	for _, c := range r.Checks {
-		mark := "ok  "
-		if c.Violations > 0 {
-			mark = "FAIL"
-		}
-		fmt.Fprintf(g.stdout, "%s  %s: %s\n", mark, c.Name, c.Detail)
+	return line
+}
+
+// envDuration reads a duration from the environment, or def.
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(envOr(name, "")); err == nil {
+		return v
 	}
-	for _, v := range r.Violations {
-		fmt.Fprintf(g.stdout, "VIOLATION  %s\n", v)
-	}
-	if r.OK() {
-		fmt.Fprintln(g.stdout, "audit passed: no violations")
-	} else {
-		fmt.Fprintf(g.stdout, "audit failed: %d violation(s)\n", len(r.Violations))
-	}
-	return nil
+	return def
 }

@@ -13,8 +13,9 @@
 // ORDERSAGA_LOG_LEVEL (debug, info, warn, error), ORDERSAGA_CODEC_TOKEN (the
 // codec server's bearer token), ORDERSAGA_METRICS_ADDR (where run serves
 // Prometheus metrics). ORDERSAGA_DATA_DIR (the stores' directory, default
-// .data), ORDERSAGA_INVENTORY_DSN, ORDERSAGA_PAYMENT_DSN and
-// ORDERSAGA_SHIPPING_DSN (a service's store in PostgreSQL) are read by
+// .data), ORDERSAGA_ORDERS_DSN, ORDERSAGA_INVENTORY_DSN,
+// ORDERSAGA_PAYMENT_DSN and ORDERSAGA_SHIPPING_DSN (a service's store in
+// PostgreSQL; the order service's is its register of order IDs) are read by
 // internal/stores; the Temporal connection's TEMPORAL_* variables and the
 // payload keys' ORDERSAGA_CODEC_KEY_FILE and ORDERSAGA_CODEC_KEYS by
 // internal/connect.
@@ -72,10 +73,11 @@ func newRootCommand(g *globals) *cobra.Command {
 		Short: "Host the order saga's services (order, inventory, payment, shipping) on Temporal",
 		Long: `worker polls Temporal for the order saga's work: the order workflow on task queue
 "orders" and the inventory, payment and shipping activities on their own task
-queues, each service with its own store: SQLite in --data-dir, or PostgreSQL
-with --inventory-dsn, --payment-dsn, --shipping-dsn. It stops
-gracefully on SIGINT or SIGTERM: in-flight activities get time to finish, then
-the stores are closed.
+queues, each service with its own store (the order service's is its register
+of order IDs): SQLite in --data-dir, or PostgreSQL with --orders-dsn,
+--inventory-dsn, --payment-dsn, --shipping-dsn. It stops gracefully on SIGINT
+or SIGTERM: in-flight activities get time to finish, then the stores are
+closed.
 
 Without a subcommand, worker runs (same as "worker run").`,
 		Example: `  worker                                  # all services, stores in .data/

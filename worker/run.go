@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/continuousaudit"
 	"github.com/ordersaga/ordersaga/internal/connect"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -27,11 +29,19 @@ type runOptions struct {
 	metricsAddr         string
 	pprof               bool
 	benchmarkBaseline   bool
+	audit               auditConfig
 	tuning              tuning
 }
 
+// AuditEveryEnv holds --audit-every's default.
+const AuditEveryEnv = "ORDERSAGA_AUDIT_EVERY"
+
 func addRunFlags(cmd *cobra.Command, opts *runOptions) {
-	cmd.Flags().StringSliceVar(&opts.services, "services", serviceNames(), "services to host, comma-separated")
+	cmd.Flags().StringSliceVar(&opts.services, "services", defaultServices(),
+		"services to host, comma-separated: "+strings.Join(serviceNames(), ",")+" (audit: the scheduled audit, where the three stores are reachable)")
+	cmd.Flags().DurationVar(&opts.audit.every, "audit-every", envDuration(AuditEveryEnv, continuousaudit.DefaultEvery),
+		"audit service: how often the schedule audits the stores against Temporal (env "+AuditEveryEnv+")")
+	registerStuckAfter(cmd.Flags(), &opts.audit.stuckAfter)
 	cmd.Flags().DurationVar(&opts.stopTimeout, "stop-timeout", 10*time.Second,
 		"on SIGINT/SIGTERM, how long in-flight activities get to finish before they are cancelled and handed back to Temporal")
 	cmd.Flags().DurationVar(&opts.compensationTimeout, "compensation-timeout", workflows.DefaultCompensationTimeout,
@@ -75,6 +85,9 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	if opts.benchmarkBaseline {
 		picked = append(picked, baselineService)
 	}
+	if opts.audit.every <= 0 || opts.audit.stuckAfter <= 0 {
+		return fmt.Errorf("--audit-every is %s and --stuck-after %s: give positive durations such as 5m and 30m", opts.audit.every, opts.audit.stuckAfter)
+	}
 	if opts.compensationTimeout <= 0 {
 		return fmt.Errorf("--compensation-timeout is %s: give a positive duration such as 30m", opts.compensationTimeout)
 	}
@@ -101,7 +114,8 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	defer metrics.stop(logger) // after the workers stopped and the client closed
 	defer c.Close()
 
-	cfg := serviceConfig{dataDir: g.dataDir, dsns: g.dsns, order: workflows.Config{CompensationTimeout: opts.compensationTimeout}}
+	cfg := serviceConfig{dataDir: g.dataDir, dsns: g.dsns, order: workflows.Config{CompensationTimeout: opts.compensationTimeout},
+		audit: opts.audit, temporal: c, namespace: connect.Namespace(copts)}
 	opts.tuning.applyProcessWide()
 	running, err := startServices(ctx, c, picked, cfg, opts.tuning.workerOptions(opts.stopTimeout))
 	defer stopServices(logger, running)

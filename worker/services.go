@@ -6,23 +6,30 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/activities/inventory"
+	"github.com/ordersaga/ordersaga/activities/orders"
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
 	"github.com/ordersaga/ordersaga/baseline"
+	"github.com/ordersaga/ordersaga/continuousaudit"
+	"github.com/ordersaga/ordersaga/internal/audit"
 	"github.com/ordersaga/ordersaga/internal/stores"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // service is one deployable part of the saga: what it polls and how it
 // registers itself. register returns what to close once its worker stopped.
+// An optional service runs only when --services names it.
 type service struct {
 	name      string
 	taskQueue string
+	optional  bool
 	register  func(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error)
 }
 
@@ -31,14 +38,20 @@ type serviceConfig struct {
 	dataDir string      // the SQLite stores' directory
 	dsns    stores.DSNs // the stores in PostgreSQL
 	order   workflows.Config
+	audit   auditConfig
+	// temporal is the worker's client, for the audit's reads of Temporal.
+	temporal  client.Client
+	namespace string
+}
+
+// auditConfig is the audit service's part of the flags.
+type auditConfig struct {
+	every, stuckAfter time.Duration
 }
 
 // services are all the services a worker can host, in start order.
 var services = []service{
-	{name: "order", taskQueue: ordersaga.OrdersTaskQueue, register: func(_ context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
-		workflows.Register(w, cfg.order)
-		return nil, nil
-	}},
+	{name: "order", taskQueue: ordersaga.OrdersTaskQueue, register: registerOrderService},
 	{name: "inventory", taskQueue: ordersaga.InventoryTaskQueue, register: func(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
 		return closer(inventory.Register(ctx, w, cfg.dataDir, cfg.dsns.Inventory))
 	}},
@@ -48,6 +61,35 @@ var services = []service{
 	{name: "shipping", taskQueue: ordersaga.ShippingTaskQueue, register: func(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
 		return closer(shipping.Register(ctx, w, cfg.dataDir, cfg.dsns.Shipping))
 	}},
+	{name: "audit", taskQueue: ordersaga.AuditTaskQueue, optional: true, register: registerAuditService},
+}
+
+// registerAuditService makes sure the audit's schedule exists at the
+// configured interval and registers the audit workflow and its activity,
+// which audits the stores (opened read-only at each run, so the service
+// may start before the stores exist) against Temporal. It belongs where
+// all three stores are reachable.
+func registerAuditService(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
+	if err := continuousaudit.EnsureSchedule(ctx, cfg.temporal, cfg.audit.every); err != nil {
+		return nil, err
+	}
+	temporal := audit.TemporalClient{Client: cfg.temporal, Namespace: cfg.namespace}
+	continuousaudit.Register(w, func(ctx context.Context) (audit.Report, error) {
+		return stores.Audit(ctx, cfg.dataDir, cfg.dsns, temporal, audit.Options{StuckAfter: cfg.audit.stuckAfter})
+	})
+	return nil, nil
+}
+
+// registerOrderService registers the order workflow and, beside it, the
+// register of order IDs whose activity the workflow runs as a local
+// activity, in this same worker, before it touches anything else.
+func registerOrderService(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
+	store, err := orders.Register(ctx, w, cfg.dataDir, cfg.dsns.Orders)
+	if err != nil {
+		return nil, err
+	}
+	workflows.Register(w, cfg.order)
+	return store, nil
 }
 
 // baselineService hosts the baseline workflow and its activities, for
@@ -68,10 +110,23 @@ func closer[S io.Closer](store S, err error) (io.Closer, error) {
 	return store, nil
 }
 
+// serviceNames are the names of every service, in start order.
 func serviceNames() []string {
 	names := make([]string, len(services))
 	for i, s := range services {
 		names[i] = s.name
+	}
+	return names
+}
+
+// defaultServices are the services a worker hosts unless --services says
+// otherwise: the saga's four, not the optional audit.
+func defaultServices() []string {
+	var names []string
+	for _, s := range services {
+		if !s.optional {
+			names = append(names, s.name)
+		}
 	}
 	return names
 }

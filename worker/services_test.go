@@ -1,11 +1,21 @@
 package main
 
 import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
 	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/activities/orders"
+	"github.com/ordersaga/ordersaga/internal/pgtest"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 const allServices = "order,inventory,payment,shipping"
@@ -48,6 +58,7 @@ func TestSelectServicesTaskQueues(t *testing.T) {
 		"inventory": ordersaga.InventoryTaskQueue,
 		"payment":   ordersaga.PaymentTaskQueue,
 		"shipping":  ordersaga.ShippingTaskQueue,
+		"audit":     ordersaga.AuditTaskQueue,
 	}
 	if len(picked) != len(want) {
 		t.Fatalf("picked %d services, want %d", len(picked), len(want))
@@ -56,6 +67,14 @@ func TestSelectServicesTaskQueues(t *testing.T) {
 		if s.taskQueue != want[s.name] || s.register == nil {
 			t.Errorf("service %s: task queue %q (want %q), register set %v", s.name, s.taskQueue, want[s.name], s.register != nil)
 		}
+	}
+}
+
+// A worker hosts the saga's four services unless told otherwise; the
+// audit runs only where --services names it, where the stores are.
+func TestDefaultServicesLeaveOutTheAudit(t *testing.T) {
+	if got := strings.Join(defaultServices(), ","); got != allServices {
+		t.Errorf("default services %s, want %s", got, allServices)
 	}
 }
 
@@ -131,5 +150,110 @@ func TestRunConnectionErrorIsOneLine(t *testing.T) {
 	code, stdout, stderr := invoke(t, args...)
 
 	wantOneLineError(t, args, code, stdout, stderr, "connect to Temporal at 127.0.0.1:1")
+	wantEmptyDir(t, dir)
+}
+
+// recordingRegistry records what a service registers on its worker. The
+// embedded Registry is nil: a registration it does not record panics.
+type recordingRegistry struct {
+	worker.Registry
+	workflows  []string
+	activities []any
+}
+
+func (r *recordingRegistry) RegisterWorkflow(any) { r.workflows = append(r.workflows, "") }
+
+func (r *recordingRegistry) RegisterWorkflowWithOptions(_ any, o workflow.RegisterOptions) {
+	r.workflows = append(r.workflows, o.Name)
+}
+
+func (r *recordingRegistry) RegisterActivity(a any) { r.activities = append(r.activities, a) }
+
+// The order service hosts the order workflow and, in the same worker, the
+// register of order IDs that the workflow claims its ID in: in SQLite in
+// the data directory, or in PostgreSQL with --orders-dsn (and then nothing
+// in the data directory).
+func TestOrderServiceHostsTheRegister(t *testing.T) {
+	pgtest.Run(t, orders.DatabaseFile, func(t *testing.T, b pgtest.Backend) {
+		ctx := context.Background()
+		picked, err := selectServices([]string{"order"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		source := filepath.Join(dir, orders.DatabaseFile)
+		cfg := serviceConfig{dataDir: dir, order: workflows.Config{CompensationTimeout: workflows.DefaultCompensationTimeout}}
+		if b.Name == "postgres" {
+			source = b.Source(t)
+			cfg.dsns.Orders = source
+		}
+		var reg recordingRegistry
+
+		closer, err := picked[0].register(ctx, &reg, cfg)
+		if err != nil {
+			t.Fatalf("register the order service: %v", err)
+		}
+		if !slices.Equal(reg.workflows, []string{ordersaga.OrderWorkflowType}) {
+			t.Errorf("workflows registered: %q, want [%s]", reg.workflows, ordersaga.OrderWorkflowType)
+		}
+		if len(reg.activities) != 1 {
+			t.Fatalf("%d activity registrations, want the register's one", len(reg.activities))
+		}
+		a, ok := reg.activities[0].(*orders.Activities)
+		if !ok || a.Store == nil || closer != io.Closer(a.Store) {
+			t.Fatalf("registered %T, closer %T: want *orders.Activities over the store the service closes", reg.activities[0], closer)
+		}
+		req := orders.ClaimRequest{OrderID: "42", WorkflowID: "order-42", Placement: "p1"}
+		if _, err := a.Store.Claim(ctx, req); err != nil {
+			t.Fatalf("claim through the registered activities: %v", err)
+		}
+		if err := closer.Close(); err != nil {
+			t.Errorf("close the register: %v", err)
+		}
+
+		// The claim is where the flags put the register.
+		store, err := orders.Open(ctx, source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		if c, found, err := store.ClaimByOrderID(ctx, "42"); err != nil || !found || c.Placement != "p1" {
+			t.Errorf("claim on 42 at %s = %+v, %v, %v; want p1's", b.Name, c, found, err)
+		}
+		if b.Name == "postgres" {
+			wantEmptyDir(t, dir)
+		}
+	})
+}
+
+// A register that will not open stops the order service before its
+// workflow is registered.
+func TestOrderServiceFailsWithoutItsRegister(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "not-a-directory")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	picked, err := selectServices([]string{"order"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reg recordingRegistry
+	closer, err := picked[0].register(context.Background(), &reg, serviceConfig{dataDir: file})
+	if err == nil || closer != nil || !strings.Contains(err.Error(), "orders store") {
+		t.Errorf("register with a data directory that is a file = %v, %v; want a nil closer and an orders store error", closer, err)
+	}
+	if len(reg.workflows)+len(reg.activities) != 0 {
+		t.Errorf("registered %q and %d activities, want nothing", reg.workflows, len(reg.activities))
+	}
+}
+
+func TestOrderServiceBadDSNIsRefusedBeforeConnecting(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"--temporal-address=127.0.0.1:1", "--data-dir", dir, "run", "--services", "order", "--orders-dsn", "mysql://u@db/orders"}
+	code, stdout, stderr := invoke(t, args...)
+	wantOneLineError(t, args, code, stdout, stderr, "--orders-dsn: not a PostgreSQL DSN")
+	if strings.Contains(stderr, "127.0.0.1:1") {
+		t.Errorf("worker %q tried to connect: %s", args, stderr)
+	}
 	wantEmptyDir(t, dir)
 }

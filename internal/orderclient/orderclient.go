@@ -435,18 +435,9 @@ func searchStatus(sa temporal.SearchAttributes) workflows.Status {
 	return workflows.Status(s)
 }
 
-// temporalStatus turns WORKFLOW_EXECUTION_STATUS_COMPLETED into Completed,
-// as the Web UI shows it.
-func temporalStatus(s enumspb.WorkflowExecutionStatus) string {
-	name := strings.TrimPrefix(s.String(), "WORKFLOW_EXECUTION_STATUS_")
-	parts := strings.Split(strings.ToLower(name), "_")
-	for i, p := range parts {
-		if p != "" {
-			parts[i] = strings.ToUpper(p[:1]) + p[1:]
-		}
-	}
-	return strings.Join(parts, "")
-}
+// temporalStatus is the status as the Web UI shows it: TimedOut for
+// WORKFLOW_EXECUTION_STATUS_TIMED_OUT (the API's enums print so).
+func temporalStatus(s enumspb.WorkflowExecutionStatus) string { return s.String() }
 
 // quote escapes a value for a visibility query's single-quoted string.
 func quote(s string) string {

@@ -168,3 +168,16 @@ func TestAwait(t *testing.T) {
 		})
 	}
 }
+
+// Workflow statuses read as the Web UI shows them.
+func TestTemporalStatus(t *testing.T) {
+	for s, want := range map[enumspb.WorkflowExecutionStatus]string{
+		enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:          "Running",
+		enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:        "TimedOut",
+		enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW: "ContinuedAsNew",
+	} {
+		if got := temporalStatus(s); got != want {
+			t.Errorf("temporalStatus(%v) = %q, want %q", s, got, want)
+		}
+	}
+}

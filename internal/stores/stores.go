@@ -1,25 +1,29 @@
-// Package stores says where the three services' stores are — each in
+// Package stores says where the services' stores are — each in
 // PostgreSQL, or in SQLite in a data directory — for the commands that
 // open them: the worker's run, stock and audit, and the starter's load
-// audit. Both binaries get the same flags from here.
+// audit. Both binaries get their flags from here: the worker all of them
+// (Register), starter load those of the stores it audits (RegisterAudited).
+// The audit reads the inventory, payment and shipping stores (Open); the
+// order service's register of order IDs is only located here, for the
+// worker's run.
 //
 // Environment variables read here, as the flags' defaults: ORDERSAGA_DATA_DIR
-// (--data-dir), ORDERSAGA_INVENTORY_DSN, ORDERSAGA_PAYMENT_DSN and
-// ORDERSAGA_SHIPPING_DSN (--inventory-dsn, --payment-dsn, --shipping-dsn).
+// (--data-dir), ORDERSAGA_ORDERS_DSN, ORDERSAGA_INVENTORY_DSN,
+// ORDERSAGA_PAYMENT_DSN and ORDERSAGA_SHIPPING_DSN (--orders-dsn,
+// --inventory-dsn, --payment-dsn, --shipping-dsn).
 package stores
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/pflag"
 
 	"github.com/ordersaga/ordersaga/activities/inventory"
+	"github.com/ordersaga/ordersaga/activities/orders"
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
 	"github.com/ordersaga/ordersaga/internal/audit"
@@ -33,8 +37,10 @@ const DataDirEnv = "ORDERSAGA_DATA_DIR"
 const DefaultDataDir = ".data"
 
 // Environment variables that hold the services' PostgreSQL DSNs, read as
-// the defaults of --inventory-dsn, --payment-dsn and --shipping-dsn.
+// the defaults of --orders-dsn, --inventory-dsn, --payment-dsn and
+// --shipping-dsn.
 const (
+	OrdersDSNEnv    = "ORDERSAGA_ORDERS_DSN"
 	InventoryDSNEnv = "ORDERSAGA_INVENTORY_DSN"
 	PaymentDSNEnv   = "ORDERSAGA_PAYMENT_DSN"
 	ShippingDSNEnv  = "ORDERSAGA_SHIPPING_DSN"
@@ -48,14 +54,26 @@ func RegisterDataDir(pf *pflag.FlagSet, dir *string) {
 
 // DSNs choose each service's database: a postgres:// or postgresql:// DSN
 // puts its store in PostgreSQL, and an empty one keeps it in SQLite in
-// --data-dir.
+// --data-dir. Orders is the order service's register of order IDs.
 type DSNs struct {
-	Inventory, Payment, Shipping string
+	Orders, Inventory, Payment, Shipping string
 }
 
-// Register adds --inventory-dsn, --payment-dsn and --shipping-dsn to pf,
-// with their environment variables as defaults.
+// Register adds all four DSN flags to pf, with their environment
+// variables as defaults: --orders-dsn and those of RegisterAudited. The
+// worker takes them all.
 func (d *DSNs) Register(pf *pflag.FlagSet) {
+	pf.StringVar(&d.Orders, "orders-dsn", envOr(OrdersDSNEnv, ""),
+		"orders store in PostgreSQL (postgres://…); empty: SQLite in --data-dir (env "+OrdersDSNEnv+")")
+	d.RegisterAudited(pf)
+}
+
+// RegisterAudited adds only the DSN flags of the stores the audit reads,
+// --inventory-dsn, --payment-dsn and --shipping-dsn, with their
+// environment variables as defaults: for a command that audits the stores
+// and never opens the order register (starter load). Orders is left as it
+// is, and OrdersDSNEnv is not read.
+func (d *DSNs) RegisterAudited(pf *pflag.FlagSet) {
 	pf.StringVar(&d.Inventory, "inventory-dsn", envOr(InventoryDSNEnv, ""),
 		"inventory store in PostgreSQL (postgres://user:pass@host:5432/db); empty: SQLite in --data-dir (env "+InventoryDSNEnv+")")
 	pf.StringVar(&d.Payment, "payment-dsn", envOr(PaymentDSNEnv, ""),
@@ -73,7 +91,7 @@ func (d DSNs) Check() error {
 // Sources are where the services' stores are, as their Open functions
 // take it: a PostgreSQL DSN or a SQLite file path.
 type Sources struct {
-	Inventory, Payment, Shipping string
+	Orders, Inventory, Payment, Shipping string
 }
 
 // Sources resolves each service's DSN, or its SQLite file in dataDir.
@@ -83,6 +101,7 @@ func (d DSNs) Sources(dataDir string) (Sources, error) {
 		name, dsn, file string
 		source          *string
 	}{
+		{"orders", d.Orders, orders.DatabaseFile, &s.Orders},
 		{"inventory", d.Inventory, inventory.DatabaseFile, &s.Inventory},
 		{"payment", d.Payment, payment.DatabaseFile, &s.Payment},
 		{"shipping", d.Shipping, shipping.DatabaseFile, &s.Shipping},
@@ -96,9 +115,10 @@ func (d DSNs) Sources(dataDir string) (Sources, error) {
 	return s, nil
 }
 
-// Open opens the three stores where dsns and dataDir put them, creating a
-// SQLite store that is not there yet. Call the returned func to close
-// them.
+// Open opens the three stores that the audit reads (inventory, payment,
+// shipping; not the order register) where dsns and dataDir put them,
+// creating a SQLite store that is not there yet. Call the returned func to
+// close them.
 func Open(ctx context.Context, dataDir string, dsns DSNs) (audit.Stores, func(), error) {
 	src, err := dsns.Sources(dataDir)
 	if err != nil {
@@ -107,25 +127,43 @@ func Open(ctx context.Context, dataDir string, dsns DSNs) (audit.Stores, func(),
 	return open(ctx, src)
 }
 
-// OpenExisting is Open for a reader that has no business creating stores:
-// a SQLite store whose file is missing is an error, not a new empty store.
-func OpenExisting(ctx context.Context, dataDir string, dsns DSNs) (audit.Stores, func(), error) {
+// OpenReadOnly opens the three stores for a reader that has no business
+// changing them, the audit: each must exist at this binary's schema
+// version, and is opened read-only. A mistyped --data-dir or a DSN of the
+// wrong database is an error, never a new empty store that passes.
+func OpenReadOnly(ctx context.Context, dataDir string, dsns DSNs) (audit.Stores, func(), error) {
 	src, err := dsns.Sources(dataDir)
 	if err != nil {
 		return audit.Stores{}, nil, err
 	}
-	for _, path := range []string{src.Inventory, src.Payment, src.Shipping} {
-		if storedb.IsPostgres(path) {
-			continue
-		}
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			return audit.Stores{}, nil, fmt.Errorf("no store at %s", path)
-		}
+	return openThree(ctx, src, inventory.OpenReadOnly, payment.OpenReadOnly, shipping.OpenReadOnly)
+}
+
+// Audit runs one audit of the stores where dataDir and dsns put them,
+// opened read-only, against temporal, for the scheduled audit. `worker
+// audit` and `starter load` do the same two steps themselves (OpenReadOnly,
+// then audit.Run), to tell a store that will not open from Temporal's
+// errors.
+func Audit(ctx context.Context, dataDir string, dsns DSNs, temporal audit.Temporal, opts audit.Options) (audit.Report, error) {
+	st, closeStores, err := OpenReadOnly(ctx, dataDir, dsns)
+	if err != nil {
+		return audit.Report{}, err
 	}
-	return open(ctx, src)
+	defer closeStores()
+	return audit.Run(ctx, st, temporal, opts)
 }
 
 func open(ctx context.Context, src Sources) (audit.Stores, func(), error) {
+	return openThree(ctx, src, inventory.Open, payment.Open, shipping.Open)
+}
+
+// openThree opens the three stores with the given functions; on an error
+// it closes those already open.
+func openThree(ctx context.Context, src Sources,
+	openInventory func(context.Context, string) (*inventory.Store, error),
+	openPayment func(context.Context, string) (*payment.Store, error),
+	openShipping func(context.Context, string) (*shipping.Store, error),
+) (audit.Stores, func(), error) {
 	var s audit.Stores
 	var opened []io.Closer // only the stores that did open: no nil *Store in an interface
 	closeAll := func() {
@@ -138,15 +176,15 @@ func open(ctx context.Context, src Sources) (audit.Stores, func(), error) {
 		return audit.Stores{}, nil, err
 	}
 	var err error
-	if s.Inventory, err = inventory.Open(ctx, src.Inventory); err != nil {
+	if s.Inventory, err = openInventory(ctx, src.Inventory); err != nil {
 		return fail(err)
 	}
 	opened = append(opened, s.Inventory)
-	if s.Payment, err = payment.Open(ctx, src.Payment); err != nil {
+	if s.Payment, err = openPayment(ctx, src.Payment); err != nil {
 		return fail(err)
 	}
 	opened = append(opened, s.Payment)
-	if s.Shipping, err = shipping.Open(ctx, src.Shipping); err != nil {
+	if s.Shipping, err = openShipping(ctx, src.Shipping); err != nil {
 		return fail(err)
 	}
 	opened = append(opened, s.Shipping)

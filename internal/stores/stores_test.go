@@ -20,9 +20,11 @@ func TestSources(t *testing.T) {
 		want    Sources
 		wantErr string
 	}{
-		{"all in SQLite", DSNs{}, Sources{"d/inventory.db", "d/payment.db", "d/shipping.db"}, ""},
-		{"payment in PostgreSQL", DSNs{Payment: pg}, Sources{"d/inventory.db", pg, "d/shipping.db"}, ""},
+		{"all in SQLite", DSNs{}, Sources{"d/orders.db", "d/inventory.db", "d/payment.db", "d/shipping.db"}, ""},
+		{"payment in PostgreSQL", DSNs{Payment: pg}, Sources{"d/orders.db", "d/inventory.db", pg, "d/shipping.db"}, ""},
+		{"orders in PostgreSQL", DSNs{Orders: pg}, Sources{pg, "d/inventory.db", "d/payment.db", "d/shipping.db"}, ""},
 		{"not PostgreSQL", DSNs{Shipping: "mysql://db/x"}, Sources{}, "--shipping-dsn: not a PostgreSQL DSN"},
+		{"orders not PostgreSQL", DSNs{Orders: "d/orders.db"}, Sources{}, "--orders-dsn: not a PostgreSQL DSN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -40,42 +42,72 @@ func TestSources(t *testing.T) {
 	}
 }
 
+// Register and RegisterAudited take their defaults from the environment;
+// RegisterAudited offers no --orders-dsn and leaves Orders alone.
 func TestRegisterReadsTheEnvironment(t *testing.T) {
 	t.Setenv(DataDirEnv, "/var/lib/ordersaga")
 	t.Setenv(InventoryDSNEnv, "postgres://u@db/inv")
-	flags := pflag.NewFlagSet("t", pflag.ContinueOnError)
-	var dir string
-	var dsns DSNs
-	RegisterDataDir(flags, &dir)
-	dsns.Register(flags)
-	if err := flags.Parse([]string{"--shipping-dsn", "postgres://u@db/shp"}); err != nil {
-		t.Fatal(err)
+	t.Setenv(OrdersDSNEnv, "postgres://u@db/ord")
+	tests := []struct {
+		name       string
+		register   func(*DSNs, *pflag.FlagSet)
+		want       DSNs
+		wantOrders bool // --orders-dsn is a flag
+	}{
+		{"all four", (*DSNs).Register,
+			DSNs{Orders: "postgres://u@db/ord", Inventory: "postgres://u@db/inv", Shipping: "postgres://u@db/shp"}, true},
+		{"the audited three", (*DSNs).RegisterAudited,
+			DSNs{Inventory: "postgres://u@db/inv", Shipping: "postgres://u@db/shp"}, false},
 	}
-	want := DSNs{Inventory: "postgres://u@db/inv", Shipping: "postgres://u@db/shp"}
-	if dir != "/var/lib/ordersaga" || dsns != want {
-		t.Errorf("data dir %q, DSNs %+v; want /var/lib/ordersaga, %+v", dir, dsns, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			flags := pflag.NewFlagSet("t", pflag.ContinueOnError)
+			var dir string
+			var dsns DSNs
+			RegisterDataDir(flags, &dir)
+			tt.register(&dsns, flags)
+			if err := flags.Parse([]string{"--shipping-dsn", "postgres://u@db/shp"}); err != nil {
+				t.Fatal(err)
+			}
+			if dir != "/var/lib/ordersaga" || dsns != tt.want {
+				t.Errorf("data dir %q, DSNs %+v; want /var/lib/ordersaga, %+v", dir, dsns, tt.want)
+			}
+			if got := flags.Lookup("orders-dsn") != nil; got != tt.wantOrders {
+				t.Errorf("--orders-dsn registered = %v, want %v", got, tt.wantOrders)
+			}
+		})
 	}
 }
 
-// OpenExisting refuses a data directory without the stores, and creates
-// nothing there; Open creates them, after which OpenExisting opens them.
-func TestOpenExisting(t *testing.T) {
+// OpenReadOnly refuses a data directory without the stores, and creates
+// nothing there; Open creates them, after which OpenReadOnly opens them
+// and they refuse writes.
+func TestOpenReadOnly(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "data")
-	if _, _, err := OpenExisting(ctx, dir, DSNs{}); err == nil || err.Error() != "no store at "+filepath.Join(dir, "inventory.db") {
-		t.Errorf("OpenExisting of a missing directory = %v, want no store at its inventory.db", err)
+	_, _, err := OpenReadOnly(ctx, dir, DSNs{})
+	if err == nil || !strings.Contains(err.Error(), "no store at "+filepath.Join(dir, "inventory.db")) {
+		t.Errorf("OpenReadOnly of a missing directory = %v, want no store at its inventory.db", err)
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("OpenExisting created %s: %v", dir, err)
+		t.Fatalf("OpenReadOnly created %s: %v", dir, err)
 	}
 	_, closeStores, err := Open(ctx, dir, DSNs{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	closeStores()
-	st, closeStores, err := OpenExisting(ctx, dir, DSNs{})
-	if err != nil || st.Inventory == nil || st.Payment == nil || st.Shipping == nil {
-		t.Fatalf("OpenExisting after Open = %+v, %v; want the three stores", st, err)
+	// The audit reads the three service stores, not the order register: a
+	// data directory without orders.db is complete for it.
+	if _, err := os.Stat(filepath.Join(dir, "orders.db")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Open created the order register: %v", err)
 	}
-	closeStores()
+	st, closeStores, err := OpenReadOnly(ctx, dir, DSNs{})
+	if err != nil || st.Inventory == nil || st.Payment == nil || st.Shipping == nil {
+		t.Fatalf("OpenReadOnly after Open = %+v, %v; want the three stores", st, err)
+	}
+	defer closeStores()
+	if _, err := st.Inventory.SetStock(ctx, "BOOK-GOPL", 1); err == nil {
+		t.Error("a store opened read-only took a stock change")
+	}
 }
