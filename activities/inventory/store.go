@@ -302,21 +302,10 @@ func checkSameReservation(existing reservationRecord, req ReserveRequest) error 
 }
 
 // checkPlacement refuses a request of any placement but the one that
-// recorded the key. Order IDs, and so keys, come back when an order ID is
-// reused after Temporal forgot its first order; without this the second
-// order would return, change or undo the first one's reservation. The
-// legacy placement "" matches only itself: a reservation recorded before
-// placements is left to the orders of that time.
+// recorded the key (storedb.CheckPlacement), so that a reused order ID
+// never returns, changes or undoes another placement's reservation.
 func checkPlacement(rec reservationRecord, key, placement string) error {
-	if rec.Placement == placement {
-		return nil
-	}
-	owner := "recorded before placements, at " + messageTime(rec.recordedAt)
-	if rec.Placement != "" {
-		owner = fmt.Sprintf("placement %s, recorded %s", rec.Placement, messageTime(rec.recordedAt))
-	}
-	return fmt.Errorf("%w: %s belongs to another placement of order %q (%s); order IDs cannot be reused",
-		ErrKeyConflict, key, rec.OrderID, owner)
+	return storedb.CheckPlacement(ErrKeyConflict, key, rec.OrderID, rec.Placement, placement, rec.recordedAt)
 }
 
 func sameItems(lines []Line, items []Item) bool {
@@ -443,17 +432,6 @@ func (s *Store) Reservations(ctx context.Context) ([]Reservation, error) {
 	return out, nil
 }
 
-// reservationsByPlacement is ReservationsByPlacement's query in each
-// dialect: ordered byte by byte, which is SQLite's default (BINARY) and, in
-// PostgreSQL, the "C" collation of the reservations_placement index, whatever
-// the database's own collation.
-var reservationsByPlacement = map[storedb.Dialect]string{
-	storedb.SQLite: `SELECT key, id, order_id, placement, status, total_cents FROM reservations
-		ORDER BY placement, workflow_id, key`,
-	storedb.Postgres: `SELECT key, id, order_id, placement, status, total_cents FROM reservations
-		ORDER BY placement COLLATE "C", workflow_id COLLATE "C", key COLLATE "C"`,
-}
-
 // ReservationsByPlacement streams every reservation, without its lines,
 // ordered by placement, then by the workflow ID of its key, then by key,
 // comparing bytes as Go compares strings. The audit merges this stream with
@@ -465,27 +443,12 @@ var reservationsByPlacement = map[storedb.Dialect]string{
 // connection that it holds until the loop ends; the rows are one
 // consistent snapshot. An error ends the stream.
 func (s *Store) ReservationsByPlacement(ctx context.Context) iter.Seq2[Reservation, error] {
-	return func(yield func(Reservation, error) bool) {
-		rows, err := s.db.QueryContext(ctx, reservationsByPlacement[s.db.Dialect()])
-		if err != nil {
-			yield(Reservation{}, fmt.Errorf("list reservations by placement: %w", err))
-			return
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var r Reservation
-			if err := rows.Scan(&r.Key, &r.ID, &r.OrderID, &r.Placement, &r.Status, &r.TotalCents); err != nil {
-				yield(Reservation{}, fmt.Errorf("list reservations by placement: %w", err))
-				return
-			}
-			if !yield(r, nil) {
-				return
-			}
-		}
-		if err := rows.Err(); err != nil {
-			yield(Reservation{}, fmt.Errorf("list reservations by placement: %w", err))
-		}
-	}
+	query := `SELECT key, id, order_id, placement, status, total_cents FROM reservations ORDER BY ` + s.db.ByteOrder("placement", "workflow_id", "key")
+	return storedb.Stream(ctx, s.db, "list reservations by placement", query, func(rows *sql.Rows) (Reservation, error) {
+		var r Reservation
+		err := rows.Scan(&r.Key, &r.ID, &r.OrderID, &r.Placement, &r.Status, &r.TotalCents)
+		return r, err
+	})
 }
 
 // Products lists the catalog with stock on hand and units reserved, by SKU.
@@ -594,13 +557,3 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 func timestamp() string { return formatTime(time.Now()) }
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
-
-// messageTime is a stored timestamp to the second, for messages; one that
-// does not parse is shown as it is.
-func messageTime(stamp string) string {
-	t, err := time.Parse(timeLayout, stamp)
-	if err != nil {
-		return stamp
-	}
-	return t.UTC().Format(time.RFC3339)
-}

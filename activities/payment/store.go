@@ -192,21 +192,10 @@ func repeatedCharge(existing chargeRecord, req ChargeRequest) (Charge, error) {
 }
 
 // checkPlacement refuses a request of any placement but the one that
-// recorded the key. Order IDs, and so keys, come back when an order ID is
-// reused after Temporal forgot its first order; without this the second
-// order would return, change or undo the first one's charge. The legacy
-// placement "" matches only itself: a charge recorded before placements is
-// left to the orders of that time.
+// recorded the key (storedb.CheckPlacement), so that a reused order ID
+// never returns, changes or undoes another placement's charge.
 func checkPlacement(rec chargeRecord, key, placement string) error {
-	if rec.Placement == placement {
-		return nil
-	}
-	owner := "recorded before placements, at " + messageTime(rec.recordedAt)
-	if rec.Placement != "" {
-		owner = fmt.Sprintf("placement %s, recorded %s", rec.Placement, messageTime(rec.recordedAt))
-	}
-	return fmt.Errorf("%w: %s belongs to another placement of order %q (%s); order IDs cannot be reused",
-		ErrKeyConflict, key, rec.OrderID, owner)
+	return storedb.CheckPlacement(ErrKeyConflict, key, rec.OrderID, rec.Placement, placement, rec.recordedAt)
 }
 
 // insertCharge records c, with the workflow ID of its key, which the
@@ -289,17 +278,6 @@ func (s *Store) Charges(ctx context.Context) ([]Charge, error) {
 	return out, rows.Err()
 }
 
-// chargesByPlacement is ChargesByPlacement's query in each dialect: ordered
-// byte by byte, which is SQLite's default (BINARY) and, in PostgreSQL, the
-// "C" collation of the charges_placement index, whatever the database's own
-// collation.
-var chargesByPlacement = map[storedb.Dialect]string{
-	storedb.SQLite: `SELECT key, id, order_id, placement, amount_cents, status FROM charges
-		ORDER BY placement, workflow_id, key`,
-	storedb.Postgres: `SELECT key, id, order_id, placement, amount_cents, status FROM charges
-		ORDER BY placement COLLATE "C", workflow_id COLLATE "C", key COLLATE "C"`,
-}
-
 // ChargesByPlacement streams every charge ordered by placement, then by the
 // workflow ID of its key, then by key, comparing bytes as Go compares
 // strings. The audit merges this stream with the inventory and shipping
@@ -311,27 +289,12 @@ var chargesByPlacement = map[storedb.Dialect]string{
 // connection that it holds until the loop ends; the rows are one
 // consistent snapshot. An error ends the stream.
 func (s *Store) ChargesByPlacement(ctx context.Context) iter.Seq2[Charge, error] {
-	return func(yield func(Charge, error) bool) {
-		rows, err := s.db.QueryContext(ctx, chargesByPlacement[s.db.Dialect()])
-		if err != nil {
-			yield(Charge{}, fmt.Errorf("list charges by placement: %w", err))
-			return
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var c Charge
-			if err := rows.Scan(&c.Key, &c.ID, &c.OrderID, &c.Placement, &c.AmountCents, &c.Status); err != nil {
-				yield(Charge{}, fmt.Errorf("list charges by placement: %w", err))
-				return
-			}
-			if !yield(c, nil) {
-				return
-			}
-		}
-		if err := rows.Err(); err != nil {
-			yield(Charge{}, fmt.Errorf("list charges by placement: %w", err))
-		}
-	}
+	query := `SELECT key, id, order_id, placement, amount_cents, status FROM charges ORDER BY ` + s.db.ByteOrder("placement", "workflow_id", "key")
+	return storedb.Stream(ctx, s.db, "list charges by placement", query, func(rows *sql.Rows) (Charge, error) {
+		var c Charge
+		err := rows.Scan(&c.Key, &c.ID, &c.OrderID, &c.Placement, &c.AmountCents, &c.Status)
+		return c, err
+	})
 }
 
 type querier interface {
@@ -376,13 +339,3 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 func timestamp() string { return formatTime(time.Now()) }
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
-
-// messageTime is a stored timestamp to the second, for messages; one that
-// does not parse is shown as it is.
-func messageTime(stamp string) string {
-	t, err := time.Parse(timeLayout, stamp)
-	if err != nil {
-		return stamp
-	}
-	return t.UTC().Format(time.RFC3339)
-}

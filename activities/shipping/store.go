@@ -160,21 +160,10 @@ func checkSameShipment(existing storedShipment, req ShipRequest, items string) e
 }
 
 // checkPlacement refuses a request of any placement but the one that
-// recorded the key. Order IDs, and so keys, come back when an order ID is
-// reused after Temporal forgot its first order; without this the second
-// order would return, change or undo the first one's booking. The legacy
-// placement "" matches only itself: a shipment recorded before placements
-// is left to the orders of that time. The message leaves the address out.
+// recorded the key (storedb.CheckPlacement), so that a reused order ID
+// never returns, changes or undoes another placement's shipment.
 func checkPlacement(rec storedShipment, key, placement string) error {
-	if rec.Placement == placement {
-		return nil
-	}
-	owner := "recorded before placements, at " + messageTime(rec.recordedAt)
-	if rec.Placement != "" {
-		owner = fmt.Sprintf("placement %s, recorded %s", rec.Placement, messageTime(rec.recordedAt))
-	}
-	return fmt.Errorf("%w: %s belongs to another placement of order %q (%s); order IDs cannot be reused",
-		ErrKeyConflict, key, rec.OrderID, owner)
+	return storedb.CheckPlacement(ErrKeyConflict, key, rec.OrderID, rec.Placement, placement, rec.recordedAt)
 }
 
 // insertShipment records sh, with the workflow ID of its key, which the
@@ -256,17 +245,6 @@ func (s *Store) Shipments(ctx context.Context) ([]Shipment, error) {
 	return out, rows.Err()
 }
 
-// shipmentsByPlacement is ShipmentsByPlacement's query in each dialect:
-// ordered byte by byte, which is SQLite's default (BINARY) and, in
-// PostgreSQL, the "C" collation of the shipments_placement index, whatever
-// the database's own collation.
-var shipmentsByPlacement = map[storedb.Dialect]string{
-	storedb.SQLite: `SELECT key, id, order_id, placement, tracking_number, status FROM shipments
-		ORDER BY placement, workflow_id, key`,
-	storedb.Postgres: `SELECT key, id, order_id, placement, tracking_number, status FROM shipments
-		ORDER BY placement COLLATE "C", workflow_id COLLATE "C", key COLLATE "C"`,
-}
-
 // ShipmentsByPlacement streams every shipment ordered by placement, then by
 // the workflow ID of its key, then by key, comparing bytes as Go compares
 // strings. The audit merges this stream with the inventory and payment
@@ -278,27 +256,12 @@ var shipmentsByPlacement = map[storedb.Dialect]string{
 // connection that it holds until the loop ends; the rows are one
 // consistent snapshot. An error ends the stream.
 func (s *Store) ShipmentsByPlacement(ctx context.Context) iter.Seq2[Shipment, error] {
-	return func(yield func(Shipment, error) bool) {
-		rows, err := s.db.QueryContext(ctx, shipmentsByPlacement[s.db.Dialect()])
-		if err != nil {
-			yield(Shipment{}, fmt.Errorf("list shipments by placement: %w", err))
-			return
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var sh Shipment
-			if err := rows.Scan(&sh.Key, &sh.ID, &sh.OrderID, &sh.Placement, &sh.TrackingNumber, &sh.Status); err != nil {
-				yield(Shipment{}, fmt.Errorf("list shipments by placement: %w", err))
-				return
-			}
-			if !yield(sh, nil) {
-				return
-			}
-		}
-		if err := rows.Err(); err != nil {
-			yield(Shipment{}, fmt.Errorf("list shipments by placement: %w", err))
-		}
-	}
+	query := `SELECT key, id, order_id, placement, tracking_number, status FROM shipments ORDER BY ` + s.db.ByteOrder("placement", "workflow_id", "key")
+	return storedb.Stream(ctx, s.db, "list shipments by placement", query, func(rows *sql.Rows) (Shipment, error) {
+		var sh Shipment
+		err := rows.Scan(&sh.Key, &sh.ID, &sh.OrderID, &sh.Placement, &sh.TrackingNumber, &sh.Status)
+		return sh, err
+	})
 }
 
 // storedShipment is a shipment with the request it was booked for, to
@@ -362,13 +325,3 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 func timestamp() string { return formatTime(time.Now()) }
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
-
-// messageTime is a stored timestamp to the second, for messages; one that
-// does not parse is shown as it is.
-func messageTime(stamp string) string {
-	t, err := time.Parse(timeLayout, stamp)
-	if err != nil {
-		return stamp
-	}
-	return t.UTC().Format(time.RFC3339)
-}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/ordersaga/ordersaga"
@@ -319,7 +321,8 @@ func (a *auditor) startedDuringAudit(ctx context.Context, key placementKey) (boo
 // nothing is a violation. A run terminated by a reset is judged by the
 // later run of its workflow.
 func (a *auditor) judgeRunsWithoutRecords() {
-	for _, runs := range a.runs {
+	for _, workflowID := range slices.Sorted(maps.Keys(a.runs)) {
+		runs := a.runs[workflowID]
 		for _, r := range runs {
 			if r.matched || r.gone || r.Running() || supersededByReset(r, runs) {
 				continue
