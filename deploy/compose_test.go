@@ -44,6 +44,24 @@ var workers = map[string]string{
 	"shipping":  "shipping",
 }
 
+// auditService is the container that runs the scheduled audit (`worker
+// run --services audit`). It reads the stores of the audited databases,
+// and only those, as auditRole: a role that owns nothing and may only read
+// there (deploy/postgres/init-databases.sh), never as a store's owner. Its
+// password is passwordEnv(auditRole).
+const (
+	auditService = "audit"
+	auditRole    = "audit"
+)
+
+// audited are the databases of the stores the audit reads: not the order
+// register.
+var audited = []string{"inventory", "payment", "shipping"}
+
+// runners are the containers that run `worker run`: the four services and
+// the audit.
+func runners() []string { return append(slices.Sorted(maps.Keys(workers)), auditService) }
+
 // pinnedImages is every third-party image the stack may use, with the
 // release line it must stay on. The Temporal server, its admin-tools (the
 // schema files must be the server's) and the UI follow the Temporal CLI
@@ -209,6 +227,13 @@ func TestDependenciesWaitForReadiness(t *testing.T) {
 				if target.Restart == types.RestartPolicyAlways || target.Restart == types.RestartPolicyUnlessStopped {
 					t.Errorf("%s waits for %s to complete, but %s restarts %q", name, dep, dep, target.Restart)
 				}
+			case types.ServiceConditionStarted:
+				// Only the audit may wait on a mere start, of the workers
+				// whose stores it reads: they have no health check, and an
+				// audit run that finds a store missing fails and is retried.
+				if name != auditService || !slices.Contains(audited, workers[dep]) {
+					t.Errorf("%s depends on %s with condition %q: use service_healthy or service_completed_successfully", name, dep, d.Condition)
+				}
 			default:
 				t.Errorf("%s depends on %s with condition %q: use service_healthy or service_completed_successfully", name, dep, d.Condition)
 			}
@@ -228,10 +253,17 @@ func TestDependenciesWaitForReadiness(t *testing.T) {
 	want(server, schema, types.ServiceConditionCompletedSuccessfully)
 	want(namespace, server, types.ServiceConditionHealthy)
 	want(one(t, p, "temporalio/ui").Name, server, types.ServiceConditionHealthy)
-	for w := range workers {
+	for _, w := range runners() {
 		want(w, server, types.ServiceConditionHealthy)
 		want(w, namespace, types.ServiceConditionCompletedSuccessfully)
 		want(w, pg, types.ServiceConditionHealthy)
+	}
+	// The audit starts after the workers whose first start creates the
+	// stores it reads.
+	for name, db := range workers {
+		if slices.Contains(audited, db) {
+			want(auditService, name, types.ServiceConditionStarted)
+		}
 	}
 }
 
@@ -318,7 +350,7 @@ func TestNamespaceJobRegistersSearchAttributes(t *testing.T) {
 func TestWorkersShareOneImage(t *testing.T) {
 	p := load(t, true)
 	var image string
-	for _, name := range append(slices.Sorted(maps.Keys(workers)), "starter") {
+	for _, name := range append(runners(), "starter") {
 		s := service(t, p, name)
 		if s.Build == nil {
 			t.Errorf("%s: not built from the %s", name, dockerfile)
@@ -341,7 +373,7 @@ func TestWorkersShareOneImage(t *testing.T) {
 			t.Errorf("%s: image %q: give the built image an explicit tag", name, s.Image)
 		}
 	}
-	for name := range workers {
+	for _, name := range runners() {
 		s := service(t, p, name)
 		if !slices.Equal(s.Command, []string{"run", "--services", name}) {
 			t.Errorf("%s: command %q, want [run --services %s]", name, s.Command, name)
@@ -374,27 +406,96 @@ func TestStoresHaveTheirOwnDatabase(t *testing.T) {
 				}
 				continue
 			}
-			u, err := url.Parse(dsn)
-			if err != nil || u.Scheme != "postgres" {
-				t.Errorf("%s: %s is not a postgres:// URL", name, v)
-				continue
-			}
-			host, port, _ := net.SplitHostPort(u.Host)
-			if host != pg || port != "5432" {
-				t.Errorf("%s: %s points at %s, want %s:5432", name, v, u.Host, pg)
-			}
-			if u.Path != "/"+db || u.User.Username() != db {
-				t.Errorf("%s: %s uses database %s as %s, want %s as %s", name, v, u.Path, u.User.Username(), db, db)
-			}
-			if _, set := u.User.Password(); !set {
-				t.Errorf("%s: %s has no password", name, v)
-			}
-			if u.Query().Get("sslmode") == "" {
-				t.Errorf("%s: %s does not say sslmode", name, v)
-			}
+			checkStoreDSN(t, name, v, dsn, pg, db, db)
 			if !strings.Contains(initScript, "create_owned "+db+" ") {
 				t.Errorf("deploy/postgres/init-databases.sh does not create database %s", db)
 			}
+		}
+	}
+}
+
+// checkStoreDSN checks that service svc's DSN dsn, in variable v, reaches
+// database db on the postgres service pg as user.
+func checkStoreDSN(t *testing.T, svc, v, dsn, pg, db, user string) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme != "postgres" {
+		t.Errorf("%s: %s is not a postgres:// URL", svc, v)
+		return
+	}
+	host, port, _ := net.SplitHostPort(u.Host)
+	if host != pg || port != "5432" {
+		t.Errorf("%s: %s points at %s, want %s:5432", svc, v, u.Host, pg)
+	}
+	if u.Path != "/"+db || u.User.Username() != user {
+		t.Errorf("%s: %s uses database %s as %s, want %s as %s", svc, v, u.Path, u.User.Username(), db, user)
+	}
+	if _, set := u.User.Password(); !set {
+		t.Errorf("%s: %s has no password", svc, v)
+	}
+	if u.Query().Get("sslmode") == "" {
+		t.Errorf("%s: %s does not say sslmode", svc, v)
+	}
+}
+
+// auditGrants are the only statements of the init script that grant the
+// audit role anything: reaching the audited databases and reading the
+// tables their owners create (each database's owner is the role of its
+// name).
+var auditGrants = []string{
+	`GRANT CONNECT ON DATABASE :"db" TO ` + auditRole + `;`,
+	`GRANT USAGE ON SCHEMA public TO ` + auditRole + `;`,
+	`ALTER DEFAULT PRIVILEGES FOR ROLE :"db" IN SCHEMA public GRANT SELECT ON TABLES TO ` + auditRole + `;`,
+}
+
+// TestAuditReadsTheStoresReadOnly: the audit container reaches exactly the
+// audited stores, each in its database, as the audit role, which may only
+// read them: never with a store owner's credentials, which could change
+// what the audit only judges, and not the order register. What the grants
+// allow and refuse on a real server is TestInitScriptGrantsAuditReadOnly's.
+func TestAuditReadsTheStoresReadOnly(t *testing.T) {
+	p := load(t, true)
+	pg := one(t, p, "postgres").Name
+	s := service(t, p, auditService)
+	var want []string
+	for _, db := range audited {
+		want = append(want, dsnEnv(db))
+		checkStoreDSN(t, auditService, dsnEnv(db), env(s, dsnEnv(db)), pg, db, auditRole)
+	}
+	for k := range s.Environment {
+		if strings.HasSuffix(k, "_DSN") && !slices.Contains(want, k) {
+			t.Errorf("%s: has %s: the audit reads only %v", auditService, k, want)
+		}
+	}
+	for name := range workers {
+		for k, v := range service(t, p, name).Environment {
+			if u, err := url.Parse(deref(v)); strings.HasSuffix(k, "_DSN") && err == nil && u.User.Username() == auditRole {
+				t.Errorf("%s: %s logs in as %s, the audit's read-only role", name, k, auditRole)
+			}
+		}
+	}
+
+	initScript := readFile(t, filepath.Join("postgres", "init-databases.sh"))
+	if strings.Contains(initScript, "create_owned "+auditRole+" ") {
+		t.Errorf("deploy/postgres/init-databases.sh: role %s owns a database; it must own nothing", auditRole)
+	}
+	if !strings.Contains(initScript, "CREATE ROLE "+auditRole+" LOGIN PASSWORD :'password';") {
+		t.Errorf("deploy/postgres/init-databases.sh does not create the login role %s", auditRole)
+	}
+	loop := regexp.MustCompile(`(?m)^for db in ([a-z_ ]+); do$`).FindStringSubmatch(initScript)
+	if loop == nil || !slices.Equal(strings.Fields(loop[1]), audited) {
+		t.Errorf("deploy/postgres/init-databases.sh: no `for db in %s; do` granting %s its reading", strings.Join(audited, " "), auditRole)
+	}
+	for _, g := range auditGrants {
+		if !strings.Contains(initScript, g) {
+			t.Errorf("deploy/postgres/init-databases.sh does not run %s", g)
+		}
+	}
+	grant := regexp.MustCompile(`(GRANT|ALTER DEFAULT PRIVILEGES|ALTER ROLE|ALTER DATABASE).*` + auditRole + ``)
+	for line := range strings.Lines(initScript) {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "#") && grant.MatchString(line) && !slices.Contains(auditGrants, line) {
+			t.Errorf("deploy/postgres/init-databases.sh: %q gives %s more than reading", line, auditRole)
 		}
 	}
 }
@@ -410,8 +511,10 @@ func TestStorePasswordsAreWired(t *testing.T) {
 		t.Fatal(err)
 	}
 	initScript := readFile(t, filepath.Join("postgres", "init-databases.sh"))
-	for name, db := range workers {
-		pw := passwordEnv(db)
+	// from .env through the postgres service to the init script, which
+	// refuses to run without it.
+	toScript := func(pw string) {
+		t.Helper()
 		if dotEnv[pw] == "" {
 			t.Errorf("%s does not set %s", envExample, pw)
 		}
@@ -421,11 +524,42 @@ func TestStorePasswordsAreWired(t *testing.T) {
 		if !strings.Contains(initScript, `"${`+pw+`:?}"`) {
 			t.Errorf("deploy/postgres/init-databases.sh does not require %s", pw)
 		}
+	}
+	for name, db := range workers {
+		pw := passwordEnv(db)
+		toScript(pw)
 		if !regexp.MustCompile(`(?m)^create_owned ` + regexp.QuoteMeta(db) + ` "\$` + pw + `" ` + regexp.QuoteMeta(db) + `$`).MatchString(initScript) {
 			t.Errorf("deploy/postgres/init-databases.sh does not create role and database %s with $%s", db, pw)
 		}
 		if dsn := env(service(t, raw, name), dsnEnv(db)); !strings.Contains(dsn, ":${"+pw+":?") {
 			t.Errorf("%s: %s does not take its password from %s", name, dsnEnv(db), pw)
+		}
+	}
+
+	// The audit's role has its own password too: the init script creates
+	// the role with it, and the audit's DSNs, and only they, log in with it.
+	pw := passwordEnv(auditRole)
+	toScript(pw)
+	if !strings.Contains(initScript, `-v password="$`+pw+`"`) {
+		t.Errorf("deploy/postgres/init-databases.sh does not create role %s with $%s", auditRole, pw)
+	}
+	audit := service(t, raw, auditService)
+	for _, db := range audited {
+		if dsn := env(audit, dsnEnv(db)); !strings.HasPrefix(dsn, "postgres://"+auditRole+":${"+pw+":?") {
+			t.Errorf("%s: %s does not log in as %s with %s", auditService, dsnEnv(db), auditRole, pw)
+		}
+	}
+	for name, s := range raw.Services {
+		for k, v := range s.Environment {
+			for _, other := range append(slices.Collect(maps.Values(workers)), auditRole) {
+				ref := "${" + passwordEnv(other) + ":"
+				if name == pg.Name || !strings.Contains(deref(v), ref) {
+					continue
+				}
+				if (name == auditService) != (other == auditRole) {
+					t.Errorf("%s: %s uses %s: each password belongs to its own role's DSNs", name, k, passwordEnv(other))
+				}
+			}
 		}
 	}
 }
@@ -445,7 +579,7 @@ func TestTemporalAddress(t *testing.T) {
 			t.Errorf("%s: TEMPORAL_ADDRESS=%v, want %s", name, deref(got), want)
 		}
 	}
-	for _, name := range append(slices.Sorted(maps.Keys(workers)), "starter", one(t, p, "temporalio/ui").Name, jobRunning(t, p, "setup-namespace")) {
+	for _, name := range append(runners(), "starter", one(t, p, "temporalio/ui").Name, jobRunning(t, p, "setup-namespace")) {
 		if env(service(t, p, name), "TEMPORAL_ADDRESS") == "" {
 			t.Errorf("%s: no TEMPORAL_ADDRESS", name)
 		}
@@ -456,7 +590,7 @@ func TestEnvironmentMatchesCode(t *testing.T) {
 	p := load(t, true)
 	sources := goSources(t)
 	var set []string
-	for _, name := range append(slices.Sorted(maps.Keys(workers)), "starter") {
+	for _, name := range append(runners(), "starter") {
 		for k := range service(t, p, name).Environment {
 			if strings.HasPrefix(k, "ORDERSAGA_") && !slices.Contains(set, k) {
 				set = append(set, k)
@@ -477,7 +611,7 @@ func TestEnvironmentMatchesCode(t *testing.T) {
 			t.Errorf("%s is set in %s but no Go source reads it", v, composeFile)
 		})
 	}
-	for name := range workers {
+	for _, name := range runners() {
 		s := service(t, p, name)
 		if got := env(s, "ORDERSAGA_LOG_FORMAT"); got != "json" {
 			t.Errorf("%s: ORDERSAGA_LOG_FORMAT=%q, want json", name, got)
@@ -493,7 +627,7 @@ func TestEnvironmentMatchesCode(t *testing.T) {
 // replicas cannot publish the same host port.
 func TestNoFixedHostPortsOnWorkers(t *testing.T) {
 	p := load(t, true)
-	for name := range workers {
+	for _, name := range runners() {
 		for _, port := range service(t, p, name).Ports {
 			if port.Published != "" {
 				t.Errorf("%s: publishes host port %s: `--scale %s=3` would collide", name, port.Published, name)

@@ -5,7 +5,8 @@
 # IDs; inventory; payment; shipping). A role owns its database and nothing
 # else, so one service's credentials cannot read or change another
 # service's data — the services are separate in the database as they are in
-# the code.
+# the code. One role more owns nothing: audit, the scheduled audit's
+# login, which may only read the inventory, payment and shipping stores.
 #
 # The postgres image runs (or sources) the files in
 # /docker-entrypoint-initdb.d only when the data directory is empty: change
@@ -19,7 +20,7 @@
 # entrypoint's own shell already has, and no option that would leak into it.
 set -e
 
-: "${TEMPORAL_DB_PASSWORD:?}" "${ORDERS_DB_PASSWORD:?}" "${INVENTORY_DB_PASSWORD:?}" "${PAYMENT_DB_PASSWORD:?}" "${SHIPPING_DB_PASSWORD:?}"
+: "${TEMPORAL_DB_PASSWORD:?}" "${ORDERS_DB_PASSWORD:?}" "${INVENTORY_DB_PASSWORD:?}" "${PAYMENT_DB_PASSWORD:?}" "${SHIPPING_DB_PASSWORD:?}" "${AUDIT_DB_PASSWORD:?}"
 
 # create_owned ROLE PASSWORD DATABASE...: a login role and the databases it
 # owns. Owning the database also gives the role its public schema (since
@@ -51,3 +52,27 @@ create_owned orders "$ORDERS_DB_PASSWORD" orders
 create_owned inventory "$INVENTORY_DB_PASSWORD" inventory
 create_owned payment "$PAYMENT_DB_PASSWORD" payment
 create_owned shipping "$SHIPPING_DB_PASSWORD" shipping
+
+# The audit (`worker run --services audit`) reads the three stores whose
+# records it checks against Temporal, and must not be able to change them:
+# its role may connect to those databases and SELECT, nothing more. Their
+# tables do not exist yet — each service creates its own on its first
+# start, as its owner — so the grant is a default privilege of the owner's,
+# which covers every table the owner creates there later (and none that
+# another role creates). Default privileges belong to one database, hence
+# one psql session in each. The public schema's CREATE is not PUBLIC's
+# since PostgreSQL 15, so the role cannot create tables either, and without
+# CONNECT it cannot reach Temporal's databases or the order register.
+psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
+  -v password="$AUDIT_DB_PASSWORD" <<'SQL'
+CREATE ROLE audit LOGIN PASSWORD :'password';
+SQL
+for db in inventory payment shipping; do
+  # Each of these databases is owned by the role of the same name.
+  psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$db" \
+    -v db="$db" <<'SQL'
+GRANT CONNECT ON DATABASE :"db" TO audit;
+GRANT USAGE ON SCHEMA public TO audit;
+ALTER DEFAULT PRIVILEGES FOR ROLE :"db" IN SCHEMA public GRANT SELECT ON TABLES TO audit;
+SQL
+done
