@@ -7,8 +7,11 @@ import (
 	"sync"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ordersaga/ordersaga"
@@ -119,27 +122,102 @@ func (d *chaosDriver) drive(ctx context.Context, o *chaosOrder) {
 		d.cancel(ctx, o)
 	}
 	d.awaitEnd(ctx, o)
+	if o.kind.reuse && o.final != nil {
+		d.placeAgain(ctx, o)
+	}
 }
 
-// place starts the order's workflow, retrying through crashes. The order
-// IDs are new to the server, so a start refused as "already started" means
-// that an earlier attempt (the test's, or the SDK's own retry) started it.
+// place starts the order's workflow, retrying through crashes.
 func (d *chaosDriver) place(ctx context.Context, o *chaosOrder) bool {
+	if err := d.startOrder(ctx, o); err != nil {
+		o.problem = "not placed: " + err.Error()
+		return false
+	}
+	o.placed, o.placedAt = true, time.Now()
+	return true
+}
+
+// startOrder starts the order's workflow, retrying through crashes. The order
+// IDs are new to the server (or, placed again, forgotten by it), so a
+// start refused as "already started" means that an earlier attempt (the
+// test's, or the SDK's own retry) started it.
+func (d *chaosDriver) startOrder(ctx context.Context, o *chaosOrder) error {
 	ctx, cancel := context.WithTimeout(ctx, chaosPlaceTimeout)
 	defer cancel()
-	err := retryCall(ctx, chaosCallTimeout, func(ctx context.Context) (bool, error) {
+	return retryCall(ctx, chaosCallTimeout, func(ctx context.Context) (bool, error) {
 		_, err := d.oc.Place(ctx, o.order)
 		if errors.Is(err, orderclient.ErrExists) {
 			return true, nil
 		}
 		return err == nil, err
 	})
-	if err != nil {
-		o.problem = "not placed: " + err.Error()
-		return false
+}
+
+// placeAgain deletes the ended order's workflow from Temporal, as the
+// namespace's retention would, waits until Temporal has forgotten it, and
+// places the same order again. The first placement's ending moves to
+// o.first; o.final becomes the second's, once it has ended.
+func (d *chaosDriver) placeAgain(ctx context.Context, o *chaosOrder) {
+	if o.final.Status != workflows.Completed {
+		return // a wrong ending, judged as it is
 	}
-	o.placed, o.placedAt = true, time.Now()
-	return true
+	if err := d.forget(ctx, o.order.ID, o.final.RunID); err != nil {
+		o.problem = "not forgotten by Temporal: " + err.Error()
+		return
+	}
+	o.first, o.final = o.final, nil
+	if err := d.startOrder(ctx, o); err != nil {
+		o.problem = "not placed again: " + err.Error()
+		return
+	}
+	o.placedAgainAt = time.Now()
+	d.awaitEnd(ctx, o)
+}
+
+// chaosDeleteInterval spaces out the requests to delete a workflow that
+// Temporal still knows: the request may have been lost in a crash.
+const chaosDeleteInterval = 5 * time.Second
+
+// forget deletes the order's workflow and waits until Temporal no longer
+// knows it, and its list no longer shows the run: the audit judges such a
+// placement by the stores alone.
+func (d *chaosDriver) forget(ctx context.Context, orderID, runID string) error {
+	ctx, cancel := context.WithTimeout(ctx, chaosPlaceTimeout)
+	defer cancel()
+	wf := ordersaga.WorkflowID(orderID)
+	var requested time.Time
+	return retryCall(ctx, chaosCallTimeout, func(ctx context.Context) (bool, error) {
+		_, err := d.oc.Temporal.DescribeWorkflowExecution(ctx, wf, "")
+		var notFound *serviceerror.NotFound
+		switch {
+		case errors.As(err, &notFound):
+		case err != nil:
+			return false, err
+		case time.Since(requested) < chaosDeleteInterval:
+			return false, fmt.Errorf("workflow %s is still there", wf)
+		default:
+			_, err := d.oc.Temporal.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
+				Namespace: d.oc.Namespace, WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: wf},
+			})
+			if err == nil {
+				requested = time.Now()
+				err = fmt.Errorf("deletion of %s requested", wf)
+			}
+			return false, err
+		}
+		resp, err := d.oc.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: d.oc.Namespace, Query: fmt.Sprintf("WorkflowId = '%s'", wf),
+		})
+		if err != nil {
+			return false, err
+		}
+		for _, e := range resp.GetExecutions() {
+			if e.GetExecution().GetRunId() == runID {
+				return false, fmt.Errorf("the list of workflows still shows run %s of %s", runID, wf)
+			}
+		}
+		return true, nil
+	})
 }
 
 // cancel waits for the kind's moment and cancels the order its kind's way.

@@ -97,7 +97,9 @@ func TestChaos(t *testing.T) {
 	tally := judge(t, st, orders, faults.lastEnd)
 	t.Log(tally.figures(cfg, faults, time.Since(started)))
 	tally.report(t, s, faults)
-	assertAuditClean(t, s, tally.ended)
+	// The first placements of the reused IDs are forgotten by Temporal:
+	// the audit judges them by the stores alone, as completed.
+	assertAuditJudged(t, s, tally.ended, tally.reused)
 }
 
 // chaosConfig is the size of a chaos run.
@@ -167,6 +169,11 @@ type orderKind struct {
 	undeliverable, outOfStock bool
 	cancelAt                  cancelPoint
 	cancelBy                  string // workflows.CancelledBySignal or CancelledByTemporal
+	// reuse: once the order has completed, its workflow is deleted from
+	// Temporal (as retention would) and the same order is placed again.
+	// The required ending below is the second placement's; the first's
+	// must be COMPLETED, and the stores must keep its records.
+	reuse bool
 
 	// The required ending: the status, who cancelled it, the
 	// compensations that ran (newest first; each undoes its step's key),
@@ -209,6 +216,8 @@ var chaosKinds = []orderKind{
 		status: workflows.Completed, records: completedRecords},
 	{name: "late-temporal-cancel", weight: 7, token: payment.TokenVisa, cancelAt: afterShipment, cancelBy: workflows.CancelledByTemporal,
 		status: workflows.Completed, records: completedRecords},
+	{name: "reused-id", weight: 3, token: payment.TokenVisa, reuse: true,
+		status: workflows.Failed, records: completedRecords},
 }
 
 // compensatedStep is the step whose key each compensation undoes.
@@ -239,7 +248,12 @@ type chaosOrder struct {
 	// cancelSent: the kind's cancel reached the server; refusedEnded: it
 	// was refused because the order had already ended.
 	cancelSent, refusedEnded bool
-	problem                  string // what went wrong driving it, if anything
+	// first is how the first placement of a reused order ID ended, once
+	// the order was placed again (at placedAgainAt); final is then the
+	// second's ending.
+	first         *orderclient.View
+	placedAgainAt time.Time
+	problem       string // what went wrong driving it, if anything
 
 	// Set once the order ended, by its driver or by settle.
 	final    *orderclient.View
@@ -309,7 +323,10 @@ type chaosTally struct {
 	ended           map[workflows.Status]int
 	// lateInOrder counts the late cancels that reached the running order
 	// (and were refused there) rather than an order that had ended.
-	lateInOrder           int
+	lateInOrder int
+	// reused counts the order IDs placed again after Temporal forgot
+	// their first, completed, placement.
+	reused                int
 	longestAfterLastFault time.Duration
 }
 
@@ -355,6 +372,9 @@ func (tl *chaosTally) judgeOrder(o *chaosOrder, recs chaosRecords) {
 	if o.kind.cancelAt == afterShipment && o.cancelSent && !o.refusedEnded {
 		tl.lateInOrder++
 	}
+	if o.first != nil && o.first.Status == workflows.Completed {
+		tl.reused++
+	}
 	if wrong := o.mismatches(recs); len(wrong) > 0 {
 		tl.offend("wrong_endings", 1, o.order.ID, fmt.Sprintf("order %s (%s): %s", o.order.ID, o.kind.name, strings.Join(wrong, "; ")))
 	}
@@ -381,16 +401,68 @@ func (o *chaosOrder) mismatches(recs chaosRecords) []string {
 	if got := recs.statuses(o.order.ID); got != k.records {
 		out = append(out, fmt.Sprintf("reservation, charge, shipment %q, want %q", got, k.records))
 	}
+	// Every record carries the placement of the order that wrote it: the
+	// first placement of a reused ID.
+	if kept := o.kept(); kept != nil {
+		var want [3]string
+		for i, status := range k.records {
+			if status != "" {
+				want[i] = kept.Placement
+			}
+		}
+		if got := recs.placements(o.order.ID); got != want || kept.Placement == "" {
+			out = append(out, fmt.Sprintf("the records' placements are %q, want %q", got, want))
+		}
+	}
 	if k.cancelAt == afterShipment && o.cancelSent && !o.refusedEnded && len(v.RefusedCancels) == 0 {
 		out = append(out, "the late cancel reached the running order but is not among its refused cancels")
+	}
+	if k.reuse {
+		out = append(out, o.reuseMismatches()...)
 	}
 	return out
 }
 
+// reuseMismatches lists how a reused order ID's two placements differ
+// from what they must be: the first COMPLETED, the second a placement of
+// its own that failed on its claim of the ID, naming the first.
+func (o *chaosOrder) reuseMismatches() []string {
+	first, second := o.first, o.final
+	switch {
+	case first == nil:
+		return []string{"not placed again"}
+	case first.Status != workflows.Completed:
+		return []string{fmt.Sprintf("the first placement ended %s, want COMPLETED", first.Status)}
+	case second.Placement == "" || second.Placement == first.Placement:
+		return []string{fmt.Sprintf("the second placement is %q, the first %q: want one of its own", second.Placement, first.Placement)}
+	}
+	wf := ordersaga.WorkflowID(o.order.ID)
+	prefix := fmt.Sprintf("claim failed: order ID %q already used: claimed ", o.order.ID)
+	suffix := fmt.Sprintf(" by workflow %s (placement %s); order IDs cannot be reused, pick another", wf, first.Placement)
+	if r := second.FailureReason; !strings.HasPrefix(r, prefix) || !strings.HasSuffix(r, suffix) {
+		return []string{fmt.Sprintf("the second placement failed with %q, want the claim's refusal naming placement %s", r, first.Placement)}
+	}
+	return nil
+}
+
+// kept is the ending of the placement whose records the stores must
+// hold: the order's, or the first placement's of a reused order ID.
+func (o *chaosOrder) kept() *orderclient.View {
+	if o.kind.reuse {
+		return o.first
+	}
+	return o.final
+}
+
+// completes reports whether an order of the kind keeps its stock and its
+// charge: it completes, or its first placement does.
+func (k *orderKind) completes() bool { return k.status == workflows.Completed || k.reuse }
+
 // judgeMoney counts the orders charged more than once, or charged when
 // they should not have been: only an order that its kind and its ending
-// say COMPLETED keeps one captured charge of its total. (An order that did
-// not end is lost; what it holds is not judged.)
+// say COMPLETED (for a reused ID, its first placement's) keeps one
+// captured charge of its total. (An order that did not end is lost; what
+// it holds is not judged.)
 func (tl *chaosTally) judgeMoney(orders []*chaosOrder, charges []payment.Charge) {
 	captured := map[string][]payment.Charge{}
 	for _, c := range charges {
@@ -404,16 +476,17 @@ func (tl *chaosTally) judgeMoney(orders []*chaosOrder, charges []payment.Charge)
 		if len(cs) == 0 {
 			continue
 		}
+		kept := o.kept()
 		switch {
 		case len(cs) > 1:
 			tl.offend("double_charges", 1, o.order.ID, fmt.Sprintf("order %s: %d captured charges %+v", o.order.ID, len(cs), cs))
 		case o.final == nil:
-		case o.final.Status != workflows.Completed || o.kind.status != workflows.Completed:
+		case kept == nil || kept.Status != workflows.Completed || !o.kind.completes():
 			tl.offend("double_charges", 1, o.order.ID, fmt.Sprintf("order %s (%s) ended %s but %s is captured (%s)",
 				o.order.ID, o.kind.name, o.final.Status, cs[0].ID, workflows.FormatCents(cs[0].AmountCents)))
-		case cs[0].AmountCents != o.final.TotalCents:
+		case cs[0].AmountCents != kept.TotalCents:
 			tl.offend("double_charges", 1, o.order.ID, fmt.Sprintf("order %s: captured %s, its total is %s",
-				o.order.ID, workflows.FormatCents(cs[0].AmountCents), workflows.FormatCents(o.final.TotalCents)))
+				o.order.ID, workflows.FormatCents(cs[0].AmountCents), workflows.FormatCents(kept.TotalCents)))
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(captured)) {
@@ -424,14 +497,15 @@ func (tl *chaosTally) judgeMoney(orders []*chaosOrder, charges []payment.Charge)
 
 // judgeStock adds up, over the SKUs, how many units stock on hand, units
 // reserved and units received are away from what the catalog and the
-// orders make them: the COMPLETED orders keep their units, and so, for
-// now, do the orders that did not end (they are lost) and still hold a
-// reservation; every other order gave its units back.
+// orders make them: the COMPLETED orders (and the reused IDs' completed
+// first placements) keep their units, and so, for now, do the orders that
+// did not end (they are lost) and still hold a reservation; every other
+// order gave its units back.
 func (tl *chaosTally) judgeStock(orders []*chaosOrder, recs chaosRecords, catalog map[string]int) {
 	kept := map[string]int{}
 	for _, o := range orders {
 		holds := o.final == nil && recs.statuses(o.order.ID)[0] == inventory.Reserved
-		if holds || o.final != nil && o.final.Status == workflows.Completed {
+		if k := o.kept(); holds || k != nil && k.Status == workflows.Completed {
 			for _, it := range o.order.Items {
 				kept[it.SKU] += it.Qty
 			}
@@ -450,12 +524,18 @@ func (tl *chaosTally) judgeStock(orders []*chaosOrder, recs chaosRecords, catalo
 func abs(n int) int { return max(n, -n) }
 
 // longestAfter is the longest time from the end of the last fault to the
-// end of an order that was placed before it and ended after it.
+// end of an order that was placed before it and ended after it. Of a
+// reused order ID, that is the second placement if it was placed before
+// the last fault, else the first.
 func longestAfter(orders []*chaosOrder, lastFault time.Time) time.Duration {
 	var longest time.Duration
 	for _, o := range orders {
-		if o.final != nil && o.placedAt.Before(lastFault) {
-			longest = max(longest, o.final.EndedAt.Sub(lastFault))
+		end := o.final
+		if o.first != nil && !o.placedAgainAt.Before(lastFault) {
+			end = o.first
+		}
+		if end != nil && o.placedAt.Before(lastFault) {
+			longest = max(longest, end.EndedAt.Sub(lastFault))
 		}
 	}
 	return longest
@@ -464,9 +544,10 @@ func longestAfter(orders []*chaosOrder, lastFault time.Time) time.Duration {
 // figures is the run's one line of figures.
 func (tl *chaosTally) figures(cfg chaosConfig, f *chaosFaults, elapsed time.Duration) string {
 	return fmt.Sprintf("chaos: orders=%d worker_kills=%d server_restarts=%d store_faults=%d lost_orders=%d double_charges=%d "+
-		"stock_drift=%d wrong_endings=%d longest_after_last_fault=%.1fs late_cancels_in_order=%d seed=%d elapsed=%s",
+		"stock_drift=%d wrong_endings=%d longest_after_last_fault=%.1fs late_cancels_in_order=%d reused_ids=%d seed=%d elapsed=%s",
 		cfg.orders, f.workerKills, f.serverRestarts, f.storeFaults, tl.losses["lost_orders"], tl.losses["double_charges"],
-		tl.losses["stock_drift"], tl.losses["wrong_endings"], tl.longestAfterLastFault.Seconds(), tl.lateInOrder, cfg.seed, elapsed.Round(100*time.Millisecond))
+		tl.losses["stock_drift"], tl.losses["wrong_endings"], tl.longestAfterLastFault.Seconds(), tl.lateInOrder, tl.reused,
+		cfg.seed, elapsed.Round(100*time.Millisecond))
 }
 
 // report fails the test on any loss, with the first offenders, the faults
@@ -532,6 +613,17 @@ func keyed[T any](items []T, key func(T) string) map[string]T {
 		m[key(it)] = it
 	}
 	return m
+}
+
+// placements are the placements of the order's reservation, charge and
+// shipment ("" for no record).
+func (r chaosRecords) placements(orderID string) [3]string {
+	key := ordersaga.WorkflowID(orderID) + "/"
+	return [3]string{
+		r.reservations[key+workflows.StepReserve].Placement,
+		r.chargeByKey[key+workflows.StepCharge].Placement,
+		r.shipments[key+workflows.StepShip].Placement,
+	}
 }
 
 // statuses are the order's reservation, charge and shipment statuses

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities/inventory"
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
+	"github.com/ordersaga/ordersaga/internal/audit"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -241,27 +243,58 @@ func assertRecords(t *testing.T, st stores, want map[string][3]string) {
 	}
 }
 
-// assertAuditClean runs `worker audit -o json` and checks it passed and
-// judged the ended orders it was given.
+// auditReport is the part of `worker audit -o json` the tests read.
+type auditReport struct {
+	OK          bool                     `json:"ok"`
+	OrdersEnded map[workflows.Status]int `json:"orders_ended"`
+	Running     int                      `json:"orders_running"`
+	// ForgottenCompleted and ForgottenUndone count the placements that
+	// Temporal no longer knows, judged by the stores alone.
+	ForgottenCompleted int           `json:"forgotten_completed"`
+	ForgottenUndone    int           `json:"forgotten_undone"`
+	Stuck              []audit.Stuck `json:"stuck"`
+	Violations         []string      `json:"violations"`
+}
+
+// audit runs `worker audit -o json` with args against the stack and
+// decodes its report.
+func (s *stack) audit(t *testing.T, args ...string) (auditReport, result) {
+	t.Helper()
+	r := s.worker(t, append([]string{"audit", "-o", "json"}, args...)...)
+	var report auditReport
+	decode(t, r, &report)
+	return report, r
+}
+
+// assertAuditClean runs `worker audit -o json` once Temporal lists no
+// running order, and checks that it passed, judged exactly the ended
+// orders it was given, found no order running or stuck, and no placement
+// that Temporal forgot.
 func assertAuditClean(t *testing.T, s *stack, ended map[workflows.Status]int) {
 	t.Helper()
-	var report struct {
-		OK          bool                     `json:"ok"`
-		OrdersEnded map[workflows.Status]int `json:"orders_ended"`
-		Running     int                      `json:"orders_running"`
-		Violations  []string                 `json:"violations"`
-	}
-	r := s.worker(t, "audit", "-o", "json")
-	decode(t, r, &report)
+	assertAuditJudged(t, s, ended, 0)
+}
+
+// assertAuditJudged is assertAuditClean where Temporal forgot
+// forgottenCompleted completed placements (deleted workflows), which the
+// audit must judge by the stores alone, as completed.
+func assertAuditJudged(t *testing.T, s *stack, ended map[workflows.Status]int, forgottenCompleted int) {
+	t.Helper()
+	s.waitNoneRunning(t)
+	report, r := s.audit(t)
 	if r.code != 0 || !report.OK || len(report.Violations) > 0 {
 		t.Fatalf("audit failed: %s", r)
 	}
-	for status, n := range ended {
-		if report.OrdersEnded[status] != n {
-			t.Errorf("audit judged %d %s orders, want %d: %s", report.OrdersEnded[status], status, n, r)
-		}
+	want := maps.Clone(ended)
+	maps.DeleteFunc(want, func(_ workflows.Status, n int) bool { return n == 0 })
+	if !maps.Equal(report.OrdersEnded, want) {
+		t.Errorf("audit judged the ended orders %v, want %v: %s", report.OrdersEnded, want, r)
 	}
-	if report.Running != 0 {
-		t.Errorf("audit found %d orders still running, want 0", report.Running)
+	if report.ForgottenCompleted != forgottenCompleted || report.ForgottenUndone != 0 {
+		t.Errorf("audit judged %d completed and %d undone placements that Temporal forgot, want %d and 0",
+			report.ForgottenCompleted, report.ForgottenUndone, forgottenCompleted)
+	}
+	if report.Running != 0 || len(report.Stuck) != 0 {
+		t.Errorf("audit found %d orders still running and %d stuck (%+v), want none", report.Running, len(report.Stuck), report.Stuck)
 	}
 }

@@ -22,8 +22,11 @@ import (
 	"testing"
 	"time"
 
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/activities/inventory"
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
@@ -266,6 +269,71 @@ func (s *stack) stores(t *testing.T) stores {
 	}
 	t.Cleanup(func() { shp.Close() })
 	return stores{inv, pay, shp}
+}
+
+// contents is everything the three stores hold: every reservation with its
+// lines, every charge, every shipment, and the stock of every SKU.
+type contents struct {
+	Reservations []inventory.Reservation
+	Charges      []payment.Charge
+	Shipments    []shipping.Shipment
+	Products     []inventory.Product
+}
+
+// contents reads everything the stores hold.
+func (st stores) contents(t *testing.T) contents {
+	t.Helper()
+	ctx := context.Background()
+	var c contents
+	var err error
+	if c.Reservations, err = st.inventory.Reservations(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c.Charges, err = st.payment.Charges(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c.Shipments, err = st.shipping.Shipments(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c.Products, err = st.inventory.Products(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// listRuns lists the workflow runs that Temporal's visibility shows for
+// query: what `starter list` and the audit read.
+func (s *server) listRuns(t *testing.T, query string) []*workflowpb.WorkflowExecutionInfo {
+	t.Helper()
+	var out []*workflowpb.WorkflowExecutionInfo
+	var token []byte
+	for {
+		resp, err := s.oc.Temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: "default", Query: query, NextPageToken: token,
+		})
+		if err != nil {
+			t.Fatalf("list %q: %v", query, err)
+		}
+		out = append(out, resp.GetExecutions()...)
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			return out
+		}
+	}
+}
+
+// waitNoneRunning waits until Temporal lists no order as running: the
+// audit reads that list, which catches up with the orders' ends a moment
+// after they end.
+func (s *server) waitNoneRunning(t *testing.T) {
+	t.Helper()
+	eventually(t, orderTimeout, "Temporal lists no running order", func() (bool, string) {
+		running := s.listRuns(t, fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", ordersaga.OrderWorkflowType))
+		var ids []string
+		for _, r := range running {
+			ids = append(ids, r.GetExecution().GetWorkflowId())
+		}
+		return len(ids) == 0, strings.Join(ids, ", ")
+	})
 }
 
 // process is a child process in its own process group, with its combined

@@ -25,8 +25,10 @@ import (
 const recordDirEnv = "ORDERSAGA_RECORD_HISTORIES"
 
 // TestRecordHistories drives one order down each path of the saga on a real
-// server and writes each order's history as JSON (the format of `temporal
-// workflow show --output json`) to $ORDERSAGA_RECORD_HISTORIES/<path>.json.
+// server (for reused-order-id, the second order placed with an ID whose
+// first order Temporal has forgotten) and writes each order's history as
+// JSON (the format of `temporal workflow show --output json`) to
+// $ORDERSAGA_RECORD_HISTORIES/<path>.json.
 // workflows/replay_test.go replays those files against the current code, so
 // a change that would break running orders fails `go test`.
 func TestRecordHistories(t *testing.T) {
@@ -63,6 +65,7 @@ func TestRecordHistories(t *testing.T) {
 			s.failRefundOnce, workflows.Failed},
 		{"needs-attention-resumed", withAddress(recordOrder("needs-attention-resumed", payment.TokenVisa, 5*time.Second), "undeliverable: nowhere"),
 			s.needsAttentionThenResume, workflows.Failed},
+		{"reused-order-id", recordOrder("reused-order-id", payment.TokenVisa, 0), s.placeAgainAfterDelete, workflows.Failed},
 	}
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
@@ -232,6 +235,21 @@ func (s *stack) needsAttentionThenResume(t *testing.T, orderID string) {
 	release()
 	if _, err := s.orders(t).Resume(context.Background(), orderID, "payment database unlocked"); err != nil {
 		t.Fatalf("resume: %v", err)
+	}
+}
+
+// placeAgainAfterDelete waits for the order to complete, deletes its
+// workflow, as the namespace's retention would, and places the same order
+// again: the second placement fails on its claim of the order ID, and its
+// history is the one recorded.
+func (s *stack) placeAgainAfterDelete(t *testing.T, orderID string) {
+	if v := s.wait(t, orderID); v.Status != workflows.Completed {
+		t.Fatalf("the first placement of %s ended %s, want COMPLETED", orderID, v.Status)
+	}
+	s.deleteWorkflow(t, orderID)
+	order := recordOrder(orderID, payment.TokenVisa, 0)
+	if _, err := s.orders(t).Place(context.Background(), order); err != nil {
+		t.Fatalf("place %s again: %v", orderID, err)
 	}
 }
 
