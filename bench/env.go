@@ -37,10 +37,8 @@ type env struct {
 }
 
 func startEnv(ctx context.Context, o options) (*env, error) {
-	for _, p := range []string{temporalBin, workerBin, starterBin} {
-		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("%s is missing: run bench from the repository's root after `make build bin/temporal` (make bench does both)", p)
-		}
+	if err := checkBinaries(); err != nil {
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "ordersaga-bench-")
 	if err != nil {
@@ -56,6 +54,16 @@ func startEnv(ctx context.Context, o options) (*env, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// checkBinaries checks that the programs the benchmark runs are built.
+func checkBinaries() error {
+	for _, p := range []string{temporalBin, workerBin, starterBin} {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("%s is missing: run bench from the repository's root after `make build bin/temporal` (the make targets do both)", p)
+		}
+	}
+	return nil
 }
 
 func (e *env) startServer(ctx context.Context, extra []string) error {

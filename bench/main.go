@@ -12,8 +12,13 @@
 // window on the one worker, lets them all complete, and reports the
 // worker's peak RSS.
 //
-// `make bench` and `make bench-open` run it; see the README's Performance
-// section. It needs bin/temporal, bin/worker and bin/starter.
+// With --audit N it instead fills fresh stores with N orders that Temporal
+// never knew, places a few real ones, and measures the wall time and peak
+// RSS of `worker audit` over them all (bench/audit.go).
+//
+// `make bench`, `make bench-open` and `make bench-audit` run it; see the
+// README's Performance section. It needs bin/temporal, bin/worker and
+// bin/starter.
 package main
 
 import (
@@ -44,6 +49,11 @@ type options struct {
 	openWindow time.Duration
 	openRate   float64
 	openOut    string
+
+	audit     int
+	auditReal int
+	auditRuns int
+	auditOut  string
 }
 
 func main() {
@@ -77,6 +87,10 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.openWindow, "open-window", 10*time.Minute, "with --open: the orders' cancel window, longer than placing them all takes")
 	fs.Float64Var(&o.openRate, "open-rate", 50, "with --open: orders placed per second")
 	fs.StringVar(&o.openOut, "open-out", "bench/open-orders.md", "with --open: Markdown file for the result")
+	fs.IntVar(&o.audit, "audit", 0, "instead of the rounds, fill fresh stores with this many orders and measure the time and peak RSS of 'worker audit' over them")
+	fs.IntVar(&o.auditReal, "audit-real", 50, "with --audit: real orders placed through a worker as well, so that Temporal knows some")
+	fs.IntVar(&o.auditRuns, "audit-runs", 3, "with --audit: how many times to run the audit")
+	fs.StringVar(&o.auditOut, "audit-out", "bench/audit.md", "with --audit: Markdown file for the result")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -97,6 +111,12 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("--open is %d: give a number of orders, or 0 for the rounds", o.open)
 	case o.open > 0 && (o.openWindow <= 0 || o.openRate <= 0):
 		return o, fmt.Errorf("--open needs a positive --open-window and --open-rate")
+	case o.audit < 0:
+		return o, fmt.Errorf("--audit is %d: give a number of orders, or 0 for the rounds", o.audit)
+	case o.audit > 0 && o.open > 0:
+		return o, fmt.Errorf("give --open or --audit, not both")
+	case o.audit > 0 && (o.auditReal < 1 || o.auditRuns < 1):
+		return o, fmt.Errorf("--audit needs at least 1 real order (--audit-real) and 1 run (--audit-runs)")
 	}
 	o.workerArgs = strings.Fields(*workerArgs)
 	o.serverArgs = strings.Fields(*serverArgs)
@@ -104,6 +124,9 @@ func parseFlags(args []string) (options, error) {
 }
 
 func run(ctx context.Context, o options) error {
+	if o.audit > 0 {
+		return runAuditBench(ctx, o)
+	}
 	if o.open > 0 {
 		env, err := startEnv(ctx, o)
 		if err != nil {
