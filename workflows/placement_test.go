@@ -204,6 +204,23 @@ func TestServicesNameKeyRefusalsAlike(t *testing.T) {
 	}
 }
 
-func TestPlacementsChangeVersionNamesThePlacementsVersion(t *testing.T) {
-	assert.Equal(t, fmt.Sprintf("%s-%d", orderRulesChange, placementsVersion), PlacementsChangeVersion)
+// The audit tells an order started under placements by the version the
+// SDK recorded in its TemporalChangeVersion search attribute, this one or
+// any later.
+func TestStartedWithPlacements(t *testing.T) {
+	for _, tt := range []struct {
+		versions []string
+		want     bool
+	}{
+		{nil, false},
+		{[]string{"needs-attention-1"}, false},
+		{[]string{"needs-attention-1", orderRulesChange + "-1"}, false},
+		{[]string{fmt.Sprintf("%s-%d", orderRulesChange, placementsVersion)}, true},
+		{[]string{"needs-attention-1", orderRulesChange + "-3"}, true},
+		{[]string{orderRulesChange + "-x"}, false},
+	} {
+		if got := StartedWithPlacements(tt.versions); got != tt.want {
+			t.Errorf("StartedWithPlacements(%q) = %v, want %v", tt.versions, got, tt.want)
+		}
+	}
 }

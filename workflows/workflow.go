@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -101,12 +102,23 @@ const (
 	placementsVersion   workflow.Version = 2
 )
 
-// PlacementsChangeVersion is how Temporal's TemporalChangeVersion search
-// attribute names the orders started under placements (the SDK writes
-// "<change ID>-<version>" there when an order records its version): the
-// audit tells from it, in Temporal's list, which orders' records carry a
-// placement.
-const PlacementsChangeVersion = orderRulesChange + "-2"
+// StartedWithPlacements reports whether an order whose
+// TemporalChangeVersion search attribute holds changeVersions started
+// under placements, so that its records carry its placement: the SDK
+// writes "<change ID>-<version>" there when an order records the version
+// of a change, and the audit reads it in Temporal's list of orders.
+func StartedWithPlacements(changeVersions []string) bool {
+	for _, cv := range changeVersions {
+		v, ok := strings.CutPrefix(cv, orderRulesChange+"-")
+		if !ok {
+			continue
+		}
+		if n, err := strconv.Atoi(v); err == nil && workflow.Version(n) >= placementsVersion {
+			return true
+		}
+	}
+	return false
+}
 
 // compensationRetryPause is how long an order started before
 // needsAttentionChange waits before it runs a failed compensation again.

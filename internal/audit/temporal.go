@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -99,11 +98,6 @@ type TemporalClient struct {
 	Namespace string
 }
 
-// placementsMarker is the TemporalChangeVersion entry of the runs that
-// started under placements: the order workflow's GetVersion of its order
-// rules, at the placements version, records it there.
-var placementsMarker = workflows.PlacementsChangeVersion
-
 // listPageSize is how many runs one list call returns.
 const listPageSize = 1000
 
@@ -136,7 +130,7 @@ func (tc TemporalClient) Runs(ctx context.Context, fn func(OrderRun) error) erro
 				Status:     e.GetStatus().String(), // as the Web UI shows it: TimedOut
 
 				OrderStatus: workflows.Status(status),
-				Placed:      slices.Contains(versions, placementsMarker),
+				Placed:      workflows.StartedWithPlacements(versions),
 			}); err != nil {
 				return err
 			}
