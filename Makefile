@@ -5,7 +5,7 @@
 #   make test   go vet, workflowcheck, and the whole test suite with -race
 #   make dev    only the Temporal dev server with its Web UI (127.0.0.1:7233, :8233)
 #   make build  bin/worker and bin/starter
-#   make histories  record the histories the replay test replays (see README)
+#   make histories  record the histories the replay test replays (see docs/promises.md)
 #   make fuzz   fuzz the order and --item parsers for FUZZTIME each (CI runs their corpora)
 #   make chaos  the long fault test: 2,000 orders while workers, the server and the stores fail
 #   make bench  the saga against a baseline workflow on a fresh dev server: bench/results.md

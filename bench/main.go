@@ -16,8 +16,8 @@
 // never knew, places a few real ones, and measures the wall time and peak
 // RSS of `worker audit` over them all (bench/audit.go).
 //
-// `make bench`, `make bench-open` and `make bench-audit` run it; see the
-// README's Performance section. It needs bin/temporal, bin/worker and
+// `make bench`, `make bench-open` and `make bench-audit` run it; see
+// docs/performance.md. It needs bin/temporal, bin/worker and
 // bin/starter.
 package main
 

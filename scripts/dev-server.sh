@@ -22,7 +22,7 @@ if [ ! -x "$bin" ]; then
 fi
 mkdir -p "$(dirname "$db")"
 
-# Tuning, each measured with `make bench` on a 2-core machine (README,
+# Tuning, each measured with `make bench` on a 2-core machine (docs/performance.md,
 # Performance); none of it is for production, which runs a real cluster.
 #
 # SQLite: write-ahead logging and synchronous=normal let the dev server commit

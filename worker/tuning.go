@@ -9,7 +9,7 @@ import (
 )
 
 // Defaults of the tuning flags, measured with `make bench` (bench/results.md;
-// the README's Performance section has the figures).
+// docs/performance.md has the figures).
 const (
 	// DefaultWorkflowPollers: with the SDK's default of 2, workflow tasks
 	// waited in the server for most of an order's latency once 50 orders

@@ -75,7 +75,7 @@ func (cfg Config) compensationOptions() workflow.ActivityOptions {
 
 // Changes to the workflow that running orders must not see, for
 // workflow.GetVersion. Orders started on older code replay their recorded
-// history the old way; see README "Changing the workflow safely".
+// history the old way; see docs/promises.md, "Changing the workflow safely".
 const (
 	// needsAttentionChange: a compensation that cannot succeed stops the
 	// order in NEEDS_ATTENTION (version 1). Before, the order paused for

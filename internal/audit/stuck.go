@@ -124,7 +124,7 @@ func stuckOf(r OrderRun, in Inspection, now time.Time, stuckAfter time.Duration)
 		if wt.LastFailure != "" {
 			s.Detail += ": " + wt.LastFailure
 		}
-		s.Action = "the order workers cannot run its history: roll back to the code that started it, or fix the change (README: Changing the workflow safely); see the worker's log"
+		s.Action = "the order workers cannot run its history: roll back to the code that started it, or fix the change (docs/promises.md: Changing the workflow safely); see the worker's log"
 	default:
 		always = false
 		if !pendingWork(&s, in) {
