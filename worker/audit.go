@@ -149,10 +149,25 @@ func auditHeadline(r audit.Report) string {
 	return line
 }
 
-// envDuration reads a duration from the environment, or def.
+// envDuration reads a flag's default duration from the environment, or
+// def when it is unset; checkDurationEnvs refuses one that is set but is
+// no duration, so that a typo never turns into the default unseen.
 func envDuration(name string, def time.Duration) time.Duration {
 	if v, err := time.ParseDuration(envOr(name, "")); err == nil {
 		return v
 	}
 	return def
+}
+
+// checkDurationEnvs refuses an environment variable among names that is
+// set to something that is not a duration.
+func checkDurationEnvs(names ...string) error {
+	for _, name := range names {
+		if v := envOr(name, ""); v != "" {
+			if _, err := time.ParseDuration(v); err != nil {
+				return fmt.Errorf("%s=%q is not a duration: give one such as 5m or 30m", name, v)
+			}
+		}
+	}
+	return nil
 }

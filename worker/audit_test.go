@@ -148,3 +148,20 @@ func TestAuditRefusesANonPositiveStuckAfter(t *testing.T) {
 	wantOneLineError(t, args, code, stdout, stderr, "--stuck-after is 0s")
 	wantEmptyDir(t, dir)
 }
+
+// A duration in the environment that does not parse is refused, not
+// replaced by the default.
+func TestAuditRefusesAMalformedDurationInTheEnvironment(t *testing.T) {
+	for _, name := range []string{StuckAfterEnv, AuditEveryEnv} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(name, "thirty minutes")
+			dir := t.TempDir()
+			args := []string{"audit", "--temporal-address=127.0.0.1:1", "--data-dir=" + dir}
+
+			code, stdout, stderr := invoke(t, args...)
+
+			wantOneLineError(t, args, code, stdout, stderr, name+`="thirty minutes" is not a duration`)
+			wantEmptyDir(t, dir)
+		})
+	}
+}

@@ -93,6 +93,9 @@ Without a subcommand, worker runs (same as "worker run").`,
 			if _, err := g.logger(); err != nil {
 				return err
 			}
+			if err := checkDurationEnvs(AuditEveryEnv, StuckAfterEnv); err != nil {
+				return err
+			}
 			return g.dsns.Check()
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error { return runWorker(cmd.Context(), g, opts) },
