@@ -35,8 +35,8 @@ var catalogJSON []byte
 //
 // Migration 2 gives every reservation the placement that wrote it (empty
 // for the reservations before it, which only requests without a placement
-// may use) and the workflow ID of its key (storedb.KeyWorkflowID; the
-// backfill strips the "/reserve" that the order workflow's keys end with),
+// may use) and the workflow ID of its key (storedb.KeyWorkflowID, which the
+// backfill computes in SQL),
 // indexed in byte order for ReservationsByPlacement.
 var schema = storedb.Schema{
 	Name: "inventory",

@@ -22,8 +22,8 @@ const DatabaseFile = "payment.db"
 //
 // Migration 2 gives every charge the placement that wrote it (empty for the
 // charges before it, which only requests without a placement may use) and
-// the workflow ID of its key (storedb.KeyWorkflowID; the backfill strips the
-// "/charge" that the order workflow's keys end with), indexed in byte order
+// the workflow ID of its key (storedb.KeyWorkflowID, which the backfill
+// computes in SQL), indexed in byte order
 // for ChargesByPlacement.
 var schema = storedb.Schema{
 	Name: "payment",
@@ -86,7 +86,7 @@ func Open(ctx context.Context, source string) (*Store, error) {
 }
 
 // OpenReadOnly opens the existing payment store at source for reading only,
-// for the audit: it creates, migrates nothing, and refuses a
+// for the audit: it creates and migrates nothing, and refuses a
 // store that is not there or not at this binary's schema version.
 func OpenReadOnly(ctx context.Context, source string) (*Store, error) {
 	db, err := storedb.OpenReadOnly(ctx, source, schema)

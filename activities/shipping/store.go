@@ -24,8 +24,8 @@ const DatabaseFile = "shipping.db"
 //
 // Migration 2 gives every shipment the placement that wrote it (empty for
 // the shipments before it, which only requests without a placement may use)
-// and the workflow ID of its key (storedb.KeyWorkflowID; the backfill strips
-// the "/ship" that the order workflow's keys end with), indexed in byte
+// and the workflow ID of its key (storedb.KeyWorkflowID, which the backfill
+// computes in SQL), indexed in byte
 // order for ShipmentsByPlacement.
 var schema = storedb.Schema{
 	Name: "shipping",
@@ -92,7 +92,7 @@ func Open(ctx context.Context, source string) (*Store, error) {
 }
 
 // OpenReadOnly opens the existing shipping store at source for reading only,
-// for the audit: it creates, migrates nothing, and refuses a
+// for the audit: it creates and migrates nothing, and refuses a
 // store that is not there or not at this binary's schema version.
 func OpenReadOnly(ctx context.Context, source string) (*Store, error) {
 	db, err := storedb.OpenReadOnly(ctx, source, schema)
