@@ -29,7 +29,8 @@ refused and recorded, and the order goes on to COMPLETED.
 Without --wait, cancel prints that the cancel was requested and the status
 the order was in (-o json: the order as it was). With --wait it waits for
 the order to end and prints its final state: exit 0 if it was CANCELLED, 3
-if it ended otherwise (with the reason the cancel was refused).
+if it ended otherwise (with the reason the cancel was refused). A server
+that does not answer for a while is waited out.
 
 An unknown order, or one that has already ended, is an error.`,
 		Example: `  starter cancel 42

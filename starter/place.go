@@ -51,7 +51,8 @@ Test payment tokens: tok_visa (approved), tok_declined (declined), tok_flaky
 
 With --wait, place waits for the order to end and prints its final state
 (-o json: only the final state); it exits 0 if the order COMPLETED and 3 if
-it ended otherwise. Interrupting the wait leaves the order running.`,
+it ended otherwise. A server that does not answer for a while is waited
+out; interrupting the wait leaves the order running.`,
 		Example: `  starter place --id 42 --customer c-1 --item BOOK-GOPL:2 --item MUG-GOPHER:1 \
       --payment tok_visa --address "1 Main St, Springfield"
   starter place --id 43 --customer c-1 --item BOOK-GOPL:1 --payment tok_visa \

@@ -76,8 +76,9 @@ func newRootCommand(g *globals) *cobra.Command {
 queues, each service with its own store (the order service's is its register
 of order IDs): SQLite in --data-dir, or PostgreSQL with --orders-dsn,
 --inventory-dsn, --payment-dsn, --shipping-dsn. It stops gracefully on SIGINT
-or SIGTERM: in-flight activities get time to finish, then the stores are
-closed.
+or SIGTERM: the services stop together, their in-flight activities get up to
+--stop-timeout to finish, then the stores are closed; a second signal exits at
+once (Temporal retries what was abandoned).
 
 Without a subcommand, worker runs (same as "worker run").`,
 		Example: `  worker                                  # all services, stores in .data/

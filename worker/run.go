@@ -43,7 +43,7 @@ func addRunFlags(cmd *cobra.Command, opts *runOptions) {
 		"audit service: how often the schedule audits the stores against Temporal (env "+AuditEveryEnv+")")
 	registerStuckAfter(cmd.Flags(), &opts.audit.stuckAfter)
 	cmd.Flags().DurationVar(&opts.stopTimeout, "stop-timeout", 10*time.Second,
-		"on SIGINT/SIGTERM, how long in-flight activities get to finish before they are cancelled and handed back to Temporal")
+		"on SIGINT/SIGTERM, how long in-flight activities get to finish before they are cancelled and handed back to Temporal (the services stop together; a second signal exits at once)")
 	cmd.Flags().DurationVar(&opts.compensationTimeout, "compensation-timeout", workflows.DefaultCompensationTimeout,
 		"order service: how long one compensation (release, refund, cancel shipment) keeps retrying before the order goes to NEEDS_ATTENTION for an operator (starter resume)")
 	cmd.Flags().StringVar(&opts.metricsAddr, "metrics-addr", envOr(MetricsAddrEnv, ""),
@@ -126,6 +126,7 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 		"payload_encryption", encryptionState(g), "tuning", opts.tuning.String())
 	<-ctx.Done()
 	logger.Info("worker stopping", "signal", context.Cause(ctx))
+	exitOnSecondSignal(logger)
 	return nil
 }
 
@@ -167,30 +168,6 @@ func startServices(ctx context.Context, c client.Client, picked []service, cfg s
 		running = append(running, h)
 	}
 	return running, nil
-}
-
-// stopServices stops the workers (each waits for its in-flight tasks up to
-// the stop timeout), then closes their stores: no activity is left writing
-// to a closed store.
-func stopServices(logger *slog.Logger, running []hosted) {
-	for i := len(running) - 1; i >= 0; i-- {
-		running[i].worker.Stop()
-	}
-	var errs []error
-	for _, h := range running {
-		if h.store != nil {
-			if err := h.store.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("close %s store: %w", h.name, err))
-			}
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		logger.Error("worker stopped with errors", "error", err)
-		return
-	}
-	if len(running) > 0 {
-		logger.Info("worker stopped")
-	}
 }
 
 // encryptionState says whether the worker encrypts payloads, and with which

@@ -157,19 +157,52 @@ func (c *Client) Snapshot(ctx context.Context, orderID string) (View, error) {
 	return c.outcome(ctx, v)
 }
 
-// Wait blocks until the order has ended and returns its final state.
+// Wait blocks until the order has ended and returns its final state. What
+// the server says about the wait itself — a history poll it did not answer
+// in time, a moment of being unavailable or too busy — says nothing about
+// the order, so Wait polls again, as Await does, until the order has ended
+// or ctx ends; an order still running is never returned as its final
+// state. When its run ended by being reset or continued as new, Wait
+// follows the order's newest run.
 func (c *Client) Wait(ctx context.Context, orderID string) (View, error) {
-	id := ordersaga.WorkflowID(orderID)
-	desc, err := c.Temporal.DescribeWorkflow(ctx, id, "")
-	if err != nil {
-		return View{}, c.notFound(orderID, err)
+	for {
+		// Snapshot reads an ended order's final state from its workflow's
+		// result.
+		v, err := c.retrying(ctx, func() (View, error) { return c.Snapshot(ctx, orderID) })
+		if err != nil || v.TemporalStatus != "Running" {
+			return v, err
+		}
+		// The run's ending is read again, with the rest of the final
+		// state, by the next turn's Snapshot and State.
+		run := View{OrderState: workflows.OrderState{OrderID: orderID, WorkflowID: v.WorkflowID}, RunID: v.RunID}
+		if err := c.awaitEnd(ctx, &run); err != nil {
+			if ctx.Err() != nil {
+				return View{}, ctx.Err()
+			}
+			if _, ended := endedAs(err); !ended {
+				return View{}, fmt.Errorf("wait for order %s: %w", orderID, err)
+			}
+		}
 	}
-	run := c.Temporal.GetWorkflow(ctx, id, desc.WorkflowExecution.RunID)
-	_ = run.Get(ctx, nil) // the outcome is decoded by State
-	if ctx.Err() != nil {
-		return View{}, ctx.Err()
+}
+
+// retrying calls read until it answers with anything but a sign that the
+// server was briefly slow or away (pollTimedOut), or ctx ends.
+func (c *Client) retrying(ctx context.Context, read func() (View, error)) (View, error) {
+	for {
+		v, err := read()
+		if err == nil || ctx.Err() != nil || !pollTimedOut(err) {
+			if ctx.Err() != nil {
+				return View{}, ctx.Err()
+			}
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return View{}, ctx.Err()
+		case <-time.After(awaitRetryInterval):
+		}
 	}
-	return c.State(ctx, orderID)
 }
 
 // Await blocks until the order that Place returned as placed has ended,
@@ -268,6 +301,10 @@ func (c *Client) outcome(ctx context.Context, v View) (View, error) {
 	}
 	if ctx.Err() != nil {
 		return View{}, ctx.Err()
+	}
+	if pollTimedOut(err) {
+		// The server did not answer: that says nothing about the order.
+		return View{}, fmt.Errorf("read the final state of order %s: %w", v.OrderID, err)
 	}
 	v.Note = fmt.Sprintf("the workflow ended %s without a final order state (%v): check its compensations in the Web UI", v.TemporalStatus, err)
 	return v, nil
