@@ -110,8 +110,8 @@ window and ships; on failure or cancel it undoes what it did.
 Connection settings come from a Temporal config profile, then the TEMPORAL_*
 environment variables (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
 TEMPORAL_PROFILE, TEMPORAL_TLS_*), then the flags (--temporal-address,
---namespace, --api-key, --profile). ORDERSAGA_UI_URL sets the Web UI base URL
-of the links the starter prints.
+--namespace, --api-key-file, --profile; the API key itself never as a flag).
+ORDERSAGA_UI_URL sets the Web UI base URL of the links the starter prints.
 
 Exit status: 0 success, 1 error (one line on stderr), 3 an order waited for
 ended otherwise than asked (place --wait: not COMPLETED; cancel --wait: not
@@ -127,7 +127,12 @@ CANCELLED; load: any order not as its kind asked, or an audit violation).`,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
-		PersistentPreRunE: func(*cobra.Command, []string) error { return a.checkOutput() },
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if err := a.conn.Check(); err != nil {
+				return err
+			}
+			return a.checkOutput()
+		},
 	}
 	root.SuggestionsMinimumDistance = 2
 	root.SetFlagErrorFunc(usageError)

@@ -1,22 +1,31 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"maps"
+	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/converter"
+
+	"github.com/ordersaga/ordersaga/internal/connect"
 )
 
 // codecTokenEnv holds the codec server's bearer token when --token-file is
@@ -29,11 +38,33 @@ const (
 	codecShutdownTimeout = 5 * time.Second
 )
 
+// codecLimits bound how long one client may hold a connection, so that a
+// slow or stalled one cannot pile up open connections.
+type codecLimits struct {
+	readHeader time.Duration // to send the request's headers
+	read       time.Duration // to send the whole request, body included
+	handler    time.Duration // to get the answer, from the headers read
+	write      time.Duration // to take the answer, from the headers read
+	idle       time.Duration // between two requests on a kept-alive connection
+}
+
+// codecServerLimits leave room for the largest batch (codecMaxBody) on a
+// slow link; the handler's bound is below the write one, so that its 503
+// still reaches the client.
+var codecServerLimits = codecLimits{
+	readHeader: 10 * time.Second,
+	read:       time.Minute,
+	handler:    90 * time.Second,
+	write:      2 * time.Minute,
+	idle:       2 * time.Minute,
+}
+
 // codecServerOptions are the flags of `worker codec-server`.
 type codecServerOptions struct {
-	listen    string
-	uiOrigin  string
-	tokenFile string
+	listen       string
+	uiOrigin     string
+	tokenFile    string
+	allowedHosts []string
 }
 
 // newCodecServerCommand serves the key ring to the Temporal Web UI and CLI
@@ -53,20 +84,30 @@ allowed cross-origin; point the UI at it with
 'temporal server start-dev --ui-codec-endpoint http://127.0.0.1:8081' or in the
 UI's codec server settings.
 
-With a bearer token (--token-file, or env ORDERSAGA_CODEC_TOKEN) every request
-but the CORS preflight must carry "Authorization: Bearer <token>"; the Temporal
-CLI sends it with --codec-auth "Bearer <token>". Anyone who can reach the
-endpoint without a token can decrypt: keep it on loopback, or set a token.
-It stops on SIGINT or SIGTERM.`,
+With a bearer token (--token-file, a file only its owner may read, or env
+ORDERSAGA_CODEC_TOKEN) every request but the CORS preflight must carry
+"Authorization: Bearer <token>"; the Temporal CLI sends it with --codec-auth
+"Bearer <token>". Anyone who can reach the endpoint without a token can
+decrypt: without one it listens on loopback only.
+
+It answers only requests addressed to it by name: a Host header of
+localhost, 127.0.0.1 or [::1] with its port, or the --listen host; behind a
+reverse proxy, name the proxy's host in --allowed-hosts. A web page whose own
+name resolves to this machine (DNS rebinding) is refused that way. POST
+bodies must be Content-Type: application/json, which a plain HTML form
+cannot send. It stops on SIGINT or SIGTERM.`,
 		Example: `  ORDERSAGA_CODEC_KEY_FILE=ordersaga-keys worker codec-server
   worker codec-server --codec-key-file ordersaga-keys --listen 127.0.0.1:8081 --ui-origin http://localhost:8233
+  worker codec-server --listen 0.0.0.0:8081 --token-file codec-token --allowed-hosts codec.example.com
   temporal workflow show -w order-42 --codec-endpoint http://127.0.0.1:8081`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runCodecServer(cmd.Context(), g, opts) },
 	}
 	cmd.Flags().StringVar(&opts.listen, "listen", "127.0.0.1:8081", "host:port to serve on")
 	cmd.Flags().StringVar(&opts.uiOrigin, "ui-origin", "http://localhost:8233", "the Web UI's origin (scheme://host:port), the only one allowed cross-origin")
-	cmd.Flags().StringVar(&opts.tokenFile, "token-file", "", "file holding the bearer token that requests must carry (env "+codecTokenEnv+" holds the token itself)")
+	cmd.Flags().StringVar(&opts.tokenFile, "token-file", "", "file holding the bearer token that requests must carry, mode 600 (env "+codecTokenEnv+" holds the token itself)")
+	cmd.Flags().StringSliceVar(&opts.allowedHosts, "allowed-hosts", nil,
+		"other names the server is reached by, as host (any port) or host:port, comma-separated, such as a reverse proxy's codec.example.com (loopback names and the --listen host are always allowed)")
 	return cmd
 }
 
@@ -79,15 +120,19 @@ func runCodecServer(ctx context.Context, g *globals, opts *codecServerOptions) e
 	if err != nil {
 		return err
 	}
+	if err := checkExposure(opts.listen, h.token != nil); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", opts.listen)
 	if err != nil {
 		return fmt.Errorf("codec server: %w", err)
 	}
+	h.hosts.addListener(opts.listen, ln.Addr())
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	logger.Info("codec server listening", "address", ln.Addr().String(), "ui_origin", h.origin,
+	logger.Info("codec server listening", "address", ln.Addr().String(), "ui_origin", h.origin, "allowed_hosts", h.hosts.String(),
 		"keys", h.keyIDs, "newest_key", h.keyIDs[len(h.keyIDs)-1], "token_required", h.token != nil)
-	if err := serveCodec(ctx, ln, h); err != nil {
+	if err := serveCodec(ctx, ln, newCodecServer(h, codecServerLimits)); err != nil {
 		return err
 	}
 	logger.Info("codec server stopped", "signal", context.Cause(ctx))
@@ -112,9 +157,37 @@ func newCodecHandlerFromFlags(g *globals, opts *codecServerOptions) (*codecHandl
 	if err != nil {
 		return nil, err
 	}
+	hosts, err := parseAllowedHosts(opts.allowedHosts)
+	if err != nil {
+		return nil, err
+	}
 	h := newCodecHandler(converter.NewPayloadCodecHTTPHandler(c), origin, token)
+	h.hosts = hosts
 	h.keyIDs = c.KeyIDs()
 	return h, nil
+}
+
+// checkExposure refuses to listen beyond loopback without a token: anyone
+// who can reach the port could decrypt every payload with it.
+func checkExposure(listen string, tokenSet bool) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: give host:port, such as 127.0.0.1:8081", listen)
+	}
+	if tokenSet || isLoopback(host) {
+		return nil
+	}
+	return fmt.Errorf("--listen %s is reachable from other machines and no token is set, so anyone there could decrypt: set --token-file FILE (or %s), or listen on 127.0.0.1", listen, codecTokenEnv)
+}
+
+// isLoopback reports whether host names only this machine's loopback
+// interface; the empty host is every interface.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // parseOrigin checks that origin is what browsers send in Origin:
@@ -134,28 +207,105 @@ func codecToken(file string) (string, error) {
 	if file == "" {
 		return strings.TrimSpace(os.Getenv(codecTokenEnv)), nil
 	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("read --token-file: %w", err)
-	}
-	token := strings.TrimSpace(string(b))
-	if token == "" {
-		return "", fmt.Errorf("--token-file %s is empty: put the bearer token in it, or drop the flag", file)
-	}
-	return token, nil
+	return connect.ReadSecretFile("--token-file", file)
 }
 
-// codecHandler guards the SDK's codec handler: CORS for the Web UI's
-// origin only, POST only, and the bearer token when one is set.
+// codecHosts are the Host header values the codec server answers to. A
+// page on a name the attacker controls, resolved to this machine (DNS
+// rebinding), sends its own name: refusing it keeps that page from a
+// server without a token. Keys are "host:port", or "host" for any port.
+type codecHosts map[string]bool
+
+// hostName matches a DNS host name, lower-case.
+var hostName = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*$`)
+
+// parseAllowedHosts reads --allowed-hosts: host or host:port entries.
+func parseAllowedHosts(entries []string) (codecHosts, error) {
+	hosts := codecHosts{}
+	for _, e := range entries {
+		host, port, ok := splitHost(e)
+		if !ok {
+			return nil, fmt.Errorf("--allowed-hosts %q: give host names or host:port, such as codec.example.com or codec.example.com:8443", e)
+		}
+		hosts.add(host, port)
+	}
+	return hosts, nil
+}
+
+// addListener allows the loopback names with the port the server listens
+// on, and the --listen host when it names one.
+func (c codecHosts) addListener(listen string, addr net.Addr) {
+	port := "0"
+	if tcp, ok := addr.(*net.TCPAddr); ok {
+		port = strconv.Itoa(tcp.Port)
+	}
+	for _, name := range []string{"localhost", "127.0.0.1", "::1"} {
+		c.add(name, port)
+	}
+	listenHost, _, _ := net.SplitHostPort(listen)
+	if host, _, ok := splitHost(listenHost); ok {
+		if ip, err := netip.ParseAddr(host); err != nil || !ip.IsUnspecified() {
+			c.add(host, port)
+		}
+	}
+}
+
+func (c codecHosts) add(host, port string) {
+	if port == "" {
+		c[host] = true
+		return
+	}
+	c[net.JoinHostPort(host, port)] = true
+}
+
+// allows reports whether a request's Host header names this server; no
+// port means HTTP's 80.
+func (c codecHosts) allows(header string) bool {
+	host, port, ok := splitHost(header)
+	if !ok {
+		return false
+	}
+	return c[host] || c[net.JoinHostPort(host, cmp.Or(port, "80"))]
+}
+
+// String lists the allowed hosts, for the log.
+func (c codecHosts) String() string {
+	return strings.Join(slices.Sorted(maps.Keys(c)), ",")
+}
+
+// splitHost splits a Host header or an --allowed-hosts entry into its
+// host, lower-case without a trailing dot (IP addresses in their usual
+// form, without brackets), and its port ("" for none).
+func splitHost(s string) (host, port string, ok bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	host = s
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil || n == 0 {
+			return "", "", false
+		}
+		host, port = h, strconv.FormatUint(n, 10)
+	}
+	host = strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), ".")
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.WithZone("").String(), port, true
+	}
+	return host, port, hostName.MatchString(host)
+}
+
+// codecHandler guards the SDK's codec handler: only requests addressed to
+// this server by name, CORS for the Web UI's origin only, JSON POSTs only,
+// and the bearer token when one is set.
 type codecHandler struct {
 	codec  http.Handler
 	origin string
 	token  []byte // SHA-256 of "Bearer <token>"; nil when none is required
+	hosts  codecHosts
 	keyIDs []string
 }
 
 func newCodecHandler(codec http.Handler, origin, token string) *codecHandler {
-	h := &codecHandler{codec: codec, origin: origin}
+	h := &codecHandler{codec: codec, origin: origin, hosts: codecHosts{}}
 	if token != "" {
 		sum := sha256.Sum256([]byte("Bearer " + token))
 		h.token = sum[:]
@@ -164,6 +314,11 @@ func newCodecHandler(codec http.Handler, origin, token string) *codecHandler {
 }
 
 func (h *codecHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.hosts.allows(r.Host) {
+		http.Error(w, fmt.Sprintf("Host %q is not a name of this codec server: if it is one, start it with --allowed-hosts naming it", r.Host),
+			http.StatusMisdirectedRequest)
+		return
+	}
 	if h.cors(w, r) {
 		return
 	}
@@ -175,6 +330,12 @@ func (h *codecHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ordersaga codec"`)
 		http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+		return
+	}
+	// An HTML form can POST cross-origin without a preflight, but not as
+	// JSON: requiring JSON leaves pages only what CORS lets through.
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		http.Error(w, "send the payloads as Content-Type: application/json", http.StatusUnsupportedMediaType)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, codecMaxBody)
@@ -215,10 +376,22 @@ func (h *codecHandler) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(got[:], h.token) == 1
 }
 
-// serveCodec serves h on ln until ctx ends, then lets the requests in
+// newCodecServer serves h within limits: a request whose answer takes
+// longer than limits.handler gets a 503, and a client that stalls sending
+// its request, or keeps an idle connection, has it closed.
+func newCodecServer(h http.Handler, limits codecLimits) *http.Server {
+	return &http.Server{
+		Handler:           http.TimeoutHandler(h, limits.handler, "the codec server took too long to answer: send fewer payloads at once"),
+		ReadHeaderTimeout: limits.readHeader,
+		ReadTimeout:       limits.read,
+		WriteTimeout:      limits.write,
+		IdleTimeout:       limits.idle,
+	}
+}
+
+// serveCodec serves srv on ln until ctx ends, then lets the requests in
 // flight finish.
-func serveCodec(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+func serveCodec(ctx context.Context, ln net.Listener, srv *http.Server) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

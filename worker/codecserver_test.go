@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
@@ -29,22 +32,42 @@ const (
 // cleanly, when the test ends.
 func startTestCodecServer(t *testing.T, c *codec.Codec, token string) string {
 	t.Helper()
+	h := newCodecHandler(converter.NewPayloadCodecHTTPHandler(c), testUIOrigin, token)
+	return "http://" + serveTestCodec(t, h, codecServerLimits)
+}
+
+// serveTestCodec serves h within limits on a loopback listener, as
+// codec-server does, and returns its address.
+func serveTestCodec(t *testing.T, h *codecHandler, limits codecLimits) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.hosts.addListener(ln.Addr().String(), ln.Addr())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- serveCodec(ctx, ln, newCodecHandler(converter.NewPayloadCodecHTTPHandler(c), testUIOrigin, token))
-	}()
+	go func() { done <- serveCodec(ctx, ln, newCodecServer(h, limits)) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("codec server did not stop cleanly: %v", err)
 		}
 	})
-	return "http://" + ln.Addr().String()
+	return ln.Addr().String()
+}
+
+func newTestCodec(t *testing.T) *codec.Codec {
+	t.Helper()
+	key, err := codec.NewKey("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := codec.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func payloadsJSON(t *testing.T, payloads ...*commonpb.Payload) string {
@@ -166,6 +189,13 @@ func TestCodecServer(t *testing.T) {
 
 func doCodecRequest(t *testing.T, method, url, origin, auth, body string) (*http.Response, []byte) {
 	t.Helper()
+	return sendCodecRequest(t, newCodecRequest(t, method, url, origin, auth, body))
+}
+
+// newCodecRequest is the request the Web UI (with origin) or the Temporal
+// CLI (without) sends.
+func newCodecRequest(t *testing.T, method, url, origin, auth, body string) *http.Request {
+	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -182,6 +212,11 @@ func doCodecRequest(t *testing.T, method, url, origin, auth, body string) (*http
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
+	return req
+}
+
+func sendCodecRequest(t *testing.T, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -230,11 +265,22 @@ func TestCodecServerRefusesToStart(t *testing.T) {
 	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	shared := filepath.Join(dir, "shared-token")
+	if err := os.WriteFile(shared, []byte(testToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer taken.Close()
+	_, port, err := net.SplitHostPort(taken.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		keys string
@@ -247,7 +293,19 @@ func TestCodecServerRefusesToStart(t *testing.T) {
 		{"UI origin without a scheme", key.Line(), []string{"--ui-origin", "localhost:8233"}, []string{"--ui-origin"}},
 		{"empty token file", key.Line(), []string{"--token-file", empty}, []string{"--token-file", "is empty"}},
 		{"missing token file", key.Line(), []string{"--token-file", filepath.Join(dir, "none")}, []string{"read --token-file"}},
+		{"token file others may read", key.Line(), []string{"--token-file", shared, "--listen", "127.0.0.1:0"},
+			[]string{"--token-file", "mode 0644", "chmod 600 " + shared}},
 		{"address in use", key.Line(), []string{"--listen", taken.Addr().String()}, []string{"codec server", "address already in use"}},
+		{"listen without a port", key.Line(), []string{"--listen", "127.0.0.1"}, []string{`--listen "127.0.0.1"`, "host:port"}},
+		{"all interfaces without a token", key.Line(), []string{"--listen", "0.0.0.0:" + port},
+			[]string{"--listen 0.0.0.0:" + port, "no token", "--token-file", codecTokenEnv, "127.0.0.1"}},
+		{"all interfaces, no host, without a token", key.Line(), []string{"--listen", ":" + port}, []string{"--listen :" + port, "--token-file"}},
+		{"all IPv6 interfaces without a token", key.Line(), []string{"--listen", "[::]:" + port}, []string{"--listen [::]:" + port, "--token-file"}},
+		{"a host name without a token", key.Line(), []string{"--listen", "codec.example.com:" + port}, []string{"--token-file"}},
+		{"bad allowed host", key.Line(), []string{"--allowed-hosts", "http://codec.example.com", "--listen", "127.0.0.1:0"},
+			[]string{`--allowed-hosts "http://codec.example.com"`, "host:port"}},
+		{"allowed host with port 0", key.Line(), []string{"--allowed-hosts", "codec.example.com:0", "--listen", "127.0.0.1:0"},
+			[]string{"--allowed-hosts"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,8 +313,291 @@ func TestCodecServerRefusesToStart(t *testing.T) {
 			t.Setenv(connect.CodecKeysEnv, tt.keys)
 			t.Setenv(codecTokenEnv, "")
 			args := append([]string{"codec-server"}, tt.args...)
-			code, stdout, stderr := invoke(t, args...)
+			code, stdout, stderr := invokeBriefly(t, args...)
 			wantOneLineError(t, args, code, stdout, stderr, tt.want...)
 		})
+	}
+}
+
+// invokeBriefly runs the worker as invoke does, and fails the test if it
+// has not returned within a few seconds: a codec-server that serves
+// instead of refusing.
+func invokeBriefly(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	type result struct {
+		code           int
+		stdout, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		var out, errOut bytes.Buffer
+		code := run(args, &out, &errOut)
+		done <- result{code, out.String(), errOut.String()}
+	}()
+	select {
+	case r := <-done:
+		return r.code, r.stdout, r.stderr
+	case <-time.After(10 * time.Second):
+		t.Fatalf("worker %q still runs after 10s: it served instead of refusing", args)
+		return 0, "", ""
+	}
+}
+
+// TestCodecServerExposure: without a token the server listens on loopback
+// only; with one, anywhere.
+func TestCodecServerExposure(t *testing.T) {
+	tests := []struct {
+		listen   string
+		tokenSet bool
+		wantErr  bool
+	}{
+		{"127.0.0.1:8081", false, false},
+		{"127.0.0.2:8081", false, false},
+		{"localhost:8081", false, false},
+		{"[::1]:8081", false, false},
+		{"0.0.0.0:8081", false, true},
+		{":8081", false, true},
+		{"[::]:8081", false, true},
+		{"192.168.1.20:8081", false, true},
+		{"codec.example.com:8081", false, true},
+		{"0.0.0.0:8081", true, false},
+		{":8081", true, false},
+		{"192.168.1.20:8081", true, false},
+	}
+	for _, tt := range tests {
+		err := checkExposure(tt.listen, tt.tokenSet)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("--listen %s with a token %v: error %v, want one: %v", tt.listen, tt.tokenSet, err, tt.wantErr)
+		}
+	}
+}
+
+// TestCodecHosts checks which Host headers the server answers to: the
+// loopback names with its port, the --listen host, and --allowed-hosts.
+func TestCodecHosts(t *testing.T) {
+	tests := []struct {
+		name    string
+		listen  string
+		allowed []string
+		host    string
+		want    bool
+	}{
+		{"loopback address", "127.0.0.1:8081", nil, "127.0.0.1:8081", true},
+		{"localhost", "127.0.0.1:8081", nil, "localhost:8081", true},
+		{"localhost, any case, final dot", "127.0.0.1:8081", nil, "LocalHost.:8081", true},
+		{"IPv6 loopback", "127.0.0.1:8081", nil, "[::1]:8081", true},
+		{"loopback, another port", "127.0.0.1:8081", nil, "localhost:8082", false},
+		{"loopback, no port is 80", "127.0.0.1:8081", nil, "localhost", false},
+		{"loopback on port 80, no port", "127.0.0.1:80", nil, "localhost", true},
+		{"rebinding name", "127.0.0.1:8081", nil, "evil.example:8081", false},
+		{"rebinding name, no port", "127.0.0.1:8081", nil, "evil.example", false},
+		{"a name ending in localhost", "127.0.0.1:8081", nil, "evil.localhost.example:8081", false},
+		{"no Host", "127.0.0.1:8081", nil, "", false},
+		{"listen host", "10.1.2.3:8081", nil, "10.1.2.3:8081", true},
+		{"listen host name", "codec.internal:8081", nil, "codec.internal:8081", true},
+		{"another address", "10.1.2.3:8081", nil, "10.1.2.4:8081", false},
+		{"all interfaces are no name", "0.0.0.0:8081", nil, "0.0.0.0:8081", false},
+		{"all interfaces, an address of the machine", "0.0.0.0:8081", nil, "192.168.1.20:8081", false},
+		{"allowed name, any port", "0.0.0.0:8081", []string{"codec.example.com"}, "codec.example.com:443", true},
+		{"allowed name, no port", "0.0.0.0:8081", []string{"codec.example.com"}, "Codec.Example.Com.", true},
+		{"allowed name, and another", "0.0.0.0:8081", []string{"codec.example.com"}, "evil.example", false},
+		{"allowed name with its port", "0.0.0.0:8081", []string{"proxy.internal:8443"}, "proxy.internal:8443", true},
+		{"allowed name, another port", "0.0.0.0:8081", []string{"proxy.internal:8443"}, "proxy.internal:8081", false},
+		{"allowed IPv6 address", "[::]:8081", []string{"[2001:db8::1]:8081"}, "[2001:DB8:0::1]:8081", true},
+		{"port with a leading zero", "127.0.0.1:8081", nil, "localhost:08081", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hosts, err := parseAllowedHosts(tt.allowed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, port, err := net.SplitHostPort(tt.listen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := strconv.Atoi(port)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hosts.addListener(tt.listen, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+			if got := hosts.allows(tt.host); got != tt.want {
+				t.Errorf("Host %q allowed: %v, want %v (allowed: %s)", tt.host, got, tt.want, hosts)
+			}
+		})
+	}
+}
+
+// TestCodecServerRefusesOtherHosts sends the requests a DNS rebinding page
+// would, its own name in Host, to a real server without a token: neither
+// the preflight nor the decode gets an answer, only a 421 that says how to
+// allow a name.
+func TestCodecServerRefusesOtherHosts(t *testing.T) {
+	c := newTestCodec(t)
+	addr := serveTestCodec(t, newCodecHandler(converter.NewPayloadCodecHTTPHandler(c), testUIOrigin, ""), codecServerLimits)
+	proxied := newCodecHandler(converter.NewPayloadCodecHTTPHandler(c), testUIOrigin, "")
+	hosts, err := parseAllowedHosts([]string{"codec.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxied.hosts = hosts
+	proxiedAddr := serveTestCodec(t, proxied, codecServerLimits)
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := c.Encode([]*commonpb.Payload{{Data: []byte(`"221B Baker Street"`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := payloadsJSON(t, sealed...)
+	tests := []struct {
+		name, addr, method, host string
+		wantStatus               int
+	}{
+		{"decode by address", addr, "POST", "", 200},
+		{"decode by localhost", addr, "POST", "localhost:" + port, 200},
+		{"decode by [::1]", addr, "POST", "[::1]:" + port, 200},
+		{"preflight by localhost", addr, "OPTIONS", "localhost:" + port, 204},
+		{"decode by a rebinding name", addr, "POST", "evil.example:" + port, 421},
+		{"preflight by a rebinding name", addr, "OPTIONS", "evil.example:" + port, 421},
+		{"decode on another port", addr, "POST", "localhost:1", 421},
+		{"decode behind a proxy", proxiedAddr, "POST", "codec.example.com", 200},
+		{"decode by a rebinding name, behind a proxy", proxiedAddr, "POST", "evil.example", 421},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := newCodecRequest(t, tt.method, "http://"+tt.addr+"/decode", testUIOrigin, "", body)
+			if tt.host != "" {
+				req.Host = tt.host
+			}
+			resp, answer := sendCodecRequest(t, req)
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.wantStatus, answer)
+			}
+			assertCORS(t, resp, tt.wantStatus != 421)
+			if tt.wantStatus == 421 && (bytes.Contains(answer, []byte("Baker")) || !bytes.Contains(answer, []byte("--allowed-hosts"))) {
+				t.Errorf("refusal %q: want no payload and the way to allow a name", answer)
+			}
+		})
+	}
+}
+
+// TestCodecServerWantsJSON: a POST of another content type, such as the
+// ones an HTML form sends cross-origin without a preflight, is refused
+// before anything is decrypted.
+func TestCodecServerWantsJSON(t *testing.T) {
+	c := newTestCodec(t)
+	base := startTestCodecServer(t, c, "")
+	sealed, err := c.Encode([]*commonpb.Payload{{Data: []byte(`"221B Baker Street"`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := payloadsJSON(t, sealed...)
+	tests := []struct {
+		contentType string
+		wantStatus  int
+	}{
+		{"application/json", 200},
+		{"application/json; charset=utf-8", 200},
+		{"Application/JSON", 200},
+		{"text/plain", 415},
+		{"text/plain; charset=utf-8", 415},
+		{"application/x-www-form-urlencoded", 415},
+		{"multipart/form-data; boundary=x", 415},
+		{"", 415},
+		{"application/jsonp", 415},
+	}
+	for _, tt := range tests {
+		t.Run(tt.contentType, func(t *testing.T) {
+			req := newCodecRequest(t, "POST", base+"/decode", "http://evil.example", "", body)
+			req.Header.Set("Content-Type", tt.contentType)
+			if tt.contentType == "" {
+				req.Header.Del("Content-Type")
+			}
+			resp, answer := sendCodecRequest(t, req)
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.wantStatus, answer)
+			}
+			if tt.wantStatus == 415 && (bytes.Contains(answer, []byte("Baker")) || !bytes.Contains(answer, []byte("application/json"))) {
+				t.Errorf("refusal %q: want no payload and the content type to send", answer)
+			}
+		})
+	}
+}
+
+// TestCodecServerBoundsSlowClients: a client that stalls sending its
+// headers or its body, or keeps an idle connection, has it closed, and a
+// request whose answer takes too long gets a 503; each within the limit
+// under test, the others far away.
+func TestCodecServerBoundsSlowClients(t *testing.T) {
+	const short, long = 300 * time.Millisecond, time.Minute
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(long):
+		}
+	})
+	tests := []struct {
+		name     string
+		limits   codecLimits
+		slow     bool
+		request  string // %s is the Host
+		wantText string // in what the server sends before it closes
+	}{
+		{"headers never end", codecLimits{readHeader: short, read: long, handler: long, write: long, idle: long}, false,
+			"POST /decode HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n", ""},
+		{"body never ends", codecLimits{readHeader: long, read: short, handler: long, write: long, idle: long}, false,
+			"POST /decode HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"payloads\": [", ""},
+		{"idle after an answer", codecLimits{readHeader: long, read: long, handler: long, write: long, idle: short}, false,
+			"OPTIONS /decode HTTP/1.1\r\nHost: %s\r\nOrigin: " + testUIOrigin + "\r\nAccess-Control-Request-Method: POST\r\n\r\n", "204 No Content"},
+		{"slow answer", codecLimits{readHeader: long, read: long, handler: short, write: long, idle: long}, true,
+			"POST /decode HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", "503 Service Unavailable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var codecHTTP http.Handler = converter.NewPayloadCodecHTTPHandler(newTestCodec(t))
+			if tt.slow {
+				codecHTTP = slow
+			}
+			addr := serveTestCodec(t, newCodecHandler(codecHTTP, testUIOrigin, ""), tt.limits)
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := fmt.Fprintf(conn, tt.request, addr); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			if err := conn.SetReadDeadline(start.Add(10 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(conn)
+			if err != nil {
+				t.Fatalf("the server still holds the connection after %s (%v), having sent %q", time.Since(start).Round(time.Millisecond), err, got)
+			}
+			if !strings.Contains(string(got), tt.wantText) {
+				t.Errorf("the server sent %q, want %q in it", got, tt.wantText)
+			}
+		})
+	}
+}
+
+// TestCodecServerLimits: the real server bounds every phase of a request,
+// and its handler's bound leaves time to send the 503.
+func TestCodecServerLimits(t *testing.T) {
+	l := codecServerLimits
+	for name, d := range map[string]time.Duration{"read header": l.readHeader, "read": l.read, "handler": l.handler, "write": l.write, "idle": l.idle} {
+		if d <= 0 {
+			t.Errorf("%s limit %s: want a bound", name, d)
+		}
+	}
+	if l.handler >= l.write {
+		t.Errorf("handler limit %s is not below the write limit %s: its 503 would not be sent", l.handler, l.write)
+	}
+	srv := newCodecServer(http.NotFoundHandler(), l)
+	if srv.ReadHeaderTimeout != l.readHeader || srv.ReadTimeout != l.read || srv.WriteTimeout != l.write || srv.IdleTimeout != l.idle {
+		t.Errorf("server timeouts %s %s %s %s, want %+v", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout, l)
 	}
 }

@@ -94,6 +94,9 @@ Without a subcommand, worker runs (same as "worker run").`,
 			if _, err := g.logger(); err != nil {
 				return err
 			}
+			if err := g.conn.Check(); err != nil {
+				return err
+			}
 			if err := checkDurationEnvs(AuditEveryEnv, StuckAfterEnv); err != nil {
 				return err
 			}

@@ -100,7 +100,8 @@ func secondsBuckets() sdkmetric.View {
 // metricsMux serves /metrics and /healthz and, with withPprof, the Go
 // profiler (go tool pprof http://ADDR/debug/pprof/profile?seconds=30): off
 // by default, since profiles show the program's internals to whoever can
-// reach the port.
+// reach the port. Even then it does not serve the command line
+// (/debug/pprof/cmdline): flags such as --orders-dsn may hold passwords.
 func metricsMux(reg *prometheus.Registry, withPprof bool) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -109,7 +110,10 @@ func metricsMux(reg *prometheus.Registry, withPprof bool) *http.ServeMux {
 	})
 	if withPprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		// Refused by name, with the reason: the index links to it.
+		mux.HandleFunc("GET /debug/pprof/cmdline", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "the command line is not served: it may hold secrets", http.StatusNotFound)
+		})
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +119,57 @@ func TestMetricsServer(t *testing.T) {
 	stopped = true
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Error("the metrics server still answers after stop")
+	}
+}
+
+// TestPprofHidesCommandLine: with --pprof, nothing on the metrics server
+// shows the worker's command line, which may hold a DSN's password: not
+// /debug/pprof/cmdline, whichever way it is asked for, nor any other page.
+func TestPprofHidesCommandLine(t *testing.T) {
+	const password, apiKey = "hunter2-dsn-password", "sk-fake-api-key"
+	args := os.Args
+	os.Args = append(slices.Clone(args), "--orders-dsn=postgres://orders:"+password+"@db.internal/orders", "--api-key", apiKey)
+	t.Cleanup(func() { os.Args = args })
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := startMetrics("127.0.0.1:0", true, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.stop(logger) })
+	base := "http://" + m.addr.String()
+	tests := []struct {
+		path       string
+		wantStatus int
+	}{
+		{"/debug/pprof/cmdline", http.StatusNotFound},
+		{"/debug/pprof/cmdline?debug=1", http.StatusNotFound},
+		{"/debug/pprof//cmdline", http.StatusNotFound},
+		{"/debug/pprof/", http.StatusOK},
+		{"/debug/pprof/goroutine?debug=2", http.StatusOK},
+		{"/debug/pprof/symbol", http.StatusOK},
+		{"/debug/vars", http.StatusNotFound},
+		{"/metrics", http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			resp, err := http.Get(base + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tt.wantStatus {
+				t.Errorf("status %d, want %d", resp.StatusCode, tt.wantStatus)
+			}
+			for _, secret := range []string{password, apiKey} {
+				if strings.Contains(string(body), secret) {
+					t.Errorf("the answer shows %q from the command line:\n%s", secret, body)
+				}
+			}
+		})
 	}
 }
 

@@ -7,7 +7,11 @@
 //
 //	TEMPORAL_ADDRESS               host:port of the frontend (default 127.0.0.1:7233)
 //	TEMPORAL_NAMESPACE             namespace (default "default")
-//	TEMPORAL_API_KEY               API key; turns TLS on
+//	TEMPORAL_API_KEY               API key; turns TLS on. The
+//	                               --api-key-file flag, a file holding
+//	                               the key, overrides it. There is no
+//	                               --api-key flag: a flag's value shows
+//	                               in the process list
 //	TEMPORAL_TLS                   "true" to use TLS with the system's roots
 //	TEMPORAL_TLS_CLIENT_CERT_PATH  mTLS client certificate
 //	TEMPORAL_TLS_CLIENT_KEY_PATH   mTLS client key
@@ -32,9 +36,12 @@ package connect
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -61,11 +68,27 @@ const (
 type Flags struct {
 	Address   string
 	Namespace string
-	APIKey    string
-	Profile   string
+	// APIKeyFile is the file holding the API key: unlike a flag's value,
+	// a file's content does not show in the process list.
+	APIKeyFile string
+	Profile    string
 	// CodecKeyFile is the file of the payload encryption keys.
 	CodecKeyFile string
+
+	apiKey refusedAPIKey
 }
+
+// refusedAPIKey is the --api-key flag that Temporal's CLI has, kept so
+// that giving it fails with the way to pass the key instead of "unknown
+// flag". It drops the value: the key is then held nowhere.
+type refusedAPIKey struct{ given bool }
+
+func (r *refusedAPIKey) Set(string) error { r.given = true; return nil }
+func (r *refusedAPIKey) String() string   { return "" }
+func (r *refusedAPIKey) Type() string     { return "string" }
+
+// errAPIKeyFlag answers --api-key.
+var errAPIKeyFlag = errors.New("--api-key puts the API key in the process list: set TEMPORAL_API_KEY, or write the key in a file only you can read and give --api-key-file FILE")
 
 // Register adds the connection flags to fs.
 func (f *Flags) Register(fs *pflag.FlagSet) {
@@ -73,15 +96,31 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 	// --address of its own, the shipping address.
 	fs.StringVar(&f.Address, "temporal-address", "", "Temporal frontend host:port (env TEMPORAL_ADDRESS; default "+DefaultAddress+")")
 	fs.StringVar(&f.Namespace, "namespace", "", "Temporal namespace (env TEMPORAL_NAMESPACE; default \"default\")")
-	fs.StringVar(&f.APIKey, "api-key", "", "API key for a secured Temporal, turns TLS on (env TEMPORAL_API_KEY)")
+	fs.StringVar(&f.APIKeyFile, "api-key-file", "",
+		"file holding the API key for a secured Temporal, turns TLS on; mode 600 (env TEMPORAL_API_KEY holds the key itself)")
+	fs.Var(&f.apiKey, "api-key", "refused: use TEMPORAL_API_KEY or --api-key-file")
+	_ = fs.MarkHidden("api-key") // cannot fail: the flag was just added
 	fs.StringVar(&f.Profile, "profile", "", "profile of the Temporal config file (env TEMPORAL_PROFILE)")
 	fs.StringVar(&f.CodecKeyFile, "codec-key-file", "",
 		"file of the keys that encrypt payloads in Temporal's history (env "+CodecKeyFileEnv+", or the keys themselves in "+CodecKeysEnv+")")
 }
 
+// Check refuses what the flags can tell is wrong before anything runs:
+// --api-key. Every command checks it, also those that never connect, so
+// that the key given on a command line is never silently accepted.
+func (f *Flags) Check() error {
+	if f.apiKey.given {
+		return errAPIKeyFlag
+	}
+	return nil
+}
+
 // Options returns the client options: profile, then environment, then
 // flags. logger receives the SDK's own logs.
 func (f *Flags) Options(logger *slog.Logger) (client.Options, error) {
+	if err := f.Check(); err != nil {
+		return client.Options{}, err
+	}
 	profile, err := envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{ConfigFileProfile: f.Profile})
 	if err != nil {
 		return client.Options{}, fmt.Errorf("load Temporal connection settings: %w", err)
@@ -92,8 +131,10 @@ func (f *Flags) Options(logger *slog.Logger) (client.Options, error) {
 	if f.Namespace != "" {
 		profile.Namespace = f.Namespace
 	}
-	if f.APIKey != "" {
-		profile.APIKey = f.APIKey
+	if f.APIKeyFile != "" {
+		if profile.APIKey, err = ReadSecretFile("--api-key-file", f.APIKeyFile); err != nil {
+			return client.Options{}, err
+		}
 	}
 	if profile.Address == "" {
 		profile.Address = DefaultAddress
@@ -113,6 +154,37 @@ func (f *Flags) Options(logger *slog.Logger) (client.Options, error) {
 		encryptPayloads(&opts, c)
 	}
 	return opts, nil
+}
+
+// ReadSecretFile reads the secret that the file path, given by flag (such
+// as --api-key-file), holds, trimmed of white space. Like ssh with a
+// private key, it refuses a file that other users may read or write, and
+// an empty one.
+func ReadSecretFile(flag, path string) (string, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", flag, err)
+	}
+	defer file.Close()
+	info, err := file.Stat()
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", flag, err)
+	}
+	if info.IsDir() {
+		return "", fmt.Errorf("%s %s is a directory: give the file that holds the secret", flag, path)
+	}
+	if perm := info.Mode().Perm(); perm&0o007 != 0 && runtime.GOOS != "windows" {
+		return "", fmt.Errorf("%s %s is open to other users (mode %04o): run chmod 600 %s", flag, path, perm, path)
+	}
+	b, err := io.ReadAll(file)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", flag, err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if secret == "" {
+		return "", fmt.Errorf("%s %s is empty: write the secret in it, or drop the flag", flag, path)
+	}
+	return secret, nil
 }
 
 // Codec returns the payload codec of the configured key ring: from the

@@ -91,7 +91,7 @@ client_cert_path = %q
 		{"API key by TEMPORAL_PROFILE", map[string]string{"TEMPORAL_PROFILE": "cloud"}, nil, "eu-west-1.aws.api.temporal.io:7233", false, true, ""},
 		{"mTLS from the environment only", map[string]string{"TEMPORAL_PROFILE": "", "TEMPORAL_ADDRESS": "temporal.example.com:7233",
 			"TEMPORAL_TLS_CLIENT_CERT_PATH": cert, "TEMPORAL_TLS_CLIENT_KEY_PATH": key}, nil, "temporal.example.com:7233", true, false, ""},
-		{"API key flag", nil, []string{"--temporal-address", "temporal.example.com:7233", "--api-key", "flag-key"}, "temporal.example.com:7233", false, true, ""},
+		{"API key flag is refused", nil, []string{"--temporal-address", "temporal.example.com:7233", "--api-key", "flag-key"}, "", false, false, "set TEMPORAL_API_KEY, or write the key in a file only you can read and give --api-key-file FILE"},
 		{"certificate without its key", nil, []string{"--profile", "broken"}, "", false, false, "other must be present too"},
 	}
 	for _, tt := range tests {
