@@ -60,6 +60,9 @@ test: $(TEMPORAL) vet workflowcheck compose-test
 # starts it, one worker, then the baseline and the saga in alternating rounds
 # at each concurrency. BENCH_FLAGS passes more, e.g. BENCH_FLAGS='-rounds 4'
 # or BENCH_FLAGS='-worker-args "--workflow-pollers 16"' to try a tuning;
+# -variant 'name=worker flags', repeated, compares worker configurations
+# round by round on the same dev server, e.g. BENCH_FLAGS="-variant
+# 'fixed=--pollers fixed' -variant 'autoscaling=--pollers autoscaling'";
 # BENCH_FLAGS=-profile adds where the dev server's CPU goes, sampled with
 # perf (Debian: apt-get install linux-perf), as bench/results.md has it.
 BENCH_FLAGS ?=

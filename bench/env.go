@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -34,6 +36,9 @@ type env struct {
 	server  *proc
 	worker  *proc
 	base    []string // environment of the worker and starter
+
+	workerArgs []string // the running worker's flags after `run --benchmark-baseline`
+	starts     int      // workers started so far, which names their logs
 }
 
 func startEnv(ctx context.Context, o options) (*env, error) {
@@ -89,21 +94,62 @@ func (e *env) startServer(ctx context.Context, extra []string) error {
 	})
 }
 
+// startWorker stocks the product the load buys, then starts the worker
+// with extra flags and waits until it polls.
 func (e *env) startWorker(ctx context.Context, extra []string) error {
 	e.base = []string{"TEMPORAL_ADDRESS=" + e.address, "ORDERSAGA_DATA_DIR=" + filepath.Join(e.dir, "data"), "ORDERSAGA_LOG_LEVEL=warn"}
 	if out, err := e.command(ctx, workerBin, "stock", "set", benchSKU, strconv.Itoa(benchStock)).CombinedOutput(); err != nil {
 		return fmt.Errorf("stock %s: %v: %s", benchSKU, err, out)
 	}
+	return e.launchWorker(ctx, "worker", extra)
+}
+
+// useWorker makes the running worker one started with args, for the
+// contender named name: it restarts the worker if its flags differ, or
+// always if fresh. The stores stay: only the process changes.
+func (e *env) useWorker(ctx context.Context, name string, args []string, fresh bool) error {
+	if !fresh && slices.Equal(e.workerArgs, args) && !e.worker.exited() {
+		return nil
+	}
+	e.worker.stop()
+	fmt.Printf("worker for %s: `%s`\n", name, strings.Join(append([]string{"worker", "run", "--benchmark-baseline"}, args...), " "))
+	logName := fmt.Sprintf("worker-%d-%s", e.starts+1, name)
+	if err := e.launchWorker(ctx, logName, args); err != nil {
+		return fmt.Errorf("%s's worker (flags %q): %w%s", name, strings.Join(args, " "), err, lastLogLine(filepath.Join(e.dir, logName+".log")))
+	}
+	return nil
+}
+
+// launchWorker starts `worker run --benchmark-baseline` with extra flags,
+// its output in name.log, and waits until it polls.
+func (e *env) launchWorker(ctx context.Context, name string, extra []string) error {
 	args := append([]string{"run", "--benchmark-baseline"}, extra...)
 	var err error
-	if e.worker, err = start(e.dir, "worker", e.base, workerBin, args...); err != nil {
+	if e.worker, err = start(e.dir, name, e.base, workerBin, args...); err != nil {
 		return err
 	}
-	// The worker is up once it has answered a baseline workflow.
+	e.starts++
+	e.workerArgs = slices.Clone(extra)
+	// The worker is up once it has answered a baseline workflow; it starts
+	// the baseline's task queue after every service's.
 	return waitFor(ctx, "the worker ran a baseline workflow", e.worker, time.Minute, func(ctx context.Context) error {
 		_, err := e.load(ctx, "baseline", 1, 1)
 		return err
 	})
+}
+
+// lastLogLine is the last line a process wrote to its log, such as the
+// worker's refusal of a flag, to end an error with; empty if none.
+func lastLogLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if last := strings.TrimSpace(lines[len(lines)-1]); last != "" {
+		return ": " + last
+	}
+	return ""
 }
 
 func (e *env) command(ctx context.Context, name string, args ...string) *exec.Cmd {
@@ -142,6 +188,14 @@ type loadReport struct {
 type auditResult struct {
 	OK         bool     `json:"ok"`
 	Violations []string `json:"violations"`
+}
+
+// loadAs runs a round of ct: `starter load` of its workflow, the result
+// named after it.
+func (e *env) loadAs(ctx context.Context, ct contender, n, c int) (result, error) {
+	r, err := e.load(ctx, ct.workflow, n, c)
+	r.name = ct.name
+	return r, err
 }
 
 // load runs `starter load` for n workflows at concurrency c (orders that

@@ -8,6 +8,13 @@
 // --profile it also samples the dev server's stacks with perf during every
 // round and says where the server's CPU went per workflow.
 //
+// With --variant 'name=worker flags' (repeatable) it compares worker
+// configurations: each variant is the saga on a worker started with those
+// flags, the rounds rotate the baseline and every variant on the same dev
+// server, restarting the worker with the round's flags, and the results
+// compare each variant with the baseline and with the first variant
+// (bench/variants.go).
+//
 // With --open N it instead holds N orders open at once in their cancel
 // window on the one worker, lets them all complete, and reports the
 // worker's peak RSS.
@@ -41,6 +48,7 @@ type options struct {
 	warmup        int
 	out           string
 	workerArgs    []string
+	variants      []variant // as given; none runs the saga on the -worker-args worker alone
 	serverArgs    []string
 	keep          bool
 	profile       bool
@@ -74,12 +82,14 @@ func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	conc := fs.String("concurrency", "10,50,100", "concurrencies to measure, comma-separated")
-	fs.IntVar(&o.rounds, "rounds", 3, "rounds of each workflow at each concurrency (alternating baseline and saga)")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds of each workflow at each concurrency (alternating baseline and saga; rotating the baseline and the variants)")
 	fs.IntVar(&o.minOrders, "min-orders", 200, "at least this many workflows per round")
 	fs.IntVar(&o.ordersPerSlot, "orders-per-slot", 8, "workflows per round per unit of concurrency (a round runs max(min-orders, this × concurrency))")
 	fs.IntVar(&o.warmup, "warmup", 100, "workflows of each kind run first and not counted")
 	fs.StringVar(&o.out, "out", "bench/results.md", "Markdown file for the results")
 	workerArgs := fs.String("worker-args", "", "extra flags for `worker run`, space-separated (to try a tuning)")
+	fs.Var((*variantFlags)(&o.variants), "variant", "a variant `name=flags`: the saga on a worker started with these flags on top of -worker-args, "+
+		"such as 'autoscaling=--pollers autoscaling'; repeat it to compare several, the first being the reference")
 	serverArgs := fs.String("server-args", "", "extra flags for `temporal server start-dev`, space-separated")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (server database, stores, logs)")
 	fs.BoolVar(&o.profile, "profile", false, "sample the dev server's stacks with perf during the rounds and add where its CPU goes to the results")
@@ -117,6 +127,8 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("give --open or --audit, not both")
 	case o.audit > 0 && (o.auditReal < 1 || o.auditRuns < 1):
 		return o, fmt.Errorf("--audit needs at least 1 real order (--audit-real) and 1 run (--audit-runs)")
+	case len(o.variants) > 0 && (o.open > 0 || o.audit > 0):
+		return o, fmt.Errorf("--variant compares the rounds: leave it out with --open or --audit")
 	}
 	o.workerArgs = strings.Fields(*workerArgs)
 	o.serverArgs = strings.Fields(*serverArgs)
@@ -165,28 +177,33 @@ func run(ctx context.Context, o options) error {
 // runConcurrency measures one concurrency on a fresh dev server and worker
 // (the dev server slows down as its database grows, so each concurrency
 // starts from an empty one): a warm-up of each workflow, then the rounds,
-// alternating which workflow goes first.
-func runConcurrency(ctx context.Context, o options, c int) ([]result, error) {
+// alternating which workflow goes first. With variants, the warm-up and
+// the rounds take the baseline and every variant in turn, and the worker
+// is started afresh with its flags before every round, so that no round
+// inherits a warm worker from the one before it.
+func runConcurrency(ctx context.Context, o options, c int) (runs []result, err error) {
 	env, err := startEnv(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	defer env.close(o.keep)
-	for _, wf := range []string{"baseline", "saga"} {
-		fmt.Printf("warm-up: %d %s at concurrency %d\n", o.warmup, wf, min(c, 10))
-		if _, err := env.load(ctx, wf, o.warmup, min(c, 10)); err != nil {
+	defer func() { env.close(o.keep || err != nil) }() // an error names a log in env.dir
+	cs := contenders(o.runVariants())
+	for _, ct := range cs {
+		if err := env.useWorker(ctx, ct.name, ct.workerArgs(o.workerArgs), false); err != nil {
+			return nil, err
+		}
+		fmt.Printf("warm-up: %d %s at concurrency %d\n", o.warmup, ct.name, min(c, 10))
+		if _, err := env.load(ctx, ct.workflow, o.warmup, min(c, 10)); err != nil {
 			return nil, fmt.Errorf("warm-up: %w", err)
 		}
 	}
 	n := max(o.minOrders, o.ordersPerSlot*c)
-	var runs []result
 	for round := range o.rounds {
-		order := []string{"baseline", "saga"}
-		if round%2 == 1 {
-			order = []string{"saga", "baseline"}
-		}
-		for _, wf := range order {
-			r, err := measureRound(ctx, env, o.profile, wf, n, c)
+		for _, ct := range roundOrder(cs, round) {
+			if err := env.useWorker(ctx, ct.name, ct.workerArgs(o.workerArgs), len(o.variants) > 0); err != nil {
+				return nil, err
+			}
+			r, err := measureRound(ctx, env, o.profile, ct, n, c)
 			if err != nil {
 				return nil, err
 			}
@@ -198,17 +215,26 @@ func runConcurrency(ctx context.Context, o options, c int) ([]result, error) {
 	return runs, nil
 }
 
-// measureRound runs one round, with the dev server's stacks sampled if
-// profile is set.
-func measureRound(ctx context.Context, env *env, profile bool, workflow string, n, c int) (result, error) {
-	if !profile {
-		return env.load(ctx, workflow, n, c)
+// runVariants are the variants the rounds run: those given, or the saga
+// on the -worker-args worker.
+func (o options) runVariants() []variant {
+	if len(o.variants) == 0 {
+		return []variant{defaultVariant}
 	}
-	prof, err := startProfile(env.dir, env.server.pid(), fmt.Sprintf("%s-c%d", workflow, c))
+	return o.variants
+}
+
+// measureRound runs one round of ct, with the dev server's stacks sampled
+// if profile is set.
+func measureRound(ctx context.Context, env *env, profile bool, ct contender, n, c int) (result, error) {
+	if !profile {
+		return env.loadAs(ctx, ct, n, c)
+	}
+	prof, err := startProfile(env.dir, env.server.pid(), fmt.Sprintf("%s-c%d", ct.name, c))
 	if err != nil {
 		return result{}, err
 	}
-	r, err := env.load(ctx, workflow, n, c)
+	r, err := env.loadAs(ctx, ct, n, c)
 	work, profErr := prof.stop(ctx, n)
 	if err != nil {
 		return r, err

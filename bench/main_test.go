@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -130,7 +132,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestServerWorkTable(t *testing.T) {
-	if got := serverWorkTable([]result{{workflow: "saga", concurrency: 10}}, []int{10}); got != "" {
+	if got := serverWorkTable([]result{{workflow: "saga", concurrency: 10}}, []int{10}, []string{"saga"}); got != "" {
 		t.Errorf("no profiled round: got %q, want no table", got)
 	}
 	vis := serverWork[0].name
@@ -139,14 +141,245 @@ func TestServerWorkTable(t *testing.T) {
 		{workflow: "saga", concurrency: 10, serverWork: map[string]float64{vis: 7, otherWork: 10}},
 		{workflow: "saga", concurrency: 10, serverWork: map[string]float64{vis: 9, otherWork: 12}},
 	}
-	got := serverWorkTable(runs, []int{10})
+	got := serverWorkTable(runs, []int{10}, []string{"saga"})
 	for _, want := range []string{
+		"| work | c=10 baseline | c=10 saga | c=10 saga − baseline |",
 		"| " + vis + " | 4.0 | 8.0 | +4.0 |",
 		"| other | 10.0 | 11.0 | +1.0 |",
 		"| **total** | **14.0** | **19.0** | **+5.0** |",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("table lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestParseVariants(t *testing.T) {
+	o, err := parseFlags(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.variants) != 0 || !slices.Equal(names(o.runVariants()), []string{"saga"}) || o.runVariants()[0].flags != nil {
+		t.Errorf("no -variant: variants %v, run %v; want none given and the saga alone", o.variants, o.runVariants())
+	}
+
+	o, err = parseFlags([]string{"-worker-args", "--workflow-pollers 16",
+		"-variant", "fixed=--pollers fixed", "-variant", " auto = --pollers  autoscaling --sqlite-synchronous normal", "-variant", "plain="})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []variant{
+		{"fixed", []string{"--pollers", "fixed"}},
+		{"auto", []string{"--pollers", "autoscaling", "--sqlite-synchronous", "normal"}},
+		{"plain", nil},
+	}
+	if !slices.EqualFunc(o.variants, want, func(a, b variant) bool { return a.name == b.name && slices.Equal(a.flags, b.flags) }) {
+		t.Errorf("variants = %+v, want %+v", o.variants, want)
+	}
+	if !slices.Equal(o.runVariants()[0].flags, want[0].flags) {
+		t.Errorf("given variants must be the ones run: %+v", o.runVariants())
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-variant", "fixed"}, `invalid value "fixed" for flag -variant: give name=worker flags, such as -variant 'autoscaling=--pollers autoscaling'`},
+		{[]string{"-variant", "=--pollers fixed"}, `invalid value "=--pollers fixed" for flag -variant: give name=worker flags, such as -variant 'autoscaling=--pollers autoscaling'`},
+		{[]string{"-variant", "two words=--pollers fixed"}, `invalid value "two words=--pollers fixed" for flag -variant: name "two words": use only letters, digits, '.', '_' and '-'`},
+		{[]string{"-variant", "baseline=--pollers fixed"}, `invalid value "baseline=--pollers fixed" for flag -variant: name "baseline" is the baseline workflow's: choose another`},
+		{[]string{"-variant", "a=--pollers fixed", "-variant", "a=--pollers autoscaling"}, `invalid value "a=--pollers autoscaling" for flag -variant: "a" is given twice: give each variant its own name`},
+		{[]string{"-variant", "a=", "-open", "10"}, "--variant compares the rounds: leave it out with --open or --audit"},
+		{[]string{"-variant", "a=", "-audit", "10"}, "--variant compares the rounds: leave it out with --open or --audit"},
+	} {
+		_, err := parseFlags(tc.args)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("parseFlags(%q) = %v, want %q", tc.args, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("parseFlags(%q): error of more than one line: %q", tc.args, err)
+		}
+	}
+}
+
+func TestRoundOrder(t *testing.T) {
+	order := func(cs []contender, round int) string {
+		var out []string
+		for _, c := range roundOrder(cs, round) {
+			out = append(out, c.name)
+		}
+		return strings.Join(out, " ")
+	}
+	// Without -variant the rounds alternate as they always have.
+	two := contenders([]variant{defaultVariant})
+	for round, want := range []string{"baseline saga", "saga baseline", "baseline saga", "saga baseline"} {
+		if got := order(two, round); got != want {
+			t.Errorf("round %d: %q, want %q", round+1, got, want)
+		}
+	}
+	// With variants every contender takes every place once in len(cs)
+	// rounds.
+	three := contenders([]variant{{"fixed", []string{"--pollers", "fixed"}}, {"auto", []string{"--pollers", "autoscaling"}}})
+	for round, want := range []string{"baseline fixed auto", "fixed auto baseline", "auto baseline fixed", "baseline fixed auto"} {
+		if got := order(three, round); got != want {
+			t.Errorf("round %d: %q, want %q", round+1, got, want)
+		}
+	}
+	for _, tc := range []struct {
+		c        contender
+		workflow string
+		args     []string
+	}{
+		{three[0], "baseline", []string{"--workflow-pollers", "16"}},
+		{three[1], "saga", []string{"--workflow-pollers", "16", "--pollers", "fixed"}},
+		{three[2], "saga", []string{"--workflow-pollers", "16", "--pollers", "autoscaling"}},
+	} {
+		common := []string{"--workflow-pollers", "16"}
+		if got := tc.c.workerArgs(common); tc.c.workflow != tc.workflow || !slices.Equal(got, tc.args) {
+			t.Errorf("%s: workflow %s, worker args %q; want %s, %q", tc.c.name, tc.c.workflow, got, tc.workflow, tc.args)
+		}
+		if !slices.Equal(common, []string{"--workflow-pollers", "16"}) {
+			t.Errorf("%s: workerArgs changed -worker-args to %q", tc.c.name, common)
+		}
+	}
+}
+
+// fakeRound is a round's result with the figures the tables read.
+func fakeRound(name string, c, round int, perSecond, p50, p99, serverCPU, workerCPU float64) result {
+	r := result{workflow: "saga", name: name, concurrency: c, round: round, serverCPU: serverCPU, workerCPU: workerCPU}
+	if name == baselineName {
+		r.workflow = "baseline"
+	} else {
+		r.report.Audit = &auditResult{OK: true}
+	}
+	r.report.PerSecond, r.report.Latency.P50, r.report.Latency.P99 = perSecond, p50, p99
+	r.report.Total = 200
+	return r
+}
+
+// variantRuns are two rounds at concurrency 10 of the baseline and of two
+// variants, fixed and auto; the tables take their means.
+func variantRuns() []result {
+	return []result{
+		fakeRound("baseline", 10, 1, 30, 300, 500, 1.5, 0.20), fakeRound("fixed", 10, 1, 20, 400, 700, 1.4, 0.30), fakeRound("auto", 10, 1, 24, 380, 600, 1.4, 0.36),
+		fakeRound("fixed", 10, 2, 16, 500, 900, 1.4, 0.30), fakeRound("auto", 10, 2, 26, 420, 660, 1.6, 0.24), fakeRound("baseline", 10, 2, 30, 340, 540, 1.5, 0.20),
+	}
+}
+
+func TestRatioTable(t *testing.T) {
+	got := ratioTable(variantRuns(), []int{10}, "baseline", "auto")
+	for _, want := range []string{
+		"| concurrency | baseline /s | auto /s | throughput auto/baseline | baseline p50 ms | auto p50 ms | p50 auto/baseline | baseline p99 ms | auto p99 ms | p99 auto/baseline | server CPU (baseline, auto) | worker CPU (baseline, auto) |",
+		// auto: 25/s, p50 400, p99 630, CPU 1.5 and 0.30; baseline 30/s, p50 320, p99 520.
+		"| 10 | 30.0 | 25.0 | **0.83** | 320 | 400 | **1.25** | 520 | 630 | **1.21** | 1.50, 1.50 | 0.20, 0.30 |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table lacks\n%s\n%s", want, got)
+		}
+	}
+	// Without variants the saga's table keeps the header it always had.
+	if h := ratioTable(nil, []int{10}, baselineName, defaultVariant.name); !strings.HasPrefix(h,
+		"| concurrency | baseline /s | saga /s | throughput saga/baseline | baseline p50 ms | saga p50 ms | p50 saga/baseline | baseline p99 ms | saga p99 ms | p99 saga/baseline | server CPU (baseline, saga) | worker CPU (baseline, saga) |\n") {
+		t.Errorf("the saga's header changed:\n%s", h)
+	}
+}
+
+func TestAgainstFirstTable(t *testing.T) {
+	got := againstFirstTable(variantRuns(), []int{10}, []string{"fixed", "auto"})
+	for _, want := range []string{
+		"| concurrency | variant | saga /s | throughput /fixed | p50 ms | p50 /fixed | p99 ms | p99 /fixed | server CPU | worker CPU | server CPU ms/order | worker CPU ms/order |",
+		// fixed: 18/s, p50 450, p99 800, CPU 1.4 and 0.3 (77.8 and 16.7 ms an order).
+		"| 10 | fixed | 18.0 | **1.00** | 450 | **1.00** | 800 | **1.00** | 1.40 | 0.30 | 77.8 | 16.7 |",
+		// auto: 25/s, p50 400, p99 630, CPU 1.5 and 0.3 (60.0 and 12.0 ms an order).
+		"| 10 | auto | 25.0 | **1.39** | 400 | **0.89** | 630 | **0.79** | 1.50 | 0.30 | 60.0 | 12.0 |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table lacks\n%s\n%s", want, got)
+		}
+	}
+}
+
+func TestTargetsPerVariant(t *testing.T) {
+	got := targets(variantRuns(), options{concurrencies: []int{10}, variants: []variant{{"fixed", nil}, {"auto", nil}}})
+	for _, want := range []string{
+		"- fixed p50 latency at most 1.2 of the baseline's at concurrency 10: 1.41, NOT met",
+		"- auto p50 latency at most 1.2 of the baseline's at concurrency 10: 1.25, NOT met",
+		"0 runs with problems, met",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("targets lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "concurrency 50") {
+		t.Errorf("a target at a concurrency not run:\n%s", got)
+	}
+}
+
+// TestWriteResultsWithVariants: the file says each variant's flags, has
+// a table per variant against the baseline and one against the first
+// variant, and lists every round under its variant's name.
+func TestWriteResultsWithVariants(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "results.md")
+	o := options{concurrencies: []int{10}, rounds: 2, minOrders: 200, ordersPerSlot: 8, warmup: 100,
+		workerArgs: []string{"--workflow-cache-size", "500"},
+		variants:   []variant{{"fixed", []string{"--pollers", "fixed"}}, {"auto", []string{"--pollers", "autoscaling", "--sqlite-synchronous", "normal"}}}}
+	if err := writeResults(path, o, variantRuns()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(b)
+	for _, want := range []string{
+		"Worker flags: `--workflow-cache-size 500`.",
+		"- **fixed**: `--pollers fixed`\n",
+		"- **auto**: `--pollers autoscaling --sqlite-synchronous normal`\n",
+		"the order rotating by one place every round",
+		"## fixed against the baseline\n\n| concurrency | baseline /s | fixed /s |",
+		"## auto against the baseline\n\n| concurrency | baseline /s | auto /s |",
+		"## Each variant against fixed\n\n| concurrency | variant |",
+		"| 10 | auto | 25.0 | **1.39** |",
+		"c=10  round 1 auto      200 in",
+		"c=10  round 2 baseline  200 in",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("results lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "saga /s |") && !strings.Contains(got, "| variant | saga /s |") {
+		t.Errorf("a saga table without a -variant named saga:\n%s", got)
+	}
+}
+
+// TestWriteResultsWithoutVariants: no -variant writes the one table of the
+// saga against the baseline, with no variant sections.
+func TestWriteResultsWithoutVariants(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "results.md")
+	runs := []result{fakeRound("baseline", 10, 1, 30, 300, 500, 1.5, 0.2), fakeRound("saga", 10, 1, 27, 330, 560, 1.4, 0.3)}
+	runs[0].name, runs[1].name = "", "" // as the rounds of open and audit leave them: the workflow names them
+	o := options{concurrencies: []int{10}, rounds: 1, minOrders: 200, ordersPerSlot: 8, warmup: 100}
+	if err := writeResults(path, o, runs); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(b)
+	for _, want := range []string{
+		"then 1 rounds of each, alternating which goes first;",
+		"| 10 | 30.0 | 27.0 | **0.90** | 300 | 330 | **1.10** |",
+		"- saga p50 latency at most 1.2 of the baseline's at concurrency 10: 1.10, met",
+		"c=10  round 1 saga      200 in",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("results lack %q:\n%s", want, got)
+		}
+	}
+	for _, unwanted := range []string{"Variants:", "## saga against the baseline", "Each variant against"} {
+		if strings.Contains(got, unwanted) {
+			t.Errorf("results without variants have %q:\n%s", unwanted, got)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 // result is one `starter load` run and the CPU it cost.
 type result struct {
 	workflow    string
+	name        string // the contender: the baseline or a variant; the workflow's if empty
 	concurrency int
 	round       int
 	report      loadReport
@@ -26,9 +27,17 @@ type result struct {
 	serverWork map[string]float64
 }
 
+// label names the round's contender: "baseline" or a variant's name.
+func (r result) label() string {
+	if r.name != "" {
+		return r.name
+	}
+	return r.workflow
+}
+
 func (r result) line() string {
 	return fmt.Sprintf("c=%-3d round %d %-8s %4d in %5.1fs: %6.1f/s p50 %6.0fms p99 %6.0fms  cpu server %.2f worker %.2f starter %.2f",
-		r.concurrency, r.round, r.workflow, r.report.Total, r.report.Seconds, r.report.PerSecond,
+		r.concurrency, r.round, r.label(), r.report.Total, r.report.Seconds, r.report.PerSecond,
 		r.report.Latency.P50, r.report.Latency.P99, r.serverCPU, r.workerCPU, r.starterCPU)
 }
 
@@ -36,7 +45,7 @@ func (r result) line() string {
 // than asked, a failed audit, a starter that failed.
 func (r result) problems() []string {
 	var out []string
-	where := fmt.Sprintf("%s c=%d round %d", r.workflow, r.concurrency, r.round)
+	where := fmt.Sprintf("%s c=%d round %d", r.label(), r.concurrency, r.round)
 	if n := len(r.report.Mismatches); n > 0 {
 		out = append(out, fmt.Sprintf("%s: %d ended otherwise than asked", where, n))
 	}
@@ -52,16 +61,16 @@ func (r result) problems() []string {
 	return out
 }
 
-// summary is the mean of the rounds of one workflow at one concurrency.
+// summary is the mean of the rounds of one contender at one concurrency.
 type summary struct {
 	perSecond, p50, p99, serverCPU, workerCPU float64
 }
 
-func summarize(runs []result, workflow string, c int) summary {
+func summarize(runs []result, name string, c int) summary {
 	var s summary
 	n := 0
 	for _, r := range runs {
-		if r.workflow != workflow || r.concurrency != c {
+		if r.label() != name || r.concurrency != c {
 			continue
 		}
 		n++
@@ -78,31 +87,33 @@ func summarize(runs []result, workflow string, c int) summary {
 	return s
 }
 
-// writeResults writes the machine, the summary table with the ratios, the
+// writeResults writes the machine, the summary tables with the ratios, the
 // targets, and every round.
 func writeResults(path string, o options, runs []result) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmark: the order saga against the baseline\n\n")
 	fmt.Fprintf(&b, "Written by `make bench` on %s. %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine())
-	fmt.Fprintf(&b, "Each concurrency runs on a fresh dev server and worker: a warm-up of %[3]d of each workflow, then "+
-		"%[4]d rounds of each, alternating which goes first; a round is one `starter load` of max(%[1]d, %[2]d × concurrency) workflows. The saga runs orders that ship at once "+
-		"(`--mix success=100`: reserve, charge, ship, no cancel window) on SQLite stores; the baseline is three no-op activities. "+
-		"Figures are the means of the rounds; CPU is in cores (1.00 = one core busy) over the round's wall time.\n\n",
-		o.minOrders, o.ordersPerSlot, o.warmup, o.rounds)
+	b.WriteString(method(o))
 	if len(o.workerArgs) > 0 || len(o.serverArgs) > 0 {
 		fmt.Fprintf(&b, "Worker flags: `%s`. Extra dev server flags: `%s`.\n\n", strings.Join(o.workerArgs, " "), strings.Join(o.serverArgs, " "))
 	}
-	b.WriteString("| concurrency | baseline /s | saga /s | throughput saga/baseline | baseline p50 ms | saga p50 ms | p50 saga/baseline | baseline p99 ms | saga p99 ms | p99 saga/baseline | server CPU (baseline, saga) | worker CPU (baseline, saga) |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
-	for _, c := range o.concurrencies {
-		base, saga := summarize(runs, "baseline", c), summarize(runs, "saga", c)
-		fmt.Fprintf(&b, "| %d | %.1f | %.1f | **%.2f** | %.0f | %.0f | **%.2f** | %.0f | %.0f | **%.2f** | %.2f, %.2f | %.2f, %.2f |\n",
-			c, base.perSecond, saga.perSecond, ratio(saga.perSecond, base.perSecond),
-			base.p50, saga.p50, ratio(saga.p50, base.p50), base.p99, saga.p99, ratio(saga.p99, base.p99),
-			base.serverCPU, saga.serverCPU, base.workerCPU, saga.workerCPU)
+	variants := o.runVariants()
+	if len(o.variants) == 0 {
+		b.WriteString(ratioTable(runs, o.concurrencies, baselineName, defaultVariant.name))
+	} else {
+		b.WriteString(variantList(o))
+		for _, v := range variants {
+			fmt.Fprintf(&b, "## %s against the baseline\n\n", v.name)
+			b.WriteString(ratioTable(runs, o.concurrencies, baselineName, v.name))
+			b.WriteString("\n")
+		}
+	}
+	if len(variants) > 1 {
+		fmt.Fprintf(&b, "## Each variant against %s\n\n", variants[0].name)
+		b.WriteString(againstFirstTable(runs, o.concurrencies, names(variants)))
 	}
 	b.WriteString("\n" + targets(runs, o) + "\n")
-	b.WriteString(serverWorkTable(runs, o.concurrencies))
+	b.WriteString(serverWorkTable(runs, o.concurrencies, names(variants)))
 	b.WriteString("## Every round\n\n```\n")
 	for _, r := range runs {
 		b.WriteString(r.line() + "\n")
@@ -111,14 +122,45 @@ func writeResults(path string, o options, runs []result) error {
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
+// method says how the rounds ran.
+func method(o options) string {
+	rest := fmt.Sprintf("a round is one `starter load` of max(%d, %d × concurrency) workflows. The saga runs orders that ship at once "+
+		"(`--mix success=100`: reserve, charge, ship, no cancel window) on SQLite stores; the baseline is three no-op activities. "+
+		"Figures are the means of the rounds; CPU is in cores (1.00 = one core busy) over the round's wall time.\n\n", o.minOrders, o.ordersPerSlot)
+	if len(o.variants) == 0 {
+		return fmt.Sprintf("Each concurrency runs on a fresh dev server and worker: a warm-up of %d of each workflow, then "+
+			"%d rounds of each, alternating which goes first; ", o.warmup, o.rounds) + rest
+	}
+	return fmt.Sprintf("Each concurrency runs on a fresh dev server and stores: a warm-up of %d of the baseline and of each variant, then "+
+		"%d rounds of each, the order rotating by one place every round; before every round the worker is stopped and started afresh with "+
+		"that round's flags, on the same dev server and stores, and runs once it has answered a baseline workflow; ", o.warmup, o.rounds) + rest
+}
+
+// variantList says which flags each variant's worker had.
+func variantList(o options) string {
+	var b strings.Builder
+	b.WriteString("Variants: each is the saga on a worker started as `worker run --benchmark-baseline`, with `-worker-args` and then its own flags; " +
+		"the baseline's worker has `-worker-args` alone.\n\n")
+	for _, v := range o.variants {
+		flags := "no flags of its own"
+		if len(v.flags) > 0 {
+			flags = "`" + strings.Join(v.flags, " ") + "`"
+		}
+		fmt.Fprintf(&b, "- **%s**: %s\n", v.name, flags)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
 // serverWorkTable says where the dev server's CPU went, per workflow, by
-// kind of work: the mean of the profiled rounds of each workflow at each
-// concurrency, and the saga's extra. Empty if no round was profiled.
-func serverWorkTable(runs []result, concurrencies []int) string {
-	mean := func(workflow string, c int, kind string) float64 {
+// kind of work: the mean of the profiled rounds of the baseline and of
+// each variant at each concurrency, and each variant's extra. Empty if no
+// round was profiled.
+func serverWorkTable(runs []result, concurrencies []int, variants []string) string {
+	mean := func(name string, c int, kind string) float64 {
 		sum, n := 0.0, 0
 		for _, r := range runs {
-			if r.workflow == workflow && r.concurrency == c && r.serverWork != nil {
+			if r.label() == name && r.concurrency == c && r.serverWork != nil {
 				sum += r.serverWork[kind]
 				n++
 			}
@@ -135,27 +177,41 @@ func serverWorkTable(runs []result, concurrencies []int) string {
 		"a sample counts for the first kind of work, in this order, that its stack shows (bench/profile.go), so a request claims the database calls made under it.\n\n", profileHz)
 	b.WriteString("| work |")
 	for _, c := range concurrencies {
-		fmt.Fprintf(&b, " c=%d baseline | c=%d saga | c=%d saga − baseline |", c, c, c)
+		fmt.Fprintf(&b, " c=%d %s |", c, baselineName)
+		for _, v := range variants {
+			fmt.Fprintf(&b, " c=%d %s | c=%d %s − %s |", c, v, c, v, baselineName)
+		}
 	}
-	b.WriteString("\n|---|" + strings.Repeat("---|---|---|", len(concurrencies)) + "\n")
+	b.WriteString("\n|---|" + strings.Repeat("---|"+strings.Repeat("---|---|", len(variants)), len(concurrencies)) + "\n")
 	kinds := []string{}
 	for _, w := range serverWork {
 		kinds = append(kinds, w.name)
 	}
-	totals := make([][2]float64, len(concurrencies))
+	// totals[i][0] is the baseline's at concurrencies[i], then each variant's.
+	totals := make([][]float64, len(concurrencies))
+	for i := range totals {
+		totals[i] = make([]float64, 1+len(variants))
+	}
 	for _, kind := range append(kinds, otherWork) {
 		fmt.Fprintf(&b, "| %s |", kind)
 		for i, c := range concurrencies {
-			base, saga := mean("baseline", c, kind), mean("saga", c, kind)
+			base := mean(baselineName, c, kind)
 			totals[i][0] += base
-			totals[i][1] += saga
-			fmt.Fprintf(&b, " %.1f | %.1f | %+.1f |", base, saga, saga-base)
+			fmt.Fprintf(&b, " %.1f |", base)
+			for j, v := range variants {
+				m := mean(v, c, kind)
+				totals[i][1+j] += m
+				fmt.Fprintf(&b, " %.1f | %+.1f |", m, m-base)
+			}
 		}
 		b.WriteString("\n")
 	}
 	b.WriteString("| **total** |")
 	for _, t := range totals {
-		fmt.Fprintf(&b, " **%.1f** | **%.1f** | **%+.1f** |", t[0], t[1], t[1]-t[0])
+		fmt.Fprintf(&b, " **%.1f** |", t[0])
+		for _, v := range t[1:] {
+			fmt.Fprintf(&b, " **%.1f** | **%+.1f** |", v, v-t[0])
+		}
 	}
 	b.WriteString("\n\n")
 	return b.String()
@@ -168,26 +224,26 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-// targets judges the runs against the project's targets.
+// targets judges the runs against the project's targets, for each
+// variant of the saga.
 func targets(runs []result, o options) string {
 	var lines []string
-	check := func(c int, what string, ok func(base, saga summary) (float64, bool)) {
-		for _, have := range o.concurrencies {
-			if have == c {
-				r, met := ok(summarize(runs, "baseline", c), summarize(runs, "saga", c))
-				lines = append(lines, fmt.Sprintf("- %s: %.2f, %s", what, r, metWord(met)))
-				return
-			}
+	check := func(c int, what string, ok func(base summary) (float64, bool)) {
+		if slices.Contains(o.concurrencies, c) {
+			r, met := ok(summarize(runs, baselineName, c))
+			lines = append(lines, fmt.Sprintf("- %s: %.2f, %s", what, r, metWord(met)))
 		}
 	}
-	check(50, "saga throughput at least 0.9 of the baseline's at concurrency 50", func(base, saga summary) (float64, bool) {
-		r := ratio(saga.perSecond, base.perSecond)
-		return r, r >= 0.9
-	})
-	check(10, "saga p50 latency at most 1.2 of the baseline's at concurrency 10", func(base, saga summary) (float64, bool) {
-		r := ratio(saga.p50, base.p50)
-		return r, r <= 1.2
-	})
+	for _, v := range o.runVariants() {
+		check(50, v.name+" throughput at least 0.9 of the baseline's at concurrency 50", func(base summary) (float64, bool) {
+			r := ratio(summarize(runs, v.name, 50).perSecond, base.perSecond)
+			return r, r >= 0.9
+		})
+		check(10, v.name+" p50 latency at most 1.2 of the baseline's at concurrency 10", func(base summary) (float64, bool) {
+			r := ratio(summarize(runs, v.name, 10).p50, base.p50)
+			return r, r <= 1.2
+		})
+	}
 	bad := 0
 	for _, r := range runs {
 		bad += len(r.problems())
