@@ -14,11 +14,12 @@
 // The key ID is the GCM additional data, so relabelling a payload with
 // another key's ID makes it fail authentication.
 //
-// A Codec holds a key ring: new payloads are encrypted with the newest key,
-// and payloads written with any key of the ring decrypt, which is how keys
-// are rotated. Payloads that are not encrypted pass through Decode
-// unchanged, so histories written before encryption was turned on still
-// read. See keys.go for the key ring's text format.
+// A Codec holds a key ring: new payloads are encrypted with one key of it
+// (the newest not marked decrypt-only), and payloads written with any key
+// of the ring decrypt, which is how keys are rotated. Payloads that are
+// not encrypted pass through Decode unchanged, so histories written before
+// encryption was turned on still read. See keys.go for the key ring's text
+// format and Parse for how to rotate a key without losing an order.
 package codec
 
 import (
@@ -42,8 +43,9 @@ const (
 	MetadataKeyID = "encryption-key-id"
 )
 
-// Codec encrypts payloads with the newest key of its ring and decrypts them
-// with whichever key of the ring they name. It is safe for concurrent use.
+// Codec encrypts payloads with the encrypting key of its ring (see New) and
+// decrypts them with whichever key of the ring they name. It is safe for
+// concurrent use.
 type Codec struct {
 	aeads  map[string]cipher.AEAD
 	ids    []string // oldest first
@@ -52,8 +54,8 @@ type Codec struct {
 
 var _ converter.PayloadCodec = (*Codec)(nil)
 
-// New returns a codec over keys, oldest first: the last key encrypts, all
-// of them decrypt.
+// New returns a codec over keys, oldest first: the last key not marked
+// decrypt-only encrypts, all of them decrypt.
 func New(keys ...Key) (*Codec, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("no encryption keys: add a line id=base64key (generate one with 'worker codec-key')")
@@ -64,7 +66,9 @@ func New(keys ...Key) (*Codec, error) {
 			return nil, err
 		}
 	}
-	c.newest = keys[len(keys)-1].id
+	if c.newest = EncryptingKeyID(keys); c.newest == "" {
+		return nil, errAllDecryptOnly
+	}
 	return c, nil
 }
 
@@ -88,7 +92,8 @@ func (c *Codec) add(k Key) error {
 	return nil
 }
 
-// NewestKeyID is the ID of the key that new payloads are encrypted with.
+// NewestKeyID is the ID of the key that new payloads are encrypted with:
+// the newest key not marked decrypt-only.
 func (c *Codec) NewestKeyID() string { return c.newest }
 
 // KeyIDs are the IDs of the ring's keys, oldest first.
