@@ -31,6 +31,7 @@ type runOptions struct {
 	benchmarkBaseline   bool
 	audit               auditConfig
 	tuning              tuning
+	requireEncryption   encryptionRequirement
 }
 
 // AuditEveryEnv holds --audit-every's default.
@@ -53,6 +54,7 @@ func addRunFlags(cmd *cobra.Command, opts *runOptions) {
 	cmd.Flags().BoolVar(&opts.benchmarkBaseline, "benchmark-baseline", false,
 		`also poll task queue "`+ordersaga.BaselineTaskQueue+`" for the baseline workflow (three no-op activities) that 'starter load --workflow baseline' runs`)
 	opts.tuning.register(cmd.Flags())
+	opts.requireEncryption.register(cmd.Flags())
 }
 
 func newRunCommand(g *globals) *cobra.Command {
@@ -100,6 +102,10 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	if err := opts.tuning.check(); err != nil {
 		return err
 	}
+	refusePlaintext, err := requireEncryption(g, opts.requireEncryption)
+	if err != nil {
+		return err
+	}
 	logger, err := g.logger()
 	if err != nil {
 		return err
@@ -115,7 +121,7 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	defer c.Close()
 
 	cfg := serviceConfig{dataDir: g.dataDir, dsns: g.dsns, order: workflows.Config{CompensationTimeout: opts.compensationTimeout},
-		audit: opts.audit, temporal: c, namespace: connect.Namespace(copts)}
+		audit: opts.audit, temporal: c, namespace: connect.Namespace(copts), requireEncryption: refusePlaintext}
 	opts.tuning.applyProcessWide()
 	running, err := startServices(ctx, c, picked, cfg, opts.tuning.workerOptions(opts.stopTimeout))
 	defer stopServices(logger, running)
@@ -123,7 +129,7 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 		return err
 	}
 	logger.Info("worker started", "services", opts.services, "benchmark_baseline", opts.benchmarkBaseline, "address", copts.HostPort, "data_dir", g.dataDir,
-		"payload_encryption", encryptionState(g), "tuning", opts.tuning.String())
+		"payload_encryption", encryptionState(g), "decryption_keys", decryptionKeys(g), "plaintext_orders", plaintextOrders(refusePlaintext), "tuning", opts.tuning.String())
 	<-ctx.Done()
 	logger.Info("worker stopping", "signal", context.Cause(ctx))
 	exitOnSecondSignal(logger)
@@ -179,4 +185,15 @@ func encryptionState(g *globals) string {
 		return "off: no codec key configured, payloads are readable in Temporal"
 	}
 	return "on: new payloads use key " + c.NewestKeyID()
+}
+
+// decryptionKeys are the IDs of every key the worker decrypts with: during
+// a rotation, an operator checks here that every worker has the new key
+// before any process is made to encrypt with it.
+func decryptionKeys(g *globals) string {
+	c, err := g.conn.Codec()
+	if err != nil || c == nil {
+		return "none"
+	}
+	return strings.Join(c.KeyIDs(), ",")
 }

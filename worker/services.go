@@ -42,6 +42,8 @@ type serviceConfig struct {
 	// temporal is the worker's client, for the audit's reads of Temporal.
 	temporal  client.Client
 	namespace string
+	// requireEncryption: the order service refuses orders sent in clear.
+	requireEncryption bool
 }
 
 // auditConfig is the audit service's part of the flags.
@@ -84,7 +86,7 @@ func registerAuditService(ctx context.Context, w worker.Registry, cfg serviceCon
 // register of order IDs whose activity the workflow runs as a local
 // activity, in this same worker, before it touches anything else.
 func registerOrderService(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
-	store, err := orders.Register(ctx, w, cfg.dataDir, cfg.dsns.Orders)
+	store, err := orders.Register(ctx, w, cfg.dataDir, cfg.dsns.Orders, cfg.requireEncryption)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ordersaga/ordersaga/activities/inventory"
+	"github.com/ordersaga/ordersaga/internal/codec"
 )
 
 // Order is what a customer placed: the workflow's input. It is also the
@@ -29,7 +30,20 @@ type Order struct {
 	// CancelWindow is how long the order waits, charged and reserved, for
 	// the customer to change their mind before it ships. Zero ships at once.
 	CancelWindow Duration `json:"cancel_window"`
+
+	// inputEncrypted is whether the order reached the worker encrypted, as
+	// the worker's data converter found it (RecordEncrypted). Unexported,
+	// it is never serialised: no client can claim it.
+	inputEncrypted bool
 }
+
+var _ codec.EncryptionRecorder = (*Order)(nil)
+
+// RecordEncrypted records whether the order's payload arrived encrypted.
+// The worker's data converter calls it when it decodes the order workflow's
+// input; the order's claim passes it on, so that a worker that requires
+// encryption refuses an order that a client sent in clear.
+func (o *Order) RecordEncrypted(encrypted bool) { o.inputEncrypted = encrypted }
 
 // Limits on what one order may hold. They keep an order's history small and
 // its lines readable, and turn a runaway client into a clear error.

@@ -333,7 +333,8 @@ func (o *orderRun) claim(ctx workflow.Context) error {
 	opts := claimOptions
 	opts.Summary = "Claim order ID " + o.state.OrderID
 	claimCtx = workflow.WithLocalActivityOptions(claimCtx, opts)
-	req := orders.ClaimRequest{OrderID: o.order.ID, WorkflowID: o.state.WorkflowID, Placement: o.state.Placement}
+	req := orders.ClaimRequest{OrderID: o.order.ID, WorkflowID: o.state.WorkflowID, Placement: o.state.Placement,
+		InputEncrypted: o.order.inputEncrypted}
 	var claim orders.Claim
 	if err := workflow.ExecuteLocalActivity(claimCtx, ordersService.ClaimOrderID, req).Get(claimCtx, &claim); err != nil {
 		o.state.FailureReason = failureReason(StepClaim, err)

@@ -15,8 +15,10 @@ import (
 // activities on w, the worker polling ordersaga.OrdersTaskQueue that runs
 // the order workflow: the workflow calls them as local activities, which
 // run in the workflow's own worker, from what it registered as activities.
-// The caller closes the store after the worker has stopped.
-func Register(ctx context.Context, w worker.Registry, dataDir, dsn string) (*Store, error) {
+// With requireEncryption, the activities refuse orders whose input arrived
+// unencrypted (Activities.RequireEncryption). The caller closes the store
+// after the worker has stopped.
+func Register(ctx context.Context, w worker.Registry, dataDir, dsn string, requireEncryption bool) (*Store, error) {
 	source, err := storedb.Source(dsn, filepath.Join(dataDir, DatabaseFile))
 	if err != nil {
 		return nil, fmt.Errorf("orders store: %w", err)
@@ -25,6 +27,6 @@ func Register(ctx context.Context, w worker.Registry, dataDir, dsn string) (*Sto
 	if err != nil {
 		return nil, err
 	}
-	w.RegisterActivity(&Activities{Store: store})
+	w.RegisterActivity(&Activities{Store: store, RequireEncryption: requireEncryption})
 	return store, nil
 }

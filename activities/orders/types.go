@@ -20,6 +20,10 @@ type ClaimRequest struct {
 	OrderID    string `json:"order_id"`
 	WorkflowID string `json:"workflow_id"`
 	Placement  string `json:"placement"`
+	// InputEncrypted is whether the order's input reached the worker
+	// encrypted. A worker that requires encryption refuses the claim of an
+	// order sent in clear, so that it does not run silently.
+	InputEncrypted bool `json:"input_encrypted"`
 }
 
 // Claim is an order ID as the register holds it: which placement claimed
@@ -37,12 +41,21 @@ var (
 	// ErrOrderIDUsed: another placement claimed the order ID first.
 	ErrOrderIDUsed = errors.New("order ID already used")
 	ErrInvalid     = errors.New("invalid claim")
+	// ErrInputNotEncrypted: the order's input reached a worker that
+	// requires encryption in clear. It names the fix: the variables are
+	// internal/connect's CodecKeyFileEnv and CodecKeysEnv.
+	ErrInputNotEncrypted = errors.New("order input arrived unencrypted and this worker requires encryption: " +
+		"place it with the workers' key ring (ORDERSAGA_CODEC_KEY_FILE or ORDERSAGA_CODEC_KEYS)")
 )
 
 // Application error types the order workflow and clients can match on.
 const (
 	OrderIDUsedError = "OrderIDUsed"
 	InvalidError     = "InvalidRequest"
+	// EncryptionRequiredError is ErrInputNotEncrypted. A failure's type is
+	// never encrypted: a client without the key ring, which cannot read
+	// the message, can still tell this refusal by its type.
+	EncryptionRequiredError = "EncryptionRequired"
 )
 
 func (r ClaimRequest) validate() error {

@@ -28,10 +28,14 @@
 //	                               flag overrides it
 //	ORDERSAGA_CODEC_KEYS           the keys themselves, used when no key
 //	                               file is set: id=base64key entries
-//	                               separated by commas or newlines, the
-//	                               last one the newest
+//	                               separated by commas or newlines; the
+//	                               last one not marked decrypt-only
+//	                               encrypts (see internal/codec)
 //
-// With neither, payloads go to Temporal unencrypted.
+// With neither, payloads go to Temporal unencrypted. With either, the
+// worker refuses orders whose input arrives unencrypted unless it runs
+// with --require-encryption=false (the values decoded here learn whether
+// their payload was encrypted: recordEncryption).
 package connect
 
 import (
@@ -203,14 +207,17 @@ func (f *Flags) Codec() (*codec.Codec, error) {
 
 // encryptPayloads makes the client encrypt every payload it sends and
 // decrypt every one it reads, failure messages and stack traces included:
-// a failure's message can quote an address.
+// a failure's message can quote an address; reading a failure leaves it
+// encrypted (keepFailuresSealed). The values it decodes learn whether their
+// payload arrived encrypted (recordEncryption), so that a worker that
+// requires encryption can refuse an order sent in clear.
 func encryptPayloads(opts *client.Options, c *codec.Codec) {
 	dc := converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c)
-	opts.DataConverter = dc
-	opts.FailureConverter = temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
+	opts.DataConverter = recordEncryption(dc)
+	opts.FailureConverter = keepFailuresSealed(temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
 		DataConverter:          dc,
 		EncodeCommonAttributes: true,
-	})
+	}))
 }
 
 // Namespace is the namespace the options will use.

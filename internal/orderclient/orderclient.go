@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/activities/orders"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -172,10 +173,9 @@ func (c *Client) Wait(ctx context.Context, orderID string) (View, error) {
 		if err != nil || v.TemporalStatus != "Running" {
 			return v, err
 		}
-		// The run's ending is read again, with the rest of the final
-		// state, by the next turn's Snapshot and State.
-		run := View{OrderState: workflows.OrderState{OrderID: orderID, WorkflowID: v.WorkflowID}, RunID: v.RunID}
-		if err := c.awaitEnd(ctx, &run); err != nil {
+		// The run's ending is read, with the rest of the final state, by
+		// the next turn's Snapshot.
+		if err := c.awaitEnd(ctx, v.WorkflowID, v.RunID, nil); err != nil {
 			if ctx.Err() != nil {
 				return View{}, ctx.Err()
 			}
@@ -211,7 +211,7 @@ func (c *Client) retrying(ctx context.Context, read func() (View, error)) (View,
 // itself failed: the order's ending is unknown.
 func (c *Client) Await(ctx context.Context, placed View) (View, error) {
 	v := placed
-	err := c.awaitEnd(ctx, &v)
+	err := c.awaitEnd(ctx, v.WorkflowID, v.RunID, &v.OrderState)
 	if err == nil {
 		v.TemporalStatus = "Completed"
 		return v, nil
@@ -239,12 +239,16 @@ func (c *Client) Await(ctx context.Context, placed View) (View, error) {
 var awaitRetryInterval = time.Second
 
 // awaitEnd long-polls the run's history until it ends, and decodes its
-// result into v. The SDK gives each poll 65 s: a server with thousands of
-// open polls may not answer one in time, which says nothing about the
-// order, so the wait goes on until ctx ends.
-func (c *Client) awaitEnd(ctx context.Context, v *View) error {
+// result into state unless state is nil. The SDK gives each poll 65 s: a
+// server with thousands of open polls may not answer one in time, which
+// says nothing about the order, so the wait goes on until ctx ends.
+func (c *Client) awaitEnd(ctx context.Context, workflowID, runID string, state *workflows.OrderState) error {
+	var result any // nil: the result is not decoded (a client without the keys could not)
+	if state != nil {
+		result = state
+	}
 	for {
-		err := c.Temporal.GetWorkflow(ctx, v.WorkflowID, v.RunID).Get(ctx, &v.OrderState)
+		err := c.Temporal.GetWorkflow(ctx, workflowID, runID).Get(ctx, result)
 		if err == nil || ctx.Err() != nil || !pollTimedOut(err) {
 			return err
 		}
@@ -306,8 +310,26 @@ func (c *Client) outcome(ctx context.Context, v View) (View, error) {
 		// The server did not answer: that says nothing about the order.
 		return View{}, fmt.Errorf("read the final state of order %s: %w", v.OrderID, err)
 	}
+	if refusedInClear(err) {
+		v.Status, v.FailureReason = workflows.Failed, "claim failed: "+orders.ErrInputNotEncrypted.Error()
+		return v, nil
+	}
 	v.Note = fmt.Sprintf("the workflow ended %s without a final order state (%v): check its compensations in the Web UI", v.TemporalStatus, err)
 	return v, nil
+}
+
+// refusedInClear reports whether err, the ending of an order whose final
+// state this client could not decrypt, is the workers' refusal of an order
+// sent unencrypted. A failure's type is never encrypted, so a client
+// without the keys — the very one that sent the order in clear — still
+// learns why, and what to do.
+func refusedInClear(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if appErr, ok := e.(*temporal.ApplicationError); ok && appErr.Type() == orders.EncryptionRequiredError {
+			return true
+		}
+	}
+	return false
 }
 
 // Outcome extracts the final OrderState from the error of a FAILED or
