@@ -160,6 +160,11 @@ func (lf *loadFlags) plan() (loadPlan, error) {
 	case lf.window < 0 || lf.window > workflows.MaxCancelWindow:
 		return loadPlan{}, fmt.Errorf("--window is %s: give 0 (ship at once) up to %s", lf.window, workflows.MaxCancelWindow)
 	}
+	// Even when nothing is audited: a password given on the command line
+	// is refused whether or not it would be used.
+	if err := lf.dsns.CheckSecrets(); err != nil {
+		return loadPlan{}, err
+	}
 	p := loadPlan{workflow: lf.workflow, concurrency: lf.concurrency, rate: lf.rate, window: lf.window, run: runPrefix(time.Now())}
 	switch lf.workflow {
 	case loadSaga:

@@ -12,13 +12,18 @@
 // Environment variables read here: ORDERSAGA_LOG_FORMAT (text or json),
 // ORDERSAGA_LOG_LEVEL (debug, info, warn, error), ORDERSAGA_CODEC_TOKEN (the
 // codec server's bearer token), ORDERSAGA_METRICS_ADDR (where run serves
-// Prometheus metrics). ORDERSAGA_DATA_DIR (the stores' directory, default
-// .data), ORDERSAGA_ORDERS_DSN, ORDERSAGA_INVENTORY_DSN,
-// ORDERSAGA_PAYMENT_DSN and ORDERSAGA_SHIPPING_DSN (a service's store in
-// PostgreSQL; the order service's is its register of order IDs) are read by
-// internal/stores; the Temporal connection's TEMPORAL_* variables and the
-// payload keys' ORDERSAGA_CODEC_KEY_FILE and ORDERSAGA_CODEC_KEYS by
-// internal/connect.
+// Prometheus metrics), ORDERSAGA_REQUIRE_ENCRYPTION (refuse orders sent in
+// clear; default: when keys are configured), ORDERSAGA_POLLERS (fixed or
+// autoscaling), ORDERSAGA_AUDIT_EVERY and ORDERSAGA_AUDIT_STUCK_AFTER.
+// ORDERSAGA_DATA_DIR (the stores' directory, default .data),
+// ORDERSAGA_ORDERS_DSN, ORDERSAGA_INVENTORY_DSN, ORDERSAGA_PAYMENT_DSN and
+// ORDERSAGA_SHIPPING_DSN (a service's store in PostgreSQL; the order
+// service's is its register of order IDs; the only place for a DSN with a
+// password), ORDERSAGA_DB_MAX_CONNS (each store's pool, and each service's
+// concurrent activities) and ORDERSAGA_SQLITE_SYNCHRONOUS (full, or normal
+// to measure its cost) are read by internal/stores; the Temporal
+// connection's TEMPORAL_* variables and the payload keys'
+// ORDERSAGA_CODEC_KEY_FILE and ORDERSAGA_CODEC_KEYS by internal/connect.
 package main
 
 import (

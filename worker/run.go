@@ -162,7 +162,7 @@ func dialWithMetrics(g *globals, metricsAddr string, withPprof bool, logger *slo
 func startServices(ctx context.Context, c client.Client, picked []service, cfg serviceConfig, wopts worker.Options) ([]hosted, error) {
 	var running []hosted
 	for _, s := range picked {
-		w := worker.New(c, s.taskQueue, wopts)
+		w := worker.New(c, s.taskQueue, withCapacity(s, cfg.dsns.Conn.Pool(), wopts))
 		store, err := s.register(ctx, w, cfg)
 		if err != nil {
 			return running, fmt.Errorf("start %s service: %w", s.name, err)

@@ -36,7 +36,7 @@ type service struct {
 // serviceConfig is what the services take from the worker's flags.
 type serviceConfig struct {
 	dataDir string      // the SQLite stores' directory
-	dsns    stores.DSNs // the stores in PostgreSQL
+	dsns    stores.DSNs // the stores in PostgreSQL, and how to open them
 	order   workflows.Config
 	audit   auditConfig
 	// temporal is the worker's client, for the audit's reads of Temporal.
@@ -55,13 +55,13 @@ type auditConfig struct {
 var services = []service{
 	{name: "order", taskQueue: ordersaga.OrdersTaskQueue, register: registerOrderService},
 	{name: "inventory", taskQueue: ordersaga.InventoryTaskQueue, register: func(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
-		return closer(inventory.Register(ctx, w, cfg.dataDir, cfg.dsns.Inventory))
+		return closer(inventory.Register(ctx, w, cfg.dataDir, cfg.dsns.Inventory, cfg.dsns.Conn.Options()...))
 	}},
 	{name: "payment", taskQueue: ordersaga.PaymentTaskQueue, register: func(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
-		return closer(payment.Register(ctx, w, cfg.dataDir, cfg.dsns.Payment))
+		return closer(payment.Register(ctx, w, cfg.dataDir, cfg.dsns.Payment, cfg.dsns.Conn.Options()...))
 	}},
 	{name: "shipping", taskQueue: ordersaga.ShippingTaskQueue, register: func(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
-		return closer(shipping.Register(ctx, w, cfg.dataDir, cfg.dsns.Shipping))
+		return closer(shipping.Register(ctx, w, cfg.dataDir, cfg.dsns.Shipping, cfg.dsns.Conn.Options()...))
 	}},
 	{name: "audit", taskQueue: ordersaga.AuditTaskQueue, optional: true, register: registerAuditService},
 }
@@ -86,7 +86,7 @@ func registerAuditService(ctx context.Context, w worker.Registry, cfg serviceCon
 // register of order IDs whose activity the workflow runs as a local
 // activity, in this same worker, before it touches anything else.
 func registerOrderService(ctx context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
-	store, err := orders.Register(ctx, w, cfg.dataDir, cfg.dsns.Orders, cfg.requireEncryption)
+	store, err := orders.Register(ctx, w, cfg.dataDir, cfg.dsns.Orders, cfg.requireEncryption, cfg.dsns.Conn.Options()...)
 	if err != nil {
 		return nil, err
 	}

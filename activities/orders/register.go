@@ -18,12 +18,13 @@ import (
 // With requireEncryption, the activities refuse orders whose input arrived
 // unencrypted (Activities.RequireEncryption). The caller closes the store
 // after the worker has stopped.
-func Register(ctx context.Context, w worker.Registry, dataDir, dsn string, requireEncryption bool) (*Store, error) {
+// opts are how the store is opened, as Open takes them.
+func Register(ctx context.Context, w worker.Registry, dataDir, dsn string, requireEncryption bool, opts ...storedb.Option) (*Store, error) {
 	source, err := storedb.Source(dsn, filepath.Join(dataDir, DatabaseFile))
 	if err != nil {
 		return nil, fmt.Errorf("orders store: %w", err)
 	}
-	store, err := Open(ctx, source)
+	store, err := Open(ctx, source, opts...)
 	if err != nil {
 		return nil, err
 	}

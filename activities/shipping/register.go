@@ -14,12 +14,13 @@ import (
 // DSN, else in SQLite in dataDir — and registers the service's
 // activities on w, a worker polling ordersaga.ShippingTaskQueue. The caller
 // closes the store after the worker has stopped.
-func Register(ctx context.Context, w worker.Registry, dataDir, dsn string) (*Store, error) {
+// opts are how the store is opened, as Open takes them.
+func Register(ctx context.Context, w worker.Registry, dataDir, dsn string, opts ...storedb.Option) (*Store, error) {
 	source, err := storedb.Source(dsn, filepath.Join(dataDir, DatabaseFile))
 	if err != nil {
 		return nil, fmt.Errorf("shipping store: %w", err)
 	}
-	store, err := Open(ctx, source)
+	store, err := Open(ctx, source, opts...)
 	if err != nil {
 		return nil, err
 	}

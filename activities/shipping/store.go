@@ -83,8 +83,9 @@ type Store struct {
 
 // Open opens the shipping store at source — a SQLite file path or a
 // PostgreSQL DSN (see storedb.Source) — creating it on first use.
-func Open(ctx context.Context, source string) (*Store, error) {
-	db, err := storedb.Open(ctx, source, schema)
+// opts tune how (storedb.WithSynchronous, storedb.WithMaxConns).
+func Open(ctx context.Context, source string, opts ...storedb.Option) (*Store, error) {
+	db, err := storedb.Open(ctx, source, schema, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("shipping store: %w", err)
 	}

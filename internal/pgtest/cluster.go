@@ -18,8 +18,22 @@ import (
 // startTimeout bounds how long the server may take to accept connections.
 const startTimeout = 60 * time.Second
 
+// SuperuserReservedConnections is the clusters' superuser_reserved_connections,
+// PostgreSQL's default: the connections that only a superuser may take, so
+// other roles get max_connections less these.
+const SuperuserReservedConnections = 3
+
+// settings are what a cluster is started with.
+type settings struct {
+	maxConnections int
+	// passwords: roles other than the superuser postgres log in with a
+	// password over TCP (scram-sha-256); else every role is trusted.
+	passwords bool
+}
+
 // cluster is a PostgreSQL server that this process started.
 type cluster struct {
+	settings
 	bin    string // directory of initdb and postgres
 	dir    string // temporary directory: data, socket and log
 	port   int
@@ -36,12 +50,12 @@ func (c *cluster) dsn(database string) string {
 }
 
 // start initialises a cluster in a new temporary directory and starts it.
-func start() (*cluster, error) {
+func start(s settings) (*cluster, error) {
 	bin, err := findBinaries()
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{bin: bin}
+	c := &cluster{settings: s, bin: bin}
 	if c.cred, err = serverCredential(); err != nil {
 		return nil, err
 	}
@@ -73,7 +87,31 @@ func (c *cluster) initAndStart() error {
 	if err := c.run("initdb", "-D", c.dataDir(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"); err != nil {
 		return err
 	}
+	if c.passwords {
+		if err := c.writeHBA(); err != nil {
+			return err
+		}
+	}
 	return c.startServer()
+}
+
+// writeHBA lets the superuser postgres in over TCP on loopback without a
+// password, for the admin connection, and asks every other role for its
+// password.
+func (c *cluster) writeHBA() error {
+	path := filepath.Join(c.dataDir(), "pg_hba.conf")
+	hba := "local all all trust\n" +
+		"host all postgres 127.0.0.1/32 trust\n" +
+		"host all all 127.0.0.1/32 scram-sha-256\n"
+	if err := os.WriteFile(path, []byte(hba), 0o600); err != nil {
+		return fmt.Errorf("write pg_hba.conf: %w", err)
+	}
+	if c.cred != nil {
+		if err := os.Chown(path, int(c.cred.Uid), int(c.cred.Gid)); err != nil {
+			return fmt.Errorf("hand pg_hba.conf to the server's user: %w", err)
+		}
+	}
+	return nil
 }
 
 // startServer runs postgres as a child of this process, which the kernel
@@ -86,7 +124,9 @@ func (c *cluster) startServer() error {
 	}
 	c.server = exec.Command(filepath.Join(c.bin, "postgres"), "-D", c.dataDir(),
 		"-c", "listen_addresses=127.0.0.1", "-p", strconv.Itoa(c.port), "-k", c.dir,
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=400")
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "max_connections="+strconv.Itoa(c.maxConnections),
+		"-c", "superuser_reserved_connections="+strconv.Itoa(SuperuserReservedConnections))
 	c.server.Stdout, c.server.Stderr = logFile, logFile
 	c.server.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Pdeathsig: syscall.SIGKILL}
 	if err := c.server.Start(); err != nil {

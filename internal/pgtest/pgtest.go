@@ -26,6 +26,10 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 )
 
+// sharedMaxConnections is the shared cluster's max_connections: room for
+// the tests that open many stores at once.
+const sharedMaxConnections = 400
+
 var (
 	startOnce  sync.Once
 	shared     *cluster
@@ -51,7 +55,7 @@ func Main(m *testing.M) int {
 // starting the cluster first if needed, and returns its DSN.
 func DSN(t testing.TB) string {
 	t.Helper()
-	startOnce.Do(func() { shared, startErr = start() })
+	startOnce.Do(func() { shared, startErr = start(settings{maxConnections: sharedMaxConnections}) })
 	if startErr != nil {
 		if testing.Short() {
 			t.Skipf("PostgreSQL variant skipped in -short mode: %v", startErr)

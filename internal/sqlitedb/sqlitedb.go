@@ -1,8 +1,11 @@
 // Package sqlitedb opens the services' SQLite databases the same way for every
-// service: one file per service, write-ahead logging so readers (the audit, the
-// admin commands) never block the worker, and transactions that take the write
-// lock when they begin, so that two concurrent calls with the same idempotency
-// key serialise instead of both reading "not there yet" and both writing.
+// service: one file per service, readable by the service's user alone;
+// write-ahead logging so readers (the audit, the admin commands) never block
+// the worker; commits that are on the disk when they return, so that an
+// activity never reports a change that a power loss takes back; and
+// transactions that take the write lock when they begin, so that two
+// concurrent calls with the same idempotency key serialise instead of both
+// reading "not there yet" and both writing.
 package sqlitedb
 
 import (
@@ -25,15 +28,20 @@ import (
 const BusyTimeoutMillis = 10000
 
 // Open opens (creating it and its directory if needed) the SQLite database at
-// path and applies the migrations that it has not seen yet.
-func Open(ctx context.Context, path string, migrations []string) (*sql.DB, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+// path and applies the migrations that it has not seen yet. The directory
+// is created DirMode and the file FileMode: a store holds customers'
+// orders, addresses and payments, for the service's user alone.
+func Open(ctx context.Context, path string, migrations []string, opts Options) (*sql.DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), DirMode); err != nil {
 		return nil, fmt.Errorf("create directory for %s: %w", path, err)
+	}
+	if err := createPrivate(path); err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeoutMillis))
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "synchronous("+opts.Synchronous.pragma()+")")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Set("_txlock", "immediate")
 	// The path is escaped because SQLite reads a "file:" name as a URI: a
@@ -43,6 +51,8 @@ func Open(ctx context.Context, path string, migrations []string) (*sql.DB, error
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	// Bounded before the migration, which runs on this same pool.
+	LimitPool(db, opts.MaxConns)
 	if err := migrate(ctx, db, migrations); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)

@@ -25,7 +25,7 @@ var testMigrations = []string{
 
 func openTestDB(t *testing.T, path string, migrations []string) *sql.DB {
 	t.Helper()
-	db, err := Open(context.Background(), path, migrations)
+	db, err := Open(context.Background(), path, migrations, Options{})
 	if err != nil {
 		t.Fatalf("Open(%s): %v", path, err)
 	}
@@ -78,7 +78,7 @@ func TestOpenAppliesMigrationsAndRecordsVersion(t *testing.T) {
 
 func TestReopenDoesNotReapplyMigrations(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "test.db")
-	first, err := Open(context.Background(), path, testMigrations)
+	first, err := Open(context.Background(), path, testMigrations, Options{})
 	if err != nil {
 		t.Fatalf("first Open: %v", err)
 	}
@@ -95,7 +95,7 @@ func TestReopenDoesNotReapplyMigrations(t *testing.T) {
 
 func TestReopenAppliesOnlyNewMigrations(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "test.db")
-	first, err := Open(context.Background(), path, testMigrations[:1])
+	first, err := Open(context.Background(), path, testMigrations[:1], Options{})
 	if err != nil {
 		t.Fatalf("first Open: %v", err)
 	}
@@ -122,7 +122,7 @@ func TestFailingMigrationLeavesNoTraceAndVersionUnchanged(t *testing.T) {
 		testMigrations[0],
 		`CREATE TABLE half_done (x INTEGER); THIS IS NOT SQL;`,
 	}
-	if db, err := Open(context.Background(), path, broken); err == nil {
+	if db, err := Open(context.Background(), path, broken, Options{}); err == nil {
 		db.Close()
 		t.Fatal("Open with a broken migration succeeded")
 	}
@@ -146,7 +146,7 @@ func TestConcurrentOpenOfNewFileAppliesSchemaOnce(t *testing.T) {
 	for i := range openers {
 		wg.Go(func() {
 			<-start
-			db, err := Open(context.Background(), path, testMigrations)
+			db, err := Open(context.Background(), path, testMigrations, Options{})
 			if err == nil {
 				err = db.Close()
 			}
@@ -319,7 +319,7 @@ func TestOpenRefusesSchemaNewerThanItKnows(t *testing.T) {
 	db := openTestDB(t, path, testMigrations)
 	db.Close()
 
-	_, err := Open(context.Background(), path, testMigrations[:1])
+	_, err := Open(context.Background(), path, testMigrations[:1], Options{})
 	if err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("Open with fewer migrations than applied: err = %v, want a refusal naming the newer schema", err)
 	}

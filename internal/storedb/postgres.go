@@ -12,10 +12,12 @@ import (
 // migrates, so that replicas starting at once apply each migration once.
 const migrationLockKey = "ordersaga schema migrations"
 
-// openPostgres connects to the database at dsn and migrates it. The
-// connection is tried at once, so an unreachable server is reported when
-// the worker starts, not at its first order.
-func openPostgres(ctx context.Context, dsn string, schema Schema) (*sql.DB, error) {
+// openPostgres connects to the database at dsn, with a pool of at most
+// maxConns connections, and migrates it. The connection is tried at once,
+// so an unreachable server is reported when the worker starts, not at its
+// first order. The migration holds one connection of the pool, so a
+// replica starting on a busy server needs none beyond its bound.
+func openPostgres(ctx context.Context, dsn string, schema Schema, maxConns int) (*sql.DB, error) {
 	if err := CheckDSN(dsn); err != nil {
 		return nil, err
 	}
@@ -23,6 +25,7 @@ func openPostgres(ctx context.Context, dsn string, schema Schema) (*sql.DB, erro
 	if err != nil {
 		return nil, fmt.Errorf("open PostgreSQL: %w", err)
 	}
+	sqlitedb.LimitPool(db, maxConns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)

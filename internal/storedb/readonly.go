@@ -11,17 +11,24 @@ import (
 	"github.com/ordersaga/ordersaga/internal/sqlitedb"
 )
 
+// ReadOnlyMaxConns bounds the pool of a store opened read-only. The audit
+// reads a store through one query at a time, so one audit holds at most
+// this many connections per store.
+const ReadOnlyMaxConns = 2
+
 // OpenReadOnly opens the store that source names for reading only: it
 // creates, migrates and changes nothing, and refuses a store that is not
 // there or whose schema is not the one this binary writes. The audit opens
 // stores this way, so that a mistyped --data-dir or a DSN of the wrong
-// database is an error, not an empty store that passes.
+// database is an error, not an empty store that passes. Its pool holds at
+// most ReadOnlyMaxConns connections.
 func OpenReadOnly(ctx context.Context, source string, schema Schema) (*DB, error) {
 	if !IsPostgres(source) {
 		db, err := sqlitedb.OpenReadOnly(ctx, source, len(schema.SQLite))
 		if err != nil {
 			return nil, err
 		}
+		sqlitedb.LimitPool(db, ReadOnlyMaxConns)
 		return &DB{db: db, dialect: SQLite}, nil
 	}
 	db, err := openPostgresReadOnly(ctx, source, schema)
@@ -43,6 +50,7 @@ func openPostgresReadOnly(ctx context.Context, dsn string, schema Schema) (*sql.
 	}
 	cfg.RuntimeParams["default_transaction_read_only"] = "on"
 	db := stdlib.OpenDB(*cfg)
+	sqlitedb.LimitPool(db, ReadOnlyMaxConns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)

@@ -12,10 +12,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 
 	"github.com/ordersaga/ordersaga/internal/sqlitedb"
@@ -63,9 +65,39 @@ func CheckDSN(dsn string) error {
 		return errors.New("not a PostgreSQL DSN: give a postgres:// or postgresql:// URL, or nothing for SQLite in --data-dir")
 	}
 	if _, err := pgx.ParseConfig(dsn); err != nil {
-		return fmt.Errorf("invalid PostgreSQL DSN: %w", err)
+		return fmt.Errorf("invalid PostgreSQL DSN: %s", parseProblem(err))
 	}
 	return nil
+}
+
+// parseProblem is what is wrong with a DSN that pgx cannot parse, without
+// the DSN, which pgx's message repeats with its password masked.
+func parseProblem(err error) string {
+	var pe *pgconn.ParseConfigError
+	if !errors.As(err, &pe) {
+		return err.Error()
+	}
+	if _, problem, ok := strings.Cut(pe.Error(), "`: "); ok {
+		return problem
+	}
+	return "cannot parse it"
+}
+
+// HasPassword reports whether dsn, a PostgreSQL URL, carries a secret: a
+// password in its user information (user:password@host) or a password or
+// sslpassword parameter. It errs on the side of yes: in a malformed URL, a
+// ':' anywhere before the last '@' counts.
+func HasPassword(dsn string) bool {
+	_, rest, ok := strings.Cut(dsn, "://")
+	if !ok {
+		return false
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 && strings.Contains(rest[:at], ":") {
+		return true
+	}
+	_, query, _ := strings.Cut(rest, "?")
+	params, _ := url.ParseQuery(query)
+	return params.Has("password") || params.Has("sslpassword")
 }
 
 // Source is what Open takes for a service configured with dsn: the DSN when
@@ -90,16 +122,19 @@ type DB struct {
 // Open opens the database that source names — a PostgreSQL DSN, or else the
 // path of a SQLite file, created if needed — and applies the migrations of
 // schema that it has not seen yet. A database whose schema is newer than
-// schema is refused.
-func Open(ctx context.Context, source string, schema Schema) (*DB, error) {
+// schema is refused. The pool is bounded (DefaultMaxConns, WithMaxConns)
+// before the migration runs on it, and SQLite commits with
+// sqlitedb.SynchronousFull unless WithSynchronous says otherwise.
+func Open(ctx context.Context, source string, schema Schema, opts ...Option) (*DB, error) {
+	o := newOptions(opts)
 	if !IsPostgres(source) {
-		db, err := sqlitedb.Open(ctx, source, schema.SQLite)
+		db, err := sqlitedb.Open(ctx, source, schema.SQLite, sqlitedb.Options{Synchronous: o.synchronous, MaxConns: o.maxConns})
 		if err != nil {
 			return nil, err
 		}
 		return &DB{db: db, dialect: SQLite}, nil
 	}
-	db, err := openPostgres(ctx, source, schema)
+	db, err := openPostgres(ctx, source, schema, o.maxConns)
 	if err != nil {
 		return nil, err
 	}

@@ -128,7 +128,8 @@ func TestCheckDSN(t *testing.T) {
 		{dsn: "postgresql://db/payment"},
 		{dsn: "mysql://u@db/x", wantErr: "not a PostgreSQL DSN"},
 		{dsn: "/var/lib/inventory.db", wantErr: "not a PostgreSQL DSN"},
-		{dsn: "postgres://db:notaport/x", wantErr: "invalid PostgreSQL DSN"},
+		{dsn: "postgres://db:notaport/x", wantErr: "invalid PostgreSQL DSN: invalid port"},
+		{dsn: "postgres://svc:pw@dbhost/x?sslmode=bogus", wantErr: "invalid PostgreSQL DSN: failed to configure TLS"},
 	}
 	for _, tt := range tests {
 		err := CheckDSN(tt.dsn)
@@ -137,6 +138,8 @@ func TestCheckDSN(t *testing.T) {
 			t.Errorf("CheckDSN(%q) = %v, want nil", tt.dsn, err)
 		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 			t.Errorf("CheckDSN(%q) = %v, want an error containing %q", tt.dsn, err, tt.wantErr)
+		case err != nil && (strings.Contains(err.Error(), "svc") || strings.Contains(err.Error(), "dbhost") || strings.Contains(err.Error(), "notaport")):
+			t.Errorf("CheckDSN(%q) = %v, which repeats the DSN", tt.dsn, err)
 		}
 	}
 }
@@ -165,6 +168,29 @@ func TestRebind(t *testing.T) {
 	for _, tt := range tests {
 		if got := rebind(tt.dialect, tt.query); got != tt.want {
 			t.Errorf("rebind(%s, %q) = %q, want %q", tt.dialect, tt.query, got, tt.want)
+		}
+	}
+}
+
+func TestHasPassword(t *testing.T) {
+	tests := []struct {
+		dsn  string
+		want bool
+	}{
+		{"postgres://u@db:5432/x", false},
+		{"postgres://db/x?sslmode=disable", false},
+		{"postgres://u@[::1]:5432/x?application_name=a:b", false},
+		{"postgres://u:pw@db:5432/x", true},
+		{"postgresql://u:p%40ss@db/x", true},
+		{"postgres://u:pw@h1:5432,h2:5432/x", true},
+		{"postgres://u@db/x?password=pw", true},
+		{"postgres://u@db/x?sslmode=verify-full&sslpassword=pw", true},
+		{"postgres://u:pa/ss@db/x", true}, // malformed: a '/' strands the '@'
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := HasPassword(tt.dsn); got != tt.want {
+			t.Errorf("HasPassword(%q) = %v, want %v", tt.dsn, got, tt.want)
 		}
 	}
 }

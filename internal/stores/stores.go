@@ -10,7 +10,15 @@
 // Environment variables read here, as the flags' defaults: ORDERSAGA_DATA_DIR
 // (--data-dir), ORDERSAGA_ORDERS_DSN, ORDERSAGA_INVENTORY_DSN,
 // ORDERSAGA_PAYMENT_DSN and ORDERSAGA_SHIPPING_DSN (--orders-dsn,
-// --inventory-dsn, --payment-dsn, --shipping-dsn).
+// --inventory-dsn, --payment-dsn, --shipping-dsn), and for the worker
+// ORDERSAGA_SQLITE_SYNCHRONOUS and ORDERSAGA_DB_MAX_CONNS
+// (--sqlite-synchronous, --db-max-conns).
+//
+// A DSN flag must not carry a password: a command line is readable by every
+// user of the machine (ps, /proc/PID/cmdline) and by whoever reaches the
+// worker's profiler. Such a DSN belongs in the environment variable, or its
+// password in PGPASSWORD or a ~/.pgpass file, which the PostgreSQL driver
+// reads.
 package stores
 
 import (
@@ -54,18 +62,31 @@ func RegisterDataDir(pf *pflag.FlagSet, dir *string) {
 
 // DSNs choose each service's database: a postgres:// or postgresql:// DSN
 // puts its store in PostgreSQL, and an empty one keeps it in SQLite in
-// --data-dir. Orders is the order service's register of order IDs.
+// --data-dir. Orders is the order service's register of order IDs. Conn is
+// how the stores are opened for writing.
 type DSNs struct {
 	Orders, Inventory, Payment, Shipping string
+	Conn                                 Conn
+	// flags are where Register or RegisterAudited put the DSN flags, to
+	// tell a DSN given on the command line from one in the environment.
+	flags *pflag.FlagSet
+}
+
+// dsnVar adds the DSN flag of store to pf, with the value of env as its
+// default. The help shows no default: the DSN in env may hold a password.
+func dsnVar(pf *pflag.FlagSet, dsn *string, store, env string) {
+	pf.StringVar(dsn, store+"-dsn", "", store+" store in PostgreSQL (postgres://user@host:5432/db), or empty for SQLite in --data-dir (env "+env+"). "+
+		"No password here, where other users can read it: put a DSN with one in "+env+", or the password in PGPASSWORD or ~/.pgpass")
+	*dsn = envOr(env, "")
 }
 
 // Register adds all four DSN flags to pf, with their environment
-// variables as defaults: --orders-dsn and those of RegisterAudited. The
-// worker takes them all.
+// variables as defaults: --orders-dsn and those of RegisterAudited, and
+// the flags of Conn. The worker takes them all.
 func (d *DSNs) Register(pf *pflag.FlagSet) {
-	pf.StringVar(&d.Orders, "orders-dsn", envOr(OrdersDSNEnv, ""),
-		"orders store in PostgreSQL (postgres://…); empty: SQLite in --data-dir (env "+OrdersDSNEnv+")")
+	dsnVar(pf, &d.Orders, "orders", OrdersDSNEnv)
 	d.RegisterAudited(pf)
+	d.Conn.register(pf)
 }
 
 // RegisterAudited adds only the DSN flags of the stores the audit reads,
@@ -74,18 +95,42 @@ func (d *DSNs) Register(pf *pflag.FlagSet) {
 // and never opens the order register (starter load). Orders is left as it
 // is, and OrdersDSNEnv is not read.
 func (d *DSNs) RegisterAudited(pf *pflag.FlagSet) {
-	pf.StringVar(&d.Inventory, "inventory-dsn", envOr(InventoryDSNEnv, ""),
-		"inventory store in PostgreSQL (postgres://user:pass@host:5432/db); empty: SQLite in --data-dir (env "+InventoryDSNEnv+")")
-	pf.StringVar(&d.Payment, "payment-dsn", envOr(PaymentDSNEnv, ""),
-		"payment store in PostgreSQL (postgres://…); empty: SQLite in --data-dir (env "+PaymentDSNEnv+")")
-	pf.StringVar(&d.Shipping, "shipping-dsn", envOr(ShippingDSNEnv, ""),
-		"shipping store in PostgreSQL (postgres://…); empty: SQLite in --data-dir (env "+ShippingDSNEnv+")")
+	d.flags = pf
+	dsnVar(pf, &d.Inventory, "inventory", InventoryDSNEnv)
+	dsnVar(pf, &d.Payment, "payment", PaymentDSNEnv)
+	dsnVar(pf, &d.Shipping, "shipping", ShippingDSNEnv)
 }
 
-// Check refuses a DSN that selects no database, before anything starts.
+// Check refuses, before anything starts, a DSN that selects no database, a
+// DSN flag given on the command line with a password in it, and a Conn
+// setting out of range.
 func (d DSNs) Check() error {
-	_, err := d.Sources("")
-	return err
+	if err := d.CheckSecrets(); err != nil {
+		return err
+	}
+	if _, err := d.Sources(""); err != nil {
+		return err
+	}
+	return d.Conn.check()
+}
+
+// CheckSecrets refuses a DSN flag given on the command line with a
+// password in it, which every user of the machine can read there (ps,
+// /proc): such a DSN belongs in its environment variable, or its password
+// in PGPASSWORD or ~/.pgpass. A command checks it even for stores it will
+// not open.
+func (d DSNs) CheckSecrets() error {
+	for _, f := range []struct{ name, env, dsn string }{
+		{"orders", OrdersDSNEnv, d.Orders},
+		{"inventory", InventoryDSNEnv, d.Inventory},
+		{"payment", PaymentDSNEnv, d.Payment},
+		{"shipping", ShippingDSNEnv, d.Shipping},
+	} {
+		if d.flags != nil && d.flags.Changed(f.name+"-dsn") && storedb.HasPassword(f.dsn) {
+			return fmt.Errorf("--%s-dsn holds a password, which other users can read on the command line: give the DSN in %s instead, or leave the password out of it and put it in PGPASSWORD or ~/.pgpass", f.name, f.env)
+		}
+	}
+	return nil
 }
 
 // Sources are where the services' stores are, as their Open functions
@@ -116,15 +161,19 @@ func (d DSNs) Sources(dataDir string) (Sources, error) {
 }
 
 // Open opens the three stores that the audit reads (inventory, payment,
-// shipping; not the order register) where dsns and dataDir put them,
-// creating a SQLite store that is not there yet. Call the returned func to
-// close them.
+// shipping; not the order register) where dsns and dataDir put them, as
+// dsns.Conn says, creating a SQLite store that is not there yet. Call the
+// returned func to close them.
 func Open(ctx context.Context, dataDir string, dsns DSNs) (audit.Stores, func(), error) {
 	src, err := dsns.Sources(dataDir)
 	if err != nil {
 		return audit.Stores{}, nil, err
 	}
-	return open(ctx, src)
+	opts := dsns.Conn.Options()
+	return openThree(ctx, src,
+		func(ctx context.Context, s string) (*inventory.Store, error) { return inventory.Open(ctx, s, opts...) },
+		func(ctx context.Context, s string) (*payment.Store, error) { return payment.Open(ctx, s, opts...) },
+		func(ctx context.Context, s string) (*shipping.Store, error) { return shipping.Open(ctx, s, opts...) })
 }
 
 // OpenReadOnly opens the three stores for a reader that has no business
@@ -151,10 +200,6 @@ func Audit(ctx context.Context, dataDir string, dsns DSNs, temporal audit.Tempor
 	}
 	defer closeStores()
 	return audit.Run(ctx, st, temporal, opts)
-}
-
-func open(ctx context.Context, src Sources) (audit.Stores, func(), error) {
-	return openThree(ctx, src, inventory.Open, payment.Open, shipping.Open)
 }
 
 // openThree opens the three stores with the given functions; on an error

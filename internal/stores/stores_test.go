@@ -69,8 +69,10 @@ func TestRegisterReadsTheEnvironment(t *testing.T) {
 			if err := flags.Parse([]string{"--shipping-dsn", "postgres://u@db/shp"}); err != nil {
 				t.Fatal(err)
 			}
-			if dir != "/var/lib/ordersaga" || dsns != tt.want {
-				t.Errorf("data dir %q, DSNs %+v; want /var/lib/ordersaga, %+v", dir, dsns, tt.want)
+			got := Sources{dsns.Orders, dsns.Inventory, dsns.Payment, dsns.Shipping}
+			want := Sources{tt.want.Orders, tt.want.Inventory, tt.want.Payment, tt.want.Shipping}
+			if dir != "/var/lib/ordersaga" || got != want {
+				t.Errorf("data dir %q, DSNs %+v; want /var/lib/ordersaga, %+v", dir, got, want)
 			}
 			if got := flags.Lookup("orders-dsn") != nil; got != tt.wantOrders {
 				t.Errorf("--orders-dsn registered = %v, want %v", got, tt.wantOrders)

@@ -1,0 +1,81 @@
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"testing"
+)
+
+// Options are the settings of a cluster that a test starts for itself.
+type Options struct {
+	// MaxConnections is the server's max_connections; 0 is the shared
+	// cluster's. Roles other than the superuser get
+	// MaxConnections − SuperuserReservedConnections of them.
+	MaxConnections int
+}
+
+// Cluster is a PostgreSQL server that one test started for itself, for a
+// setting that the shared cluster's other tests must not feel, such as a
+// small max_connections. Its roles other than the superuser log in with a
+// password, as in production.
+type Cluster struct {
+	c *cluster
+}
+
+// Start starts a cluster for t alone, and stops and removes it when t
+// ends. Its superuser holds one connection, for Database and Admin.
+// Without the PostgreSQL server binaries, t fails, or is skipped with
+// -short.
+func Start(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	if opts.MaxConnections == 0 {
+		opts.MaxConnections = sharedMaxConnections
+	}
+	c, err := start(settings{maxConnections: opts.MaxConnections, passwords: true})
+	if err != nil {
+		if testing.Short() {
+			t.Skipf("PostgreSQL cluster skipped in -short mode: %v", err)
+		}
+		t.Fatalf("PostgreSQL cluster: %v (install the PostgreSQL server, or run with -short to skip)", err)
+	}
+	// The admin connection is one, and counts against MaxConnections.
+	c.admin.SetMaxOpenConns(1)
+	t.Cleanup(func() {
+		if err := c.stop(); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	return &Cluster{c: c}
+}
+
+// Database creates a new, empty database and a role that owns it, is no
+// superuser and logs in with a password, and returns the role's name and
+// its DSN, password included.
+func (c *Cluster) Database(t testing.TB) (role, dsn string) {
+	t.Helper()
+	n := databaseNo.Add(1)
+	role = fmt.Sprintf("role_%d", n)
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	password := hex.EncodeToString(b)
+	ctx := context.Background()
+	for _, stmt := range []string{
+		fmt.Sprintf(`CREATE ROLE %s LOGIN PASSWORD '%s'`, role, password),
+		fmt.Sprintf(`CREATE DATABASE %s OWNER %s`, role, role),
+	} {
+		if _, err := c.c.admin.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("create the database of %s: %v", role, err)
+		}
+	}
+	return role, fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable", role, password, c.c.port, role)
+}
+
+// Admin is the superuser's connection, for a test's own look at the
+// server, such as pg_stat_activity. It holds one connection.
+func (c *Cluster) Admin() *sql.DB { return c.c.admin }
+
+// Log is what the server has logged so far.
+func (c *Cluster) Log() string { return c.c.log() }
