@@ -15,8 +15,9 @@ type Activities struct {
 	Store *Store
 }
 
-// ChargePayment charges the order total. A declined card or a reused key
-// fails the order; a gateway timeout is retried with backoff.
+// ChargePayment charges the order total. A declined card, a reused key or
+// a key that a refund voided first fails the order; a gateway timeout is
+// retried with backoff.
 func (a *Activities) ChargePayment(ctx context.Context, req ChargeRequest) (Charge, error) {
 	charge, err := a.Store.Charge(ctx, req, activity.GetInfo(ctx).Attempt)
 	if err != nil {
@@ -27,8 +28,9 @@ func (a *Activities) ChargePayment(ctx context.Context, req ChargeRequest) (Char
 	return charge, nil
 }
 
-// RefundPayment gives a charge back. It undoes ChargePayment, so anything
-// that goes wrong is retried until it succeeds, but for one business
+// RefundPayment gives a charge back, at the gateway and in the store. It
+// undoes ChargePayment, so anything that goes wrong (the gateway or the
+// store unavailable) is retried until it succeeds, but for one business
 // failure: a key that another placement of the order ID holds. That charge
 // is an earlier order's, no retry makes it this one's, and refunding it
 // would give back the earlier order's money, so it fails at once,

@@ -24,6 +24,7 @@ func Register(ctx context.Context, w worker.Registry, dataDir, dsn string, opts 
 	if err != nil {
 		return nil, err
 	}
+	store.Gateway = NewSimulatedGateway() // the only card gateway the service knows
 	w.RegisterActivity(&Activities{Store: store})
 	return store, nil
 }

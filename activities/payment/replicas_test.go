@@ -14,9 +14,19 @@ import (
 var replicaCounts = []int{1, 4, concurrency}
 
 // forEachReplicaCount runs fn on a new database per backend and replica
-// count, with that many stores open on it.
+// count, with that many stores open on it. The stores on one database ask
+// one gateway, as the service's workers ask the one card gateway.
 func forEachReplicaCount(t *testing.T, fn func(t *testing.T, stores []*Store)) {
-	pgtest.Replicas(t, DatabaseFile, replicaCounts, openStoreAt, fn)
+	gateways := map[string]*SimulatedGateway{}
+	open := func(t *testing.T, source string) *Store {
+		s := openStoreAt(t, source)
+		if gateways[source] == nil {
+			gateways[source] = NewSimulatedGateway()
+		}
+		s.Gateway = gateways[source]
+		return s
+	}
+	pgtest.Replicas(t, DatabaseFile, replicaCounts, open, fn)
 }
 
 func TestReplicasChargeSameKeyAtOnceCaptureOnce(t *testing.T) {
@@ -35,6 +45,7 @@ func TestReplicasChargeSameKeyAtOnceCaptureOnce(t *testing.T) {
 			}
 		}
 		assertLedger(t, stores[0], ledger{rows: 1, byStatus: map[string]int{Captured: 1}, capturedCents: 4321})
+		assertGateway(t, simulated(t, stores[0]), "o1/charge", GatewayPayment{Token: TokenVisa, AuthorizedCents: 4321, CapturedCents: 4321})
 	})
 }
 
@@ -57,6 +68,7 @@ func TestReplicasRefundSameKeyAtOnceRefundOnce(t *testing.T) {
 			t.Errorf("%d cents refunded in all, want 2500", refunded)
 		}
 		assertLedger(t, stores[0], ledger{rows: 1, byStatus: map[string]int{Refunded: 1}})
+		assertGateway(t, simulated(t, stores[0]), "o1/charge", GatewayPayment{Token: TokenVisa, AuthorizedCents: 2500, CapturedCents: 2500, RefundedCents: 2500})
 	})
 }
 
@@ -136,6 +148,16 @@ func TestReplicasPlacementsChargeAndRefundNewKeyAtOnceOneOwns(t *testing.T) {
 			t.Errorf("stored charge = %+v, want it recorded by %s", stored, placementOf(winner))
 		}
 		assertLedger(t, stores[0], want)
+
+		// At the gateway: the winning charge's capture, or, if a refund
+		// won, no capture and every authorization released.
+		paid, authorized := simulated(t, stores[0]).Payment(placedKey)
+		switch {
+		case winner%2 == 0 && paid.CapturedCents != 5000:
+			t.Errorf("gateway holds %+v, want the winner's capture of 5000", paid)
+		case winner%2 == 1 && (paid.CapturedCents != 0 || authorized && !paid.Released):
+			t.Errorf("gateway holds %+v, want nothing captured and any authorization released", paid)
+		}
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"sync"
 	"time"
 
 	"github.com/ordersaga/ordersaga/internal/storedb"
@@ -73,6 +74,11 @@ CREATE INDEX charges_placement ON charges (placement COLLATE "C", workflow_id CO
 // is one transaction, and every mutation is idempotent by key.
 type Store struct {
 	db *storedb.DB
+	// Gateway is the card gateway that Charge and Refund ask. Set it before
+	// the first of them; if it is nil then, the store makes a
+	// SimulatedGateway of its own.
+	Gateway     Gateway
+	gatewayOnce sync.Once
 }
 
 // Open opens the payment store at source — a SQLite file path or a
@@ -100,11 +106,27 @@ func OpenReadOnly(ctx context.Context, source string) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
-// Charge takes the money: it asks the gateway to approve the charge and
-// records the outcome. Called again with the same key by the same placement
-// it returns the first outcome (the charge, or ErrDeclined) without asking
-// the gateway again; with the same key but another amount or order it fails
-// with ErrKeyConflict, and after the key was refunded (or voided) with
+// gateway is the store's Gateway, a new SimulatedGateway if it has none:
+// the store of each test and tool that opens it directly has a ledger of
+// its own.
+func (s *Store) gateway() Gateway {
+	s.gatewayOnce.Do(func() {
+		if s.Gateway == nil {
+			s.Gateway = NewSimulatedGateway()
+		}
+	})
+	return s.Gateway
+}
+
+// recordTimeout bounds the transaction that captures a charge and records
+// it, which goes on after the activity's context ends (see Charge).
+const recordTimeout = 30 * time.Second
+
+// Charge takes the money through the gateway and records the outcome.
+// Called again with the same key by the same placement it returns the first
+// outcome (the charge, or ErrDeclined) without asking the gateway again;
+// with the same key but another amount or order it fails with
+// ErrKeyConflict, and after the key was refunded (or voided) with
 // ErrKeyVoided. attempt is the activity's attempt number, passed to the
 // gateway (see TokenFlaky).
 //
@@ -115,11 +137,29 @@ func (s *Store) Close() error { return s.db.Close() }
 // customer of this one must not be charged for a key that cannot be
 // recorded.
 //
-// The gateway is asked outside any transaction, so a slow gateway never
-// holds the store's write lock. Two calls with one key at once may both ask
-// it; the first to record wins, and the other is answered from that record
-// under the same rules, as a real gateway given the same idempotency key
-// would capture once.
+// The money is taken in two phases. The gateway authorizes outside any
+// transaction, so a slow gateway never holds the store's write lock. Then
+// one transaction locks the key and reads it again: if a refund voided the
+// key meanwhile (a cancel overtook the charge), or another call recorded
+// it, the authorization is released and the charge answers as the record
+// says, so money held for an order that gave up is never taken; otherwise
+// the gateway captures and the charge is recorded captured. The capture is
+// asked inside that transaction, short as it is, because Refund takes the
+// same key's lock: a refund sees either no charge, and voids the key before
+// any capture, or a captured one, which it refunds — never a capture it
+// cannot see. For the same reason that transaction runs to its end, within
+// recordTimeout, when the activity's context ends during it.
+//
+// Two calls with one key at once may both authorize: the gateway holds the
+// money once for the key, the first to lock captures it, and the other is
+// answered from its record. A crash leaves what a retry repairs:
+// authorization and capture are idempotent by key, so the retry captures
+// once and records. An authorization that is never captured (the process
+// died after authorizing, and a refund voided the key before the retry) is
+// released by the gateway when it expires, as card gateways release holds
+// after some days. The one crash no retry repairs is between the capture
+// and its commit with a refund voiding the key before the retry: the
+// record has no status that says a capture is under way.
 func (s *Store) Charge(ctx context.Context, req ChargeRequest, attempt int32) (Charge, error) {
 	c, err := s.charge(ctx, req, attempt)
 	if err != nil {
@@ -140,16 +180,71 @@ func (s *Store) charge(ctx context.Context, req ChargeRequest, attempt int32) (C
 	if found {
 		return repeatedCharge(existing, req)
 	}
-	verdict := authorize(ctx, req.Key, req.Token, attempt)
-	if verdict != nil && !errors.Is(verdict, ErrDeclined) {
+	gw := s.gateway()
+	verdict := gw.Authorize(ctx, AuthorizeRequest{Key: req.Key, Token: req.Token, AmountCents: req.AmountCents, Attempt: attempt})
+	switch {
+	case errors.Is(verdict, ErrDeclined):
+		return s.recordDecline(ctx, req, verdict)
+	case verdict != nil:
 		return Charge{}, verdict // transient: nothing recorded, retried
 	}
+	return s.capture(ctx, gw, req)
+}
+
+// capture finishes a charge that the gateway authorized: in one
+// transaction holding the key's lock, it captures and records the charge,
+// or, if the key was recorded meanwhile, answers from that record and
+// releases the authorization.
+func (s *Store) capture(ctx context.Context, gw Gateway, req ChargeRequest) (Charge, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	charge := Charge{ID: chargeID(req.Key), Key: req.Key, OrderID: req.OrderID, Placement: req.Placement, AmountCents: req.AmountCents, Status: Captured}
-	if verdict != nil {
-		charge.Status = Declined
+	var refused error
+	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
+		if err := tx.LockKey(ctx, lockKey(req.Key)); err != nil {
+			return err
+		}
+		other, found, err := chargeByKey(ctx, tx, req.Key)
+		switch {
+		case err != nil:
+			return err
+		case found:
+			charge, refused = repeatedCharge(other, req)
+			return nil
+		}
+		if err := gw.Capture(ctx, req.Key, req.AmountCents); err != nil {
+			return fmt.Errorf("capture at the gateway: %w", err)
+		}
+		return insertCharge(ctx, tx, charge)
+	})
+	switch {
+	case err != nil:
+		return Charge{}, err
+	case refused != nil:
+		return Charge{}, release(ctx, gw, req.Key, refused)
 	}
+	return charge, nil
+}
+
+// release voids the authorization of a charge that the key's record
+// refused, so the money held for it is never taken, and returns refused. A
+// failed release does not change that answer: no retry would ask again,
+// since the record answers first, and the gateway releases the hold when
+// it expires.
+func release(ctx context.Context, gw Gateway, key string, refused error) error {
+	if err := gw.Void(ctx, key); err != nil {
+		return fmt.Errorf("%w (releasing its authorization failed, the gateway releases it when it expires: %v)", refused, err)
+	}
+	return refused
+}
+
+// recordDecline records the gateway's decline as the key's outcome and
+// returns it, or answers from the key's record if another call recorded
+// the key first.
+func (s *Store) recordDecline(ctx context.Context, req ChargeRequest, declined error) (Charge, error) {
+	charge := Charge{ID: chargeID(req.Key), Key: req.Key, OrderID: req.OrderID, Placement: req.Placement, AmountCents: req.AmountCents, Status: Declined}
 	recorded := false
-	err = s.db.InTx(ctx, func(tx *storedb.Tx) error {
+	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
 		if err := tx.LockKey(ctx, lockKey(req.Key)); err != nil {
 			return err
 		}
@@ -167,8 +262,8 @@ func (s *Store) charge(ctx context.Context, req ChargeRequest, attempt int32) (C
 	switch {
 	case err != nil:
 		return Charge{}, err
-	case recorded && verdict != nil:
-		return Charge{}, verdict
+	case recorded:
+		return Charge{}, declined
 	}
 	return charge, nil
 }
@@ -212,17 +307,26 @@ func insertCharge(ctx context.Context, tx *storedb.Tx, c Charge) error {
 	return nil
 }
 
-// Refund gives back a captured charge. It is safe to call any number of
-// times and for a key that never charged anything: then it records the key
-// as voided for the request's placement, so that a charge still in flight
-// with that key cannot take the customer's money after its order gave up on
-// it.
+// Refund gives back a captured charge: the gateway refunds it and the
+// record is marked refunded. If the gateway fails the record stays
+// captured and the error says so, for the caller to retry; the gateway
+// refunds a key once however often it is asked. The gateway is asked
+// inside the transaction that holds the key's lock, as Charge captures: it
+// is a short call, and a refund then never runs beside the capture of its
+// key.
+//
+// It is safe to call any number of times and for a key that never charged
+// anything: then it records the key as voided for the request's placement,
+// so that a charge still in flight with that key cannot take the
+// customer's money after its order gave up on it (Charge releases its
+// authorization instead of capturing).
 //
 // A key that another placement recorded is refused with ErrKeyConflict and
 // left as it is: it holds an earlier order's money (or void), and only that
 // order may give it back.
 func (s *Store) Refund(ctx context.Context, req RefundRequest) (RefundResult, error) {
 	result := RefundResult{Key: req.Key}
+	gw := s.gateway()
 	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
 		if err := tx.LockKey(ctx, lockKey(req.Key)); err != nil {
 			return err
@@ -241,6 +345,9 @@ func (s *Store) Refund(ctx context.Context, req RefundRequest) (RefundResult, er
 		if c.Status != Captured {
 			result.Status = c.Status
 			return nil
+		}
+		if err := gw.Refund(ctx, req.Key, c.AmountCents); err != nil {
+			return fmt.Errorf("refund at the gateway: %w", err)
 		}
 		result.Status, result.AmountCents = Refunded, c.AmountCents
 		if _, err := tx.ExecContext(ctx, `UPDATE charges SET status = ?, updated_at = ? WHERE key = ?`, Refunded, timestamp(), req.Key); err != nil {

@@ -18,7 +18,8 @@ const (
 	Refunded = "refunded"
 	// Voided: the key was refunded before anything was charged with it (a
 	// cancel overtook a slow charge). A charge that arrives later with this
-	// key is refused, so the customer cannot pay for an order that gave up.
+	// key is refused and releases its authorization at the gateway, so the
+	// customer cannot pay for an order that gave up.
 	Voided = "voided"
 )
 
