@@ -195,8 +195,11 @@ func (g *SimulatedGateway) Void(_ context.Context, key string) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	p, ok := g.payments[key]
-	if !ok || p.CapturedCents > 0 {
+	switch {
+	case !ok || p.RefundedCents > 0:
 		return nil
+	case p.CapturedCents > 0:
+		return fmt.Errorf("void %s: %w", key, ErrAlreadyCaptured)
 	}
 	p.Released = true
 	g.payments[key] = p

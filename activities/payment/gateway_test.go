@@ -354,10 +354,32 @@ func TestChargeAsksTheGatewayAsTheRecordRequires(t *testing.T) {
 				want:  GatewayPayment{Token: TokenVisa, AuthorizedCents: 1500, CapturedCents: 1500},
 			},
 			{
-				name:    "voided first",
-				setup:   func(t *testing.T, s *Store) { mustRefund(t, s, "o1/charge") },
-				req:     chargeRequest("o1/charge", 1500, TokenVisa),
-				wantErr: ErrKeyVoided,
+				// Voiding a key the gateway never saw changes nothing
+				// there; it is asked in case an earlier attempt captured.
+				name:      "voided first",
+				setup:     func(t *testing.T, s *Store) { mustRefund(t, s, "o1/charge") },
+				req:       chargeRequest("o1/charge", 1500, TokenVisa),
+				wantErr:   ErrKeyVoided,
+				wantCalls: []string{"void o1/charge"},
+			},
+			{
+				// An earlier attempt captured, then could not record it
+				// (a crash, a lost connection at commit) before a cancel
+				// voided the key: the retry gives the money back.
+				name: "captured but not recorded, then voided",
+				setup: func(t *testing.T, s *Store) {
+					g := s.Gateway.(*gatewayDouble)
+					ctx := context.Background()
+					if err := errors.Join(g.SimulatedGateway.Authorize(ctx, AuthorizeRequest{Key: "o1/charge", Token: TokenVisa, AmountCents: 1500, Attempt: 1}),
+						g.SimulatedGateway.Capture(ctx, "o1/charge", 1500)); err != nil {
+						t.Fatal(err)
+					}
+					mustRefund(t, s, "o1/charge")
+				},
+				req:       chargeRequest("o1/charge", 1500, TokenVisa),
+				wantErr:   ErrKeyVoided,
+				wantCalls: []string{"void o1/charge", "refund o1/charge"},
+				want:      GatewayPayment{Token: TokenVisa, AuthorizedCents: 1500, CapturedCents: 1500, RefundedCents: 1500},
 			},
 		}
 		for _, tt := range tests {
@@ -429,7 +451,8 @@ func TestSimulatedGatewayIsIdempotentByKey(t *testing.T) {
 			calls: func(g *SimulatedGateway) error {
 				return errors.Join(g.Authorize(ctx, visa), g.Capture(ctx, "k", 700), g.Void(ctx, "k"))
 			},
-			want: GatewayPayment{Token: TokenVisa, AuthorizedCents: 700, CapturedCents: 700},
+			wantErr: ErrAlreadyCaptured,
+			want:    GatewayPayment{Token: TokenVisa, AuthorizedCents: 700, CapturedCents: 700},
 		},
 		{
 			name: "refund twice gives back once",

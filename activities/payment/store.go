@@ -157,9 +157,10 @@ const recordTimeout = 30 * time.Second
 // once and records. An authorization that is never captured (the process
 // died after authorizing, and a refund voided the key before the retry) is
 // released by the gateway when it expires, as card gateways release holds
-// after some days. The one crash no retry repairs is between the capture
-// and its commit with a refund voiding the key before the retry: the
-// record has no status that says a capture is under way.
+// after some days. A capture whose commit failed (a crash, a lost
+// connection) while a refund then voided the key is found by the retry:
+// the voided key's charge voids at the gateway, which answers that it
+// captured, and the charge refunds that capture.
 func (s *Store) Charge(ctx context.Context, req ChargeRequest, attempt int32) (Charge, error) {
 	c, err := s.charge(ctx, req, attempt)
 	if err != nil {
@@ -178,7 +179,15 @@ func (s *Store) charge(ctx context.Context, req ChargeRequest, attempt int32) (C
 		return Charge{}, err
 	}
 	if found {
-		return repeatedCharge(existing, req)
+		c, err := repeatedCharge(existing, req)
+		if existing.Status == Voided && errors.Is(err, ErrKeyVoided) {
+			// A cancel voided the key. An earlier attempt may have been
+			// captured at the gateway and then failed to record (a
+			// crash, a lost connection at commit): make sure nothing
+			// stays taken.
+			return Charge{}, release(ctx, s.gateway(), req.Key, req.AmountCents, err)
+		}
+		return c, err
 	}
 	gw := s.gateway()
 	verdict := gw.Authorize(ctx, AuthorizeRequest{Key: req.Key, Token: req.Token, AmountCents: req.AmountCents, Attempt: attempt})
@@ -221,19 +230,28 @@ func (s *Store) capture(ctx context.Context, gw Gateway, req ChargeRequest) (Cha
 	case err != nil:
 		return Charge{}, err
 	case refused != nil:
-		return Charge{}, release(ctx, gw, req.Key, refused)
+		return Charge{}, release(ctx, gw, req.Key, req.AmountCents, refused)
 	}
 	return charge, nil
 }
 
 // release voids the authorization of a charge that the key's record
 // refused, so the money held for it is never taken, and returns refused. A
-// failed release does not change that answer: no retry would ask again,
-// since the record answers first, and the gateway releases the hold when
-// it expires.
-func release(ctx context.Context, gw Gateway, key string, refused error) error {
-	if err := gw.Void(ctx, key); err != nil {
+// failed void does not change that answer (the gateway releases the hold
+// when it expires). A payment the gateway had already captured — an earlier
+// attempt captured it and could not record it before a cancel voided the
+// key — is refunded; should that refund fail, the error is retryable, and
+// the retry, answered by the voided record, releases again.
+func release(ctx context.Context, gw Gateway, key string, amountCents int64, refused error) error {
+	err := gw.Void(ctx, key)
+	switch {
+	case err == nil:
+		return refused
+	case !errors.Is(err, ErrAlreadyCaptured):
 		return fmt.Errorf("%w (releasing its authorization failed, the gateway releases it when it expires: %v)", refused, err)
+	}
+	if err := gw.Refund(ctx, key, amountCents); err != nil {
+		return fmt.Errorf("%w: the gateway captured %s before a cancel voided it, and refunding that capture failed: %v", ErrGatewayUnavailable, key, err)
 	}
 	return refused
 }

@@ -76,6 +76,9 @@ var (
 	ErrKeyVoided          = errors.New("charge key was already refunded")
 	ErrInvalid            = errors.New("invalid charge request")
 	ErrGatewayUnavailable = errors.New("card gateway unavailable")
+	// ErrAlreadyCaptured is the gateway's answer to a void of a payment it
+	// has captured: only a refund gives that money back.
+	ErrAlreadyCaptured = errors.New("payment already captured")
 )
 
 // Application error types the order workflow and clients can match on.
