@@ -189,8 +189,9 @@ func (g *SimulatedGateway) Capture(_ context.Context, key string, amountCents in
 }
 
 // Void releases the key's authorization, so the money held on the card is
-// free again. A key without one, or whose money was captured (only Refund
-// gives that back), is left as it is.
+// free again. A key without one, or already refunded, is left as it is; a
+// key whose money was captured is refused with ErrAlreadyCaptured, as card
+// gateways refuse to void a capture: only Refund gives that money back.
 func (g *SimulatedGateway) Void(_ context.Context, key string) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()

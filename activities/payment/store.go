@@ -210,10 +210,7 @@ func (s *Store) capture(ctx context.Context, gw Gateway, req ChargeRequest) (Cha
 	charge := Charge{ID: chargeID(req.Key), Key: req.Key, OrderID: req.OrderID, Placement: req.Placement, AmountCents: req.AmountCents, Status: Captured}
 	var refused error
 	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
-		if err := tx.LockKey(ctx, lockKey(req.Key)); err != nil {
-			return err
-		}
-		other, found, err := chargeByKey(ctx, tx, req.Key)
+		other, found, err := lockedChargeByKey(ctx, tx, req.Key)
 		switch {
 		case err != nil:
 			return err
@@ -233,6 +230,16 @@ func (s *Store) capture(ctx context.Context, gw Gateway, req ChargeRequest) (Cha
 		return Charge{}, release(ctx, gw, req.Key, req.AmountCents, refused)
 	}
 	return charge, nil
+}
+
+// lockedChargeByKey locks key for the rest of tx, so that no other call
+// reads or writes it meanwhile, then reads its charge: the first step of
+// every change to a charge.
+func lockedChargeByKey(ctx context.Context, tx *storedb.Tx, key string) (chargeRecord, bool, error) {
+	if err := tx.LockKey(ctx, lockKey(key)); err != nil {
+		return chargeRecord{}, false, err
+	}
+	return chargeByKey(ctx, tx, key)
 }
 
 // release voids the authorization of a charge that the key's record
@@ -263,10 +270,7 @@ func (s *Store) recordDecline(ctx context.Context, req ChargeRequest, declined e
 	charge := Charge{ID: chargeID(req.Key), Key: req.Key, OrderID: req.OrderID, Placement: req.Placement, AmountCents: req.AmountCents, Status: Declined}
 	recorded := false
 	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
-		if err := tx.LockKey(ctx, lockKey(req.Key)); err != nil {
-			return err
-		}
-		other, found, err := chargeByKey(ctx, tx, req.Key)
+		other, found, err := lockedChargeByKey(ctx, tx, req.Key)
 		switch {
 		case err != nil:
 			return err
@@ -346,10 +350,7 @@ func (s *Store) Refund(ctx context.Context, req RefundRequest) (RefundResult, er
 	result := RefundResult{Key: req.Key}
 	gw := s.gateway()
 	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
-		if err := tx.LockKey(ctx, lockKey(req.Key)); err != nil {
-			return err
-		}
-		c, found, err := chargeByKey(ctx, tx, req.Key)
+		c, found, err := lockedChargeByKey(ctx, tx, req.Key)
 		if err != nil {
 			return err
 		}
