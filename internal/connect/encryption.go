@@ -116,11 +116,11 @@ func (s *sealedFailures) FailureToError(failure *failurepb.Failure) error {
 	}
 	b, err := failure.Marshal()
 	if err != nil {
-		return fmt.Errorf("read failure %q: copy it: %w", failure.GetMessage(), err)
+		return fmt.Errorf("read a failure: copy it: %w", err)
 	}
 	var copied failurepb.Failure
 	if err := copied.Unmarshal(b); err != nil {
-		return fmt.Errorf("read failure %q: copy it: %w", failure.GetMessage(), err)
+		return fmt.Errorf("read a failure: copy it: %w", err)
 	}
 	return s.FailureConverter.FailureToError(&copied)
 }
