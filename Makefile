@@ -20,7 +20,7 @@ TEMPORAL := bin/temporal
 # workflowcheck reports non-deterministic code reachable from workflows.
 WORKFLOWCHECK_VERSION := v0.6.0
 
-.PHONY: all build dev demo test vet workflowcheck histories fuzz chaos bench bench-open bench-audit compose-up compose-down compose-test clean
+.PHONY: all build dev demo test test-deps vet workflowcheck histories fuzz chaos bench bench-open bench-audit compose-up compose-down compose-test clean
 
 all: build
 
@@ -51,10 +51,14 @@ workflowcheck: bin/workflowcheck
 
 # The end-to-end tests start the dev server from bin/temporal and build the
 # worker and starter themselves; the store tests start a PostgreSQL 15 and
-# the Web UI test a headless chromium (scripts/install-test-deps.sh installs
-# both). compose-test checks the Docker stack's files, without Docker.
-test: $(TEMPORAL) vet workflowcheck compose-test
+# the Web UI test a headless chromium, which test-deps installs
+# (scripts/install-test-deps.sh: silent when they are there, as root or
+# through sudo). compose-test checks the Docker stack's files, without Docker.
+test: $(TEMPORAL) test-deps vet workflowcheck compose-test
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+test-deps:
+	@scripts/install-test-deps.sh
 
 # The benchmark (bench/main.go): a fresh dev server started as `make dev`
 # starts it, one worker, then the baseline and the saga in alternating rounds

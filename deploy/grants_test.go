@@ -45,7 +45,10 @@ func TestInitScriptGrantsAuditReadOnly(t *testing.T) {
 	psql, err := exec.LookPath("psql")
 	if err != nil {
 		if psql = filepath.Join("/usr/lib/postgresql", major, "bin", "psql"); !isFile(psql) {
-			t.Skip("psql not found, so the init script cannot run: apt-get install postgresql-client")
+			if testing.Short() {
+				t.Skip("psql not found, so the init script cannot run (-short)")
+			}
+			t.Fatalf("psql not found, so the init script cannot run: install it with scripts/install-test-deps.sh (make test does; apt-get install postgresql-%s), or run with -short to skip this test", major)
 		}
 	}
 	bin, err := serverBinaries(major)

@@ -110,7 +110,7 @@ func chromiumPath(t *testing.T) string {
 		if testing.Short() {
 			t.Skip("no chromium in PATH (-short)")
 		}
-		t.Fatal("no chromium in PATH: install it with scripts/install-test-deps.sh")
+		t.Fatal("no chromium in PATH: install it with scripts/install-test-deps.sh (make test does), or run with -short to skip this test")
 	}
 	return path
 }

@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // progress shows how a load goes: one updating line on a terminal, a line
@@ -19,14 +21,13 @@ func newProgress(a *app) *progress {
 	return &progress{w: a.stdout, terminal: isTerminal(a.stdout), off: a.json()}
 }
 
-// isTerminal reports whether w is a character device, such as a terminal.
+// isTerminal reports whether w is a terminal: not merely a character
+// device, which /dev/null is too (a load run with its output thrown away
+// must not draw a progress line into it), but one that answers as a
+// terminal does.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // start shows progress until the returned stop is called; stop prints the

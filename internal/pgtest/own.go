@@ -39,7 +39,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 		if testing.Short() {
 			t.Skipf("PostgreSQL cluster skipped in -short mode: %v", err)
 		}
-		t.Fatalf("PostgreSQL cluster: %v (install the PostgreSQL server, or run with -short to skip)", err)
+		t.Fatalf("PostgreSQL cluster: %v (install the PostgreSQL server with scripts/install-test-deps.sh, which make test runs, or run with -short to skip)", err)
 	}
 	// The admin connection is one, and counts against MaxConnections.
 	c.admin.SetMaxOpenConns(1)

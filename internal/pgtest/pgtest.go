@@ -60,7 +60,7 @@ func DSN(t testing.TB) string {
 		if testing.Short() {
 			t.Skipf("PostgreSQL variant skipped in -short mode: %v", startErr)
 		}
-		t.Fatalf("PostgreSQL test cluster: %v (install the PostgreSQL server, or run with -short to skip the PostgreSQL variants)", startErr)
+		t.Fatalf("PostgreSQL test cluster: %v (install the PostgreSQL server with scripts/install-test-deps.sh, which make test runs, or run with -short to skip the PostgreSQL variants)", startErr)
 	}
 	name := fmt.Sprintf("test_%d", databaseNo.Add(1))
 	if _, err := shared.admin.ExecContext(context.Background(), `CREATE DATABASE `+name); err != nil {
