@@ -36,6 +36,12 @@ const (
 	OrderWorkflowType = "OrderWorkflow"
 	// CancelOrderSignal asks a running order to stop and undo what it did.
 	CancelOrderSignal = "cancel-order"
+	// CancelOrderUpdate asks the same as CancelOrderSignal and answers
+	// whether the order accepted the cancel: it refuses, before anything
+	// enters the order's history, an order past its shipment or already
+	// failing or cancelled. Temporal keeps updates' and signals' names
+	// apart, so the act has one name wherever it is sent from.
+	CancelOrderUpdate = "cancel-order"
 	// OrderStatusQuery returns the order's whole state (workflows.OrderState).
 	OrderStatusQuery = "order-status"
 	// ResumeCompensationUpdate asks an order in NEEDS_ATTENTION to try its

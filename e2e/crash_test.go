@@ -48,7 +48,7 @@ func TestWorkerKilledMidActivityAndInWindow(t *testing.T) {
 	first.stop(t, syscall.SIGKILL)
 
 	// A cancel sent while no worker runs waits in the server.
-	if r := s.starter(t, "cancel", "late-cancel", "--reason", "sent while the worker was down"); r.code != 0 {
+	if r := s.starter(t, "cancel", "late-cancel", "--signal", "--reason", "sent while the worker was down"); r.code != 0 {
 		t.Fatalf("cancel while no worker runs: %s", r)
 	}
 

@@ -54,6 +54,7 @@ func TestRecordHistories(t *testing.T) {
 		{"out-of-stock", withItems(recordOrder("out-of-stock", payment.TokenVisa, 0), inventory.Item{SKU: "LAMP-LIMITED", Qty: 4}), nil, workflows.Failed},
 		{"undeliverable", withAddress(recordOrder("undeliverable", payment.TokenVisa, 0), "undeliverable: nowhere"), nil, workflows.Failed},
 		{"cancelled-by-signal", recordOrder("cancelled-by-signal", payment.TokenVisa, time.Hour), s.cancelInWindow, workflows.Cancelled},
+		{"cancelled-by-update", recordOrder("cancelled-by-update", payment.TokenVisa, time.Hour), s.cancelByUpdateInWindow, workflows.Cancelled},
 		{"cancelled-by-temporal", recordOrder("cancelled-by-temporal", payment.TokenVisa, time.Hour), s.cancelThroughTemporal, workflows.Cancelled},
 		{"refused-late-cancel", recordOrder("refused-late-cancel", payment.TokenVisa, 5*time.Second),
 			func(t *testing.T, id string) { w.cancelAfterShipment(t, id, s.signalCancel) }, workflows.Completed},
@@ -192,6 +193,16 @@ func (s *stack) cancelInWindow(t *testing.T, orderID string) {
 	s.waitStatus(t, orderID, workflows.AwaitingFulfillment)
 	if _, err := s.orders(t).Cancel(context.Background(), orderID, "customer changed their mind"); err != nil {
 		t.Fatalf("cancel: %v", err)
+	}
+}
+
+// cancelByUpdateInWindow sends the cancel-order update once the order waits
+// in its cancel window; the order accepts it.
+func (s *stack) cancelByUpdateInWindow(t *testing.T, orderID string) {
+	s.waitStatus(t, orderID, workflows.AwaitingFulfillment)
+	answer, err := s.orders(t).CancelAndConfirm(context.Background(), orderID, "customer changed their mind")
+	if err != nil || !answer.Accepted {
+		t.Fatalf("cancel by update: %+v, %v", answer, err)
 	}
 }
 

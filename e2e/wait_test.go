@@ -37,7 +37,7 @@ func TestWaitOutlastsAStoppedServer(t *testing.T) {
 	common := []string{"--temporal-address", s.address, "--ui-url", s.uiURL}
 	place := startProcess(t, "place-wait", nil, starterBin, append([]string{"place", "--id", "stall-place", "--customer", "c-stall",
 		"--item", "BOOK-GOPL:1", "--payment", payment.TokenVisa, "--address", shipTo, "--wait"}, common...)...)
-	cancel := startProcess(t, "cancel-wait", nil, starterBin, append([]string{"cancel", "stall-cancel", "--wait"}, common...)...)
+	cancel := startProcess(t, "cancel-wait", nil, starterBin, append([]string{"cancel", "stall-cancel", "--signal", "--wait"}, common...)...)
 	place.waitOutput(t, "Waiting for order stall-place to end", orderTimeout)
 	cancel.waitOutput(t, "waiting for it to end", orderTimeout)
 

@@ -92,3 +92,34 @@ func TestCancelReasonLength(t *testing.T) {
 		})
 	}
 }
+
+func TestPrintCancelAccepted(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer orderclient.Cancellation
+		want   string
+	}{
+		{
+			name: "undoing two steps",
+			answer: orderclient.Cancellation{OrderID: "42", CancelResult: workflows.CancelResult{
+				Accepted: true, Status: workflows.Compensating, Undoing: []string{workflows.CompensateRefund, workflows.CompensateRelease}}},
+			want: "Cancel of order 42 accepted: COMPENSATING (undoing refund, then release).\n",
+		},
+		{
+			name:   "nothing to undo",
+			answer: orderclient.Cancellation{OrderID: "42", CancelResult: workflows.CancelResult{Accepted: true, Status: workflows.Cancelled}},
+			want:   "Cancel of order 42 accepted: CANCELLED (nothing to undo).\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := printCancelAccepted(&b, tt.answer); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(b.String(), tt.want) || !strings.Contains(b.String(), "starter watch 42") {
+				t.Errorf("text = %q, want it to start with %q and say how to follow the order", b.String(), tt.want)
+			}
+		})
+	}
+}

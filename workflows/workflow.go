@@ -134,9 +134,10 @@ var errCancelled = errors.New("order cancelled")
 // OrderWorkflow is the order saga. It reserves the stock, charges the total,
 // waits out the cancel window and ships; each step registers its
 // compensation before it runs. If a step fails, or the order is cancelled
-// (by the cancel-order signal or by Temporal's own cancellation) before the
-// shipment exists, the compensations run in reverse order and the order ends
-// FAILED or CANCELLED. Once the shipment exists, cancels are refused.
+// (by the cancel-order signal or update, or by Temporal's own cancellation)
+// before the shipment exists, the compensations run in reverse order and
+// the order ends FAILED or CANCELLED. Once the shipment exists, cancels are
+// refused.
 //
 // A compensation that cannot succeed within the Config's
 // CompensationTimeout, or that its service refuses, stops the order in
@@ -204,11 +205,13 @@ type orderRun struct {
 	metrics                 orderMetrics
 	failedStep, failureKind string
 
-	// cancels receives the cancel-order signal; stopSteps stops the forward
-	// steps once a cancel is accepted.
+	// cancels receives the cancel-order signal; asks are the cancel-order
+	// updates not yet answered; stopSteps stops the forward steps once a
+	// cancel is accepted.
 	cancels   workflow.ReceiveChannel
+	asks      []*cancelAsk
 	stopSteps workflow.CancelFunc
-	// cancel is the accepted cancel-order signal, if any.
+	// cancel is the accepted cancel (signal or update), if any.
 	cancel *CancelRequest
 	// shipped marks the point of no return: the shipment exists.
 	shipped bool
@@ -239,7 +242,7 @@ func newOrderRun(ctx workflow.Context, order Order, cfg Config) *orderRun {
 }
 
 // registerHandlers answers the order-status query and the
-// resume-compensation update.
+// resume-compensation and cancel-order updates.
 func (o *orderRun) registerHandlers(ctx workflow.Context) error {
 	err := workflow.SetQueryHandlerWithOptions(ctx, ordersaga.OrderStatusQuery,
 		func() (OrderState, error) { return o.state, nil },
@@ -247,11 +250,15 @@ func (o *orderRun) registerHandlers(ctx workflow.Context) error {
 	if err != nil {
 		return err
 	}
-	return workflow.SetUpdateHandlerWithOptions(ctx, ordersaga.ResumeCompensationUpdate, o.resume,
+	err = workflow.SetUpdateHandlerWithOptions(ctx, ordersaga.ResumeCompensationUpdate, o.resume,
 		workflow.UpdateHandlerOptions{
 			Validator:   o.validateResume,
 			Description: "Try the remaining compensations of an order in NEEDS_ATTENTION again, once the cause of the failure is fixed.",
 		})
+	if err != nil {
+		return err
+	}
+	return o.registerCancelUpdate(ctx)
 }
 
 // validateResume refuses a resume, before it reaches the order's history,
@@ -296,28 +303,35 @@ func (o *orderRun) runSteps(ctx workflow.Context) error {
 	return nil
 }
 
-// listenForCancels answers cancels while the order waits on a step. It
-// waits for a signal to be pending rather than in Receive, which would take
-// it out of the channel at once: the order's own coroutine runs first in a
-// workflow task, so a cancel that arrives with a step's result is answered
-// by the order at the step boundary (answerCancels), in the order's view of
-// the world, and not after it has moved on.
+// listenForCancels answers cancels (signals, and updates their handler
+// handed over) while the order waits on a step. It waits for a signal to
+// be pending rather than in Receive, which would take it out of the channel
+// at once: the order's own coroutine runs before this one in a workflow
+// task, so a cancel that arrives with a step's result is answered by the
+// order at the step boundary (answerCancels), in the order's view of the
+// world, and not after it has moved on.
 func (o *orderRun) listenForCancels(ctx workflow.Context) {
 	// Disconnected, so that it still answers cancels (and does not spin)
 	// once Temporal has cancelled the order.
 	listen, _ := workflow.NewDisconnectedContext(ctx)
 	for {
-		_ = workflow.Await(listen, func() bool { return o.cancels.Len() > 0 })
+		_ = workflow.Await(listen, func() bool { return o.cancels.Len() > 0 || len(o.asks) > 0 })
 		o.answerCancels(ctx)
 	}
 }
 
-// answerCancels answers every pending cancel.
+// answerCancels answers every pending cancel: the signals first, in the
+// order they arrived, then the updates, in the order they were accepted.
 func (o *orderRun) answerCancels(ctx workflow.Context) {
 	var req CancelRequest
 	for o.cancels.ReceiveAsync(&req) {
-		o.onCancelSignal(ctx, req)
+		o.onCancel(ctx, req)
 		req = CancelRequest{}
+	}
+	for len(o.asks) > 0 {
+		ask := o.asks[0]
+		o.asks = o.asks[1:]
+		ask.why, ask.answered = o.onCancel(ctx, ask.req), true
 	}
 }
 
@@ -451,35 +465,6 @@ func (o *orderRun) execute(ctx workflow.Context, opts workflow.ActivityOptions, 
 	opts.Summary = summary
 	ctx = workflow.WithActivityOptions(ctx, opts)
 	return workflow.ExecuteActivity(ctx, activity, req).Get(ctx, res)
-}
-
-// onCancelSignal accepts a cancel before the point of no return and stops
-// the forward steps; after it, or once the order failed or is already
-// undoing its steps, it records the cancel as refused.
-func (o *orderRun) onCancelSignal(ctx workflow.Context, req CancelRequest) {
-	switch {
-	case o.shipped:
-		o.refuseCancel(ctx, req.Reason, fmt.Sprintf("shipment %s was already created", o.state.ShipmentID))
-	case o.state.FailureReason != "":
-		o.refuseCancel(ctx, req.Reason, "the order already failed: "+o.state.FailureReason)
-	case o.cancel != nil || o.state.Status == Compensating || o.state.Status == NeedsAttention || o.state.Status.Final():
-		o.refuseCancel(ctx, req.Reason, fmt.Sprintf("the order is already %s", o.state.Status))
-	default:
-		req.Reason = clip(req.Reason)
-		o.cancel = &req
-		o.logger.Info("cancel accepted", "reason", req.Reason, "status", o.state.Status)
-		o.stopSteps()
-	}
-}
-
-func (o *orderRun) refuseCancel(ctx workflow.Context, reason, why string) {
-	reason = clip(reason)
-	o.logger.Info("cancel refused", "reason", reason, "why", why)
-	if len(o.state.RefusedCancels) >= MaxRefusedCancels {
-		o.state.MoreRefusedCancels++
-		return
-	}
-	o.state.RefusedCancels = append(o.state.RefusedCancels, RefusedCancel{Reason: reason, Why: why, At: workflow.Now(ctx)})
 }
 
 // compensate undoes the started steps in reverse order and ends the order

@@ -331,7 +331,7 @@ func TestCancelArrivingWithTheShipmentIsRefused(t *testing.T) {
 
 	require.Len(t, state.RefusedCancels, 1, "the cancel is answered before the order ends")
 	assert.Equal(t, "too late", state.RefusedCancels[0].Reason)
-	assert.Equal(t, "shipment "+fakeShipmentID+" was already created", state.RefusedCancels[0].Why)
+	assert.Equal(t, "shipment "+fakeShipmentID+" was already created, tracking number "+fakeTracking, state.RefusedCancels[0].Why)
 	assert.Equal(t, h.start.Add(testWindow), state.RefusedCancels[0].At)
 	assert.Empty(t, state.Compensations)
 	assert.Equal(t, []string{callReserve, callCharge, callShip}, h.attempts(), "nothing undone")

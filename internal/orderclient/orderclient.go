@@ -41,6 +41,9 @@ type EndedError struct {
 	Status  workflows.Status
 	// Nothing is what there is nothing left to do: "cancel" if empty.
 	Nothing string
+	// How says how it ended, if its final state tells: "shipped with
+	// tracking number 1Z…", the failure or the cancel's reason.
+	How string
 }
 
 func (e *EndedError) Error() string {
@@ -48,7 +51,30 @@ func (e *EndedError) Error() string {
 	if nothing == "" {
 		nothing = "cancel"
 	}
-	return fmt.Sprintf("order %s already ended %s: there is nothing to %s", e.OrderID, e.Status, nothing)
+	how := ""
+	if e.How != "" {
+		how = " (" + e.How + ")"
+	}
+	return fmt.Sprintf("order %s already ended %s%s: there is nothing to %s", e.OrderID, e.Status, how, nothing)
+}
+
+// endedError is the refusal to act on the ended order v, saying how it
+// ended.
+func endedError(v View, nothing string) *EndedError {
+	return &EndedError{OrderID: v.OrderID, Status: v.Status, Nothing: nothing, How: endedHow(v.OrderState)}
+}
+
+// endedHow says in a few words how an order ended, from its final state.
+func endedHow(s workflows.OrderState) string {
+	switch {
+	case s.Status == workflows.Completed && s.TrackingNumber != "":
+		return fmt.Sprintf("shipped with tracking number %s, shipment %s", s.TrackingNumber, s.ShipmentID)
+	case s.Status == workflows.Failed && s.FailureReason != "":
+		return s.FailureReason
+	case s.Status == workflows.Cancelled && s.CancelReason != "":
+		return "cancelled: " + s.CancelReason
+	}
+	return ""
 }
 
 // Client reaches orders through a Temporal client.
@@ -57,6 +83,9 @@ type Client struct {
 	Namespace string
 	// UIURL is the Temporal Web UI's base URL, for links to orders.
 	UIURL string
+	// CancelTimeout bounds how long CancelAndConfirm waits for the order
+	// to answer; DefaultCancelTimeout if zero.
+	CancelTimeout time.Duration
 }
 
 // View is an order as a person or a script sees it: its state, and where
@@ -352,6 +381,8 @@ func Outcome(err error) (workflows.OrderState, bool) {
 // *EndedError. Whether the cancel was accepted (before the shipment) or
 // refused (after) shows in the order's state; Wait tells how it ended. It
 // needs no worker: the server keeps the signal until a worker takes it.
+// CancelAndConfirm sends the same cancel and answers at once whether the
+// order accepted it, but needs the order's worker to answer.
 func (c *Client) Cancel(ctx context.Context, orderID, reason string) (View, error) {
 	if err := CheckCancelReason(reason); err != nil {
 		return View{}, err
@@ -361,14 +392,14 @@ func (c *Client) Cancel(ctx context.Context, orderID, reason string) (View, erro
 		return View{}, err
 	}
 	if v.TemporalStatus != "Running" {
-		return View{}, &EndedError{OrderID: orderID, Status: v.Status}
+		return View{}, endedError(v, "")
 	}
 	err = c.Temporal.SignalWorkflow(ctx, v.WorkflowID, v.RunID, ordersaga.CancelOrderSignal, workflows.CancelRequest{Reason: reason})
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		// It ended between the check and the signal.
 		if ended, serr := c.Snapshot(ctx, orderID); serr == nil {
-			return View{}, &EndedError{OrderID: orderID, Status: ended.Status}
+			return View{}, endedError(ended, "")
 		}
 	}
 	if err != nil {
@@ -385,13 +416,8 @@ func (c *Client) Cancel(ctx context.Context, orderID, reason string) (View, erro
 func CheckCancelReason(reason string) error { return CheckReason("cancel", reason) }
 
 // CheckReason refuses a reason for what ("cancel", "resume") longer than
-// workflows.MaxTextLength.
-func CheckReason(what, reason string) error {
-	if len(reason) > workflows.MaxTextLength {
-		return fmt.Errorf("%s reason is %d characters long: the limit is %d; give a shorter reason", what, len(reason), workflows.MaxTextLength)
-	}
-	return nil
-}
+// workflows.MaxTextLength, as the order itself does.
+func CheckReason(what, reason string) error { return workflows.CheckReason(what, reason) }
 
 // Summary is one order in a list.
 type Summary struct {
