@@ -82,6 +82,8 @@ var codeEnv = []string{
 	"ORDERSAGA_SHIPPING_DSN",
 	"ORDERSAGA_METRICS_ADDR",
 	"ORDERSAGA_LOG_FORMAT",
+	"ORDERSAGA_DEPLOYMENT_NAME",
+	"ORDERSAGA_BUILD_ID",
 }
 
 // load loads the compose file with every profile active. interpolate
@@ -619,6 +621,27 @@ func TestEnvironmentMatchesCode(t *testing.T) {
 		_, port, err := net.SplitHostPort(env(s, "ORDERSAGA_METRICS_ADDR"))
 		if err != nil || port != "9090" {
 			t.Errorf("%s: ORDERSAGA_METRICS_ADDR=%q, want :9090", name, env(s, "ORDERSAGA_METRICS_ADDR"))
+		}
+	}
+}
+
+// TestWorkersJoinOneDeploymentAsTheirImageTag: every worker runs in the
+// same Worker Deployment as the build of its image, so that a pinned
+// order's activities go to its own build's services, and a new image tag
+// is a new build to roll out.
+func TestWorkersJoinOneDeploymentAsTheirImageTag(t *testing.T) {
+	for _, interpolate := range []bool{false, true} {
+		p := load(t, interpolate)
+		for _, name := range runners() {
+			s := service(t, p, name)
+			// Not splitImage: uninterpolated, the tag is ${...} with a ':' in it.
+			_, tag, _ := strings.Cut(s.Image, ":")
+			if got := env(s, "ORDERSAGA_BUILD_ID"); got != tag {
+				t.Errorf("%s (interpolated %t): ORDERSAGA_BUILD_ID=%q, want its image tag %q", name, interpolate, got, tag)
+			}
+			if got := env(s, "ORDERSAGA_DEPLOYMENT_NAME"); got != "ordersaga" {
+				t.Errorf("%s: ORDERSAGA_DEPLOYMENT_NAME=%q, want ordersaga", name, got)
+			}
 		}
 	}
 }

@@ -2,7 +2,7 @@
 # make demo: starts the Temporal dev server (with its Web UI) and a worker
 # (the four services and the scheduled audit),
 # places three orders — one completes, one is declined and compensated, one is
-# cancelled by signal during its cancel window and compensated — prints each
+# cancelled during its cancel window and compensated — prints each
 # final state with its Web UI link and the audit, then keeps the server and
 # the worker up for inspection until Ctrl-C, and stops them cleanly.
 #
@@ -60,13 +60,25 @@ else
   wait_for "the Temporal server's start" 60 bin/temporal operator cluster health --address "$address"
 fi
 
-echo "== starting a worker with all four services and the scheduled audit, log in $logs/worker.log"
+# The worker joins the Worker Deployment "ordersaga" as build $build (the
+# checkout's commit, "-dirty" with local changes): each order runs to its
+# end on the build it started on (README, Rolling out a new build).
+deployment=ordersaga
+build=$(git describe --always --dirty 2>/dev/null || echo dev)
+echo "== starting a worker (build $build of deployment $deployment) with all four services and the scheduled audit, log in $logs/worker.log"
 : >"$logs/worker.log"
 # The audit service creates (or updates) the schedule ordersaga-audit,
 # which audits the stores against Temporal every --audit-every.
-bin/worker run --services order,inventory,payment,shipping,audit >>"$logs/worker.log" 2>&1 &
+bin/worker run --services order,inventory,payment,shipping,audit \
+  --deployment-name "$deployment" --build-id "$build" >>"$logs/worker.log" 2>&1 &
 pids+=($!)
 wait_for "the worker's start" 30 grep -q "worker started" "$logs/worker.log"
+# New orders start on the deployment's current version: make it this build
+# (the one a previous `make demo` left current may be another commit's).
+# Temporal accepts it once the worker's polls registered the build.
+wait_for "build $build becoming the current version" 60 \
+  bin/temporal worker deployment set-current-version --address "$address" \
+  --deployment-name "$deployment" --build-id "$build" --yes
 
 run=demo-$(date +%Y%m%d-%H%M%S)
 address_line="1 Gopher Way, Mountain View"
@@ -92,7 +104,7 @@ expect 3 bin/starter place --id "$run-declined" --customer c-1002 --item TEE-TEM
   --payment tok_declined --address "$address_line" --wait
 
 echo
-echo "== 3. an order cancelled by signal during its cancel window: refunded and released"
+echo "== 3. an order cancelled during its cancel window (the cancel-order update): refunded and released"
 expect 0 bin/starter place --id "$run-cancel" --customer c-1003 --item STICKER-PACK:3 \
   --payment tok_visa --address "$address_line" --cancel-window 10m
 wait_for "order $run-cancel reaching its cancel window" 30 \

@@ -51,6 +51,17 @@ mkdir -p "$(dirname "$db")"
 # as `make bench BENCH_FLAGS=-profile` does: 16 ms of 64 per order); the
 # saga's search attribute updates make three times the visibility tasks of
 # the baseline. A checkpoint a second keeps the walk under 1 ms per order.
+#
+# Worker Deployment Versioning (`worker run --deployment-name --build-id`)
+# needs no setting: at Server 1.29.1 system.enableDeploymentVersions and
+# frontend.workerVersioningWorkflowAPIs default to true
+# (common/dynamicconfig/constants.go), and the CLI's dev server changes
+# neither. matching.wv.VersionDrainageStatus*: a version that is no longer
+# current looks for open pinned orders every 3 minutes, after a 3-minute
+# grace period for visibility to catch up; the dev server's visibility is
+# its own SQLite file, so 5 s each lets `temporal worker deployment
+# describe-version` show a drained build within seconds when trying a
+# rollout (README, Rolling out a new build).
 exec "$bin" server start-dev \
   --ip "${TEMPORAL_IP:-127.0.0.1}" \
   --port "${TEMPORAL_PORT:-7233}" \
@@ -67,5 +78,7 @@ exec "$bin" server start-dev \
   --dynamic-config-value 'history.transferProcessorUpdateAckInterval="1s"' \
   --dynamic-config-value 'history.timerProcessorUpdateAckInterval="1s"' \
   --dynamic-config-value 'history.visibilityProcessorUpdateAckInterval="1s"' \
+  --dynamic-config-value 'matching.wv.VersionDrainageStatusRefreshInterval="5s"' \
+  --dynamic-config-value 'matching.wv.VersionDrainageStatusVisibilityGracePeriod="5s"' \
   --log-level warn \
   "$@"

@@ -32,6 +32,7 @@ type runOptions struct {
 	audit               auditConfig
 	tuning              tuning
 	requireEncryption   encryptionRequirement
+	deployment          deployment
 }
 
 // AuditEveryEnv holds --audit-every's default.
@@ -55,6 +56,7 @@ func addRunFlags(cmd *cobra.Command, opts *runOptions) {
 		`also poll task queue "`+ordersaga.BaselineTaskQueue+`" for the baseline workflow (three no-op activities) that 'starter load --workflow baseline' runs`)
 	opts.tuning.register(cmd.Flags())
 	opts.requireEncryption.register(cmd.Flags())
+	opts.deployment.register(cmd.Flags())
 }
 
 func newRunCommand(g *globals) *cobra.Command {
@@ -102,6 +104,9 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	if err := opts.tuning.check(); err != nil {
 		return err
 	}
+	if err := opts.deployment.check(); err != nil {
+		return err
+	}
 	refusePlaintext, err := requireEncryption(g, opts.requireEncryption)
 	if err != nil {
 		return err
@@ -123,15 +128,18 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	cfg := serviceConfig{dataDir: g.dataDir, dsns: g.dsns, order: workflows.Config{CompensationTimeout: opts.compensationTimeout},
 		audit: opts.audit, temporal: c, namespace: connect.Namespace(copts), requireEncryption: refusePlaintext}
 	opts.tuning.applyProcessWide()
-	running, err := startServices(ctx, c, picked, cfg, opts.tuning.workerOptions(opts.stopTimeout))
+	running, err := startServices(ctx, c, picked, cfg, opts.deployment.apply(opts.tuning.workerOptions(opts.stopTimeout)))
 	defer stopServices(logger, running)
 	if err != nil {
 		return err
 	}
 	logger.Info("worker started", "services", opts.services, "benchmark_baseline", opts.benchmarkBaseline, "address", copts.HostPort, "data_dir", g.dataDir,
-		"payload_encryption", encryptionState(g), "decryption_keys", decryptionKeys(g), "plaintext_orders", plaintextOrders(refusePlaintext), "tuning", opts.tuning.String())
+		"payload_encryption", encryptionState(g), "decryption_keys", decryptionKeys(g), "plaintext_orders", plaintextOrders(refusePlaintext), "tuning", opts.tuning.String(),
+		"deployment", opts.deployment.String())
+	claiming := opts.deployment.claimFirstCurrent(ctx, c, logger)
 	<-ctx.Done()
 	logger.Info("worker stopping", "signal", context.Cause(ctx))
+	<-claiming
 	exitOnSecondSignal(logger)
 	return nil
 }

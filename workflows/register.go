@@ -33,6 +33,17 @@ func (cfg Config) compensationTimeout() time.Duration {
 
 // Register registers the order workflow with cfg on w, a worker polling
 // ordersaga.OrdersTaskQueue, under its public name.
+//
+// On a worker that joins a Worker Deployment Version, an order is pinned:
+// it runs to its end on the build it started on, so a new build's workflow
+// code never replays an older build's histories and a change to it needs
+// no workflow.GetVersion branch. The price is that an order waiting days
+// (in its cancel window, in NEEDS_ATTENTION) keeps its build's workers
+// needed until it ends: a build is retired only once drained. An
+// unversioned worker ignores the behaviour.
 func Register(w worker.WorkflowRegistry, cfg Config) {
-	w.RegisterWorkflowWithOptions(cfg.OrderWorkflow, workflow.RegisterOptions{Name: ordersaga.OrderWorkflowType})
+	w.RegisterWorkflowWithOptions(cfg.OrderWorkflow, workflow.RegisterOptions{
+		Name:               ordersaga.OrderWorkflowType,
+		VersioningBehavior: workflow.VersioningBehaviorPinned,
+	})
 }
