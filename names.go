@@ -42,6 +42,13 @@ const (
 	// failing or cancelled. Temporal keeps updates' and signals' names
 	// apart, so the act has one name wherever it is sent from.
 	CancelOrderUpdate = "cancel-order"
+	// OrderPlacedUpdate answers, once the order's reservation is decided,
+	// with the priced lines, the total and the reservation ID, or with why
+	// the order was refused (invalid, its ID already used, out of stock, an
+	// unknown SKU, cancelled first). `starter place` sends it with the
+	// order's start (Update-with-Start), so that placing answers with the
+	// reservation rather than only "started".
+	OrderPlacedUpdate = "order-placed"
 	// OrderStatusQuery returns the order's whole state (workflows.OrderState).
 	OrderStatusQuery = "order-status"
 	// ResumeCompensationUpdate asks an order in NEEDS_ATTENTION to try its

@@ -12,14 +12,14 @@ import (
 func ratioTable(runs []result, concurrencies []int, ref, other string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "| concurrency | %[1]s /s | %[2]s /s | throughput %[2]s/%[1]s | %[1]s p50 ms | %[2]s p50 ms | p50 %[2]s/%[1]s | "+
-		"%[1]s p99 ms | %[2]s p99 ms | p99 %[2]s/%[1]s | server CPU (%[1]s, %[2]s) | worker CPU (%[1]s, %[2]s) |\n", ref, other)
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		"%[1]s p99 ms | %[2]s p99 ms | p99 %[2]s/%[1]s | server CPU (%[1]s, %[2]s) | worker CPU (%[1]s, %[2]s) | %[2]s answer p50/p99 ms |\n", ref, other)
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range concurrencies {
 		r, o := summarize(runs, ref, c), summarize(runs, other, c)
-		fmt.Fprintf(&b, "| %d | %.1f | %.1f | **%.2f** | %.0f | %.0f | **%.2f** | %.0f | %.0f | **%.2f** | %.2f, %.2f | %.2f, %.2f |\n",
+		fmt.Fprintf(&b, "| %d | %.1f | %.1f | **%.2f** | %.0f | %.0f | **%.2f** | %.0f | %.0f | **%.2f** | %.2f, %.2f | %.2f, %.2f | %s |\n",
 			c, r.perSecond, o.perSecond, ratio(o.perSecond, r.perSecond),
 			r.p50, o.p50, ratio(o.p50, r.p50), r.p99, o.p99, ratio(o.p99, r.p99),
-			r.serverCPU, o.serverCPU, r.workerCPU, o.workerCPU)
+			r.serverCPU, o.serverCPU, r.workerCPU, o.workerCPU, o.answerCell())
 	}
 	return b.String()
 }
@@ -33,15 +33,15 @@ func againstFirstTable(runs []result, concurrencies []int, variants []string) st
 	first := variants[0]
 	var b strings.Builder
 	fmt.Fprintf(&b, "| concurrency | variant | saga /s | throughput /%[1]s | p50 ms | p50 /%[1]s | p99 ms | p99 /%[1]s | "+
-		"server CPU | worker CPU | server CPU ms/order | worker CPU ms/order |\n", first)
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		"server CPU | worker CPU | server CPU ms/order | worker CPU ms/order | answer p50/p99 ms |\n", first)
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range concurrencies {
 		ref := summarize(runs, first, c)
 		for _, v := range variants {
 			s := summarize(runs, v, c)
-			fmt.Fprintf(&b, "| %d | %s | %.1f | **%.2f** | %.0f | **%.2f** | %.0f | **%.2f** | %.2f | %.2f | %.1f | %.1f |\n",
+			fmt.Fprintf(&b, "| %d | %s | %.1f | **%.2f** | %.0f | **%.2f** | %.0f | **%.2f** | %.2f | %.2f | %.1f | %.1f | %s |\n",
 				c, v, s.perSecond, ratio(s.perSecond, ref.perSecond), s.p50, ratio(s.p50, ref.p50), s.p99, ratio(s.p99, ref.p99),
-				s.serverCPU, s.workerCPU, perOrder(s.serverCPU, s.perSecond), perOrder(s.workerCPU, s.perSecond))
+				s.serverCPU, s.workerCPU, perOrder(s.serverCPU, s.perSecond), perOrder(s.workerCPU, s.perSecond), s.answerCell())
 		}
 	}
 	return b.String()

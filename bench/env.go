@@ -180,8 +180,19 @@ type loadReport struct {
 		P99 float64 `json:"p99"`
 		Max float64 `json:"max"`
 	} `json:"latency_ms"`
+	// Answer is the time to each order's answer to its placement (its
+	// reservation or refusal); nil when no order answered (the baseline).
+	Answer     *answerStats      `json:"answer_ms"`
 	Mismatches []json.RawMessage `json:"mismatches"`
 	Audit      *auditResult      `json:"audit"`
+}
+
+// answerStats are the percentiles of the times to the placements'
+// answers, in milliseconds.
+type answerStats struct {
+	P50   float64 `json:"p50"`
+	P99   float64 `json:"p99"`
+	Count int     `json:"count"`
 }
 
 // auditResult is the audit the starter ran after a saga run.

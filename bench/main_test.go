@@ -267,11 +267,17 @@ func variantRuns() []result {
 }
 
 func TestRatioTable(t *testing.T) {
-	got := ratioTable(variantRuns(), []int{10}, "baseline", "auto")
+	runs := variantRuns()
+	// auto's orders answered their placements: p50 40 and 60 ms, p99 90
+	// and 110 ms over its two rounds.
+	runs[2].report.Answer = &answerStats{P50: 40, P99: 90, Count: 200}
+	runs[4].report.Answer = &answerStats{P50: 60, P99: 110, Count: 200}
+	got := ratioTable(runs, []int{10}, "baseline", "auto")
 	for _, want := range []string{
-		"| concurrency | baseline /s | auto /s | throughput auto/baseline | baseline p50 ms | auto p50 ms | p50 auto/baseline | baseline p99 ms | auto p99 ms | p99 auto/baseline | server CPU (baseline, auto) | worker CPU (baseline, auto) |",
-		// auto: 25/s, p50 400, p99 630, CPU 1.5 and 0.30; baseline 30/s, p50 320, p99 520.
-		"| 10 | 30.0 | 25.0 | **0.83** | 320 | 400 | **1.25** | 520 | 630 | **1.21** | 1.50, 1.50 | 0.20, 0.30 |",
+		"| concurrency | baseline /s | auto /s | throughput auto/baseline | baseline p50 ms | auto p50 ms | p50 auto/baseline | baseline p99 ms | auto p99 ms | p99 auto/baseline | server CPU (baseline, auto) | worker CPU (baseline, auto) | auto answer p50/p99 ms |",
+		// auto: 25/s, p50 400, p99 630, CPU 1.5 and 0.30, answers p50 50,
+		// p99 100; baseline 30/s, p50 320, p99 520.
+		"| 10 | 30.0 | 25.0 | **0.83** | 320 | 400 | **1.25** | 520 | 630 | **1.21** | 1.50, 1.50 | 0.20, 0.30 | 50 / 100 |",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("table lacks\n%s\n%s", want, got)
@@ -279,7 +285,7 @@ func TestRatioTable(t *testing.T) {
 	}
 	// Without variants the saga's table keeps the header it always had.
 	if h := ratioTable(nil, []int{10}, baselineName, defaultVariant.name); !strings.HasPrefix(h,
-		"| concurrency | baseline /s | saga /s | throughput saga/baseline | baseline p50 ms | saga p50 ms | p50 saga/baseline | baseline p99 ms | saga p99 ms | p99 saga/baseline | server CPU (baseline, saga) | worker CPU (baseline, saga) |\n") {
+		"| concurrency | baseline /s | saga /s | throughput saga/baseline | baseline p50 ms | saga p50 ms | p50 saga/baseline | baseline p99 ms | saga p99 ms | p99 saga/baseline | server CPU (baseline, saga) | worker CPU (baseline, saga) | saga answer p50/p99 ms |\n") {
 		t.Errorf("the saga's header changed:\n%s", h)
 	}
 }
@@ -291,7 +297,7 @@ func TestAgainstFirstTable(t *testing.T) {
 		// fixed: 18/s, p50 450, p99 800, CPU 1.4 and 0.3 (77.8 and 16.7 ms an order).
 		"| 10 | fixed | 18.0 | **1.00** | 450 | **1.00** | 800 | **1.00** | 1.40 | 0.30 | 77.8 | 16.7 |",
 		// auto: 25/s, p50 400, p99 630, CPU 1.5 and 0.3 (60.0 and 12.0 ms an order).
-		"| 10 | auto | 25.0 | **1.39** | 400 | **0.89** | 630 | **0.79** | 1.50 | 0.30 | 60.0 | 12.0 |",
+		"| 10 | auto | 25.0 | **1.39** | 400 | **0.89** | 630 | **0.79** | 1.50 | 0.30 | 60.0 | 12.0 | – |",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("table lacks\n%s\n%s", want, got)
@@ -381,5 +387,18 @@ func TestWriteResultsWithoutVariants(t *testing.T) {
 		if strings.Contains(got, unwanted) {
 			t.Errorf("results without variants have %q:\n%s", unwanted, got)
 		}
+	}
+}
+
+// A round's line gives the time to the answers of a contender whose orders
+// answer, and nothing of the kind for the baseline's.
+func TestRoundLineAnswers(t *testing.T) {
+	saga := fakeRound("saga", 10, 1, 20, 400, 700, 1.4, 0.30)
+	saga.report.Answer = &answerStats{P50: 42, P99: 97, Count: 200}
+	if got := saga.line(); !strings.HasSuffix(got, "  answer p50 42ms p99 97ms") {
+		t.Errorf("saga round line = %q, want it to end with its answers", got)
+	}
+	if got := fakeRound(baselineName, 10, 1, 30, 300, 500, 1.5, 0.20).line(); strings.Contains(got, "answer") {
+		t.Errorf("baseline round line = %q, want no answers", got)
 	}
 }

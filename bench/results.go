@@ -36,9 +36,13 @@ func (r result) label() string {
 }
 
 func (r result) line() string {
-	return fmt.Sprintf("c=%-3d round %d %-8s %4d in %5.1fs: %6.1f/s p50 %6.0fms p99 %6.0fms  cpu server %.2f worker %.2f starter %.2f",
+	l := fmt.Sprintf("c=%-3d round %d %-8s %4d in %5.1fs: %6.1f/s p50 %6.0fms p99 %6.0fms  cpu server %.2f worker %.2f starter %.2f",
 		r.concurrency, r.round, r.label(), r.report.Total, r.report.Seconds, r.report.PerSecond,
 		r.report.Latency.P50, r.report.Latency.P99, r.serverCPU, r.workerCPU, r.starterCPU)
+	if a := r.report.Answer; a != nil {
+		l += fmt.Sprintf("  answer p50 %.0fms p99 %.0fms", a.P50, a.P99)
+	}
+	return l
 }
 
 // problems says what went wrong in the run: orders that ended otherwise
@@ -64,6 +68,11 @@ func (r result) problems() []string {
 // summary is the mean of the rounds of one contender at one concurrency.
 type summary struct {
 	perSecond, p50, p99, serverCPU, workerCPU float64
+	// answerP50 and answerP99 are the means of the times to the
+	// placements' answers over the rounds that had answers (answered of
+	// them; none for the baseline).
+	answerP50, answerP99 float64
+	answered             int
 }
 
 func summarize(runs []result, name string, c int) summary {
@@ -79,12 +88,30 @@ func summarize(runs []result, name string, c int) summary {
 		s.p99 += r.report.Latency.P99
 		s.serverCPU += r.serverCPU
 		s.workerCPU += r.workerCPU
+		if a := r.report.Answer; a != nil {
+			s.answered++
+			s.answerP50 += a.P50
+			s.answerP99 += a.P99
+		}
 	}
 	if n > 0 {
 		f := float64(n)
-		s = summary{s.perSecond / f, s.p50 / f, s.p99 / f, s.serverCPU / f, s.workerCPU / f}
+		s.perSecond, s.p50, s.p99, s.serverCPU, s.workerCPU = s.perSecond/f, s.p50/f, s.p99/f, s.serverCPU/f, s.workerCPU/f
+	}
+	if s.answered > 0 {
+		f := float64(s.answered)
+		s.answerP50, s.answerP99 = s.answerP50/f, s.answerP99/f
 	}
 	return s
+}
+
+// answerCell gives the time to the answers as "p50 / p99" in ms, or a dash
+// for a contender whose orders do not answer (the baseline).
+func (s summary) answerCell() string {
+	if s.answered == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f / %.0f", s.answerP50, s.answerP99)
 }
 
 // writeResults writes the machine, the summary tables with the ratios, the

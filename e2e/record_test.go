@@ -67,10 +67,15 @@ func TestRecordHistories(t *testing.T) {
 		{"needs-attention-resumed", withAddress(recordOrder("needs-attention-resumed", payment.TokenVisa, 5*time.Second), "undeliverable: nowhere"),
 			s.needsAttentionThenResume, workflows.Failed},
 		{"reused-order-id", recordOrder("reused-order-id", payment.TokenVisa, 0), s.placeAgainAfterDelete, workflows.Failed},
+		{placedWithAnswer, recordOrder(placedWithAnswer, payment.TokenVisa, 0), nil, workflows.Completed},
 	}
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
-			if _, err := s.orders(t).Place(context.Background(), p.order); err != nil {
+			place := s.orders(t).Place
+			if p.name == placedWithAnswer {
+				place = s.orders(t).PlaceAndAnswer
+			}
+			if _, err := place(context.Background(), p.order); err != nil {
 				t.Fatalf("place: %v", err)
 			}
 			if p.drive != nil {
@@ -87,6 +92,11 @@ func TestRecordHistories(t *testing.T) {
 		})
 	}
 }
+
+// placedWithAnswer is the path placed as `starter place` places an order:
+// with the order-placed update in its first workflow task
+// (Update-with-Start). The other paths are placed with a plain start.
+const placedWithAnswer = "placed-with-answer"
 
 func recordOrder(id, token string, window time.Duration) workflows.Order {
 	return workflows.Order{

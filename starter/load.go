@@ -81,8 +81,9 @@ func newLoadCommand(a *app) *cobra.Command {
 		Long: `load places --orders real orders, as place does, at most --concurrency at a
 time and, with --rate, at most that many per second; it waits for each to end
 and reports orders/s, the end-to-end latency (p50, p95, p99, max, from an HDR
-histogram to 3 significant figures), the most jobs in flight at once and the
-outcomes by kind. Order IDs are a run prefix and an index (load-<run>-<i>).
+histogram to 3 significant figures), the time to each order's answer (its
+reservation or refusal, as place answers; -o json: answer_ms), the most jobs
+in flight at once and the outcomes by kind. Order IDs are a run prefix and an index (load-<run>-<i>).
 
 --mix weighs the kinds of order: success (tok_visa, must COMPLETE), declined
 (tok_declined, must FAIL), flaky (tok_flaky, must COMPLETE after retries) and
@@ -361,13 +362,18 @@ type jobResult struct {
 type jobEnd struct {
 	id     string
 	status workflows.Status // "" when it never got an ending
+	// answer is how long the order took to answer its placement with its
+	// reservation or refusal; 0 when it did not answer (a baseline job, an
+	// order that did not answer in time).
+	answer time.Duration
 }
 
 // jobFunc runs the job index of kind to its end: it returns the ID it used
 // and how it ended, or an error if it could not tell.
 type jobFunc func(ctx context.Context, index int, kind loadKind) (jobEnd, error)
 
-// sagaJob places an order as `starter place` does and waits for its end,
+// sagaJob places an order as `starter place` does (answered with its
+// reservation, which it times) and waits for its end,
 // cancelling it first when its kind asks. Orders not of the cancel kind
 // get the cancel window window.
 func sagaJob(oc *orderclient.Client, run string, window time.Duration) jobFunc {
@@ -384,10 +390,11 @@ func sagaJob(oc *orderclient.Client, run string, window time.Duration) jobFunc {
 			order.CancelWindow = workflows.Duration(loadCancelWindow)
 		}
 		end := jobEnd{id: order.ID}
-		placed, err := oc.Place(ctx, order)
+		placed, answer, err := placeAnswered(ctx, oc, order)
 		if err != nil {
 			return end, err
 		}
+		end.answer = answer
 		if kind.cancel {
 			if err := cancelWhenAwaiting(ctx, oc, order.ID); err != nil {
 				return end, err
@@ -400,6 +407,26 @@ func sagaJob(oc *orderclient.Client, run string, window time.Duration) jobFunc {
 		end.status = v.Status
 		return end, nil
 	}
+}
+
+// placeAnswered places the order as `starter place` does, answered with
+// its reservation, and returns how long the answer took (0 if the order did
+// not answer in time). A refused order is placed all the same: its ending
+// tells whether its kind asked for it.
+func placeAnswered(ctx context.Context, oc *orderclient.Client, order workflows.Order) (orderclient.View, time.Duration, error) {
+	began := time.Now()
+	placed, err := oc.PlaceAndAnswer(ctx, order)
+	took := time.Since(began)
+	var refused *orderclient.PlacementRefusedError
+	switch {
+	case errors.As(err, &refused):
+		return refused.View, took, nil
+	case errors.Is(err, orderclient.ErrNoAnswer):
+		return placed, 0, nil
+	case err != nil:
+		return orderclient.View{}, 0, err
+	}
+	return placed, took, nil
 }
 
 // awaitPoll is how often a cancel order's status is read while load waits

@@ -628,3 +628,65 @@ func TestProgressLine(t *testing.T) {
 		})
 	}
 }
+
+// The report gives the time to the placements' answers beside the
+// end-to-end latency, over the orders that answered only; a run where none
+// answered (a baseline run) reports none.
+func TestLoadReportAnswers(t *testing.T) {
+	success := loadKinds[0]
+	answered := func(latency, answer time.Duration) jobResult {
+		return jobResult{kind: success, jobEnd: jobEnd{id: "x", status: workflows.Completed, answer: answer}, latency: latency, ended: true}
+	}
+	tests := []struct {
+		name      string
+		results   []jobResult
+		want      *answerStats
+		wantText  string
+		wantJSON  string
+		noAnswers bool
+	}{
+		{
+			name:     "answered",
+			results:  []jobResult{answered(2*time.Second, 40*time.Millisecond), answered(3*time.Second, 80*time.Millisecond), answered(time.Second, 0)},
+			want:     &answerStats{latencyStats: latencyStats{P50: 40, P95: 80, P99: 80, Max: 80}, Count: 2},
+			wantText: "Answer (ms): p50 40.0  p95 80.1  p99 80.1  max 80.1  (2 placements answered with their reservation or refusal)",
+			wantJSON: `"answer_ms": {`,
+		},
+		{
+			name:      "none answered",
+			results:   []jobResult{answered(time.Second, 0)},
+			noAnswers: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := buildReport(loadPlan{workflow: loadSaga, concurrency: 1, run: "a"}, tt.results, time.Second)
+			var text, js bytes.Buffer
+			if err := printLoadReport(&text, rep); err != nil {
+				t.Fatal(err)
+			}
+			if err := writeJSON(&js, rep, true); err != nil {
+				t.Fatal(err)
+			}
+			if tt.noAnswers {
+				if rep.Answer != nil || strings.Contains(text.String(), "Answer") || strings.Contains(js.String(), "answer_ms") {
+					t.Errorf("no order answered, yet the report has answers: %+v\n%s\n%s", rep.Answer, text.String(), js.String())
+				}
+				return
+			}
+			a := rep.Answer
+			if a == nil || a.Count != tt.want.Count || !withinPrecision(a.P50, tt.want.P50) || !withinPrecision(a.P99, tt.want.P99) || !withinPrecision(a.Max, tt.want.Max) {
+				t.Fatalf("answers = %+v, want %+v to 3 significant figures", a, tt.want)
+			}
+			if !withinPrecision(rep.Latency.Max, 3000) {
+				t.Errorf("end-to-end max = %v ms, want 3000: the answers must not replace the latency", rep.Latency.Max)
+			}
+			if !strings.Contains(text.String(), tt.wantText) {
+				t.Errorf("report lacks %q:\n%s", tt.wantText, text.String())
+			}
+			if !strings.Contains(js.String(), tt.wantJSON) || !strings.Contains(js.String(), `"count": 2`) {
+				t.Errorf("JSON lacks %s with its count:\n%s", tt.wantJSON, js.String())
+			}
+		})
+	}
+}

@@ -27,7 +27,11 @@ type loadReport struct {
 	// MaxInFlight is the most jobs that were in flight at once.
 	MaxInFlight int `json:"max_in_flight"`
 	// Latency is from the start of each job to its end, in milliseconds.
-	Latency    latencyStats           `json:"latency_ms"`
+	Latency latencyStats `json:"latency_ms"`
+	// Answer is from the start of each order to its placement's answer
+	// (its reservation or refusal), in milliseconds, over the orders that
+	// answered; nil when none did (a baseline run).
+	Answer     *answerStats           `json:"answer_ms,omitempty"`
 	Outcomes   map[string]kindOutcome `json:"outcomes"`
 	Mismatches []mismatch             `json:"mismatches"`
 	// Audit is the audit of the stores after a saga run; nil for a
@@ -42,6 +46,13 @@ type latencyStats struct {
 	P95 float64 `json:"p95"`
 	P99 float64 `json:"p99"`
 	Max float64 `json:"max"`
+}
+
+// answerStats are percentiles of the times to the placements' answers.
+type answerStats struct {
+	latencyStats
+	// Count is how many orders answered.
+	Count int `json:"count"`
 }
 
 // kindOutcome is how the jobs of one kind ended.
@@ -74,8 +85,12 @@ func buildReport(p loadPlan, results []jobResult, elapsed time.Duration) loadRep
 		rep.PerSecond = float64(len(results)) / rep.Seconds
 	}
 	latencies := make([]time.Duration, 0, len(results))
+	var answers []time.Duration
 	for _, r := range results {
 		latencies = append(latencies, r.latency)
+		if r.answer > 0 {
+			answers = append(answers, r.answer)
+		}
 		got := string(r.status)
 		if r.err != nil || got == "" {
 			got = statusError
@@ -96,6 +111,9 @@ func buildReport(p loadPlan, results []jobResult, elapsed time.Duration) loadRep
 		}
 	}
 	rep.Latency = latencySummary(latencies)
+	if len(answers) > 0 {
+		rep.Answer = &answerStats{latencyStats: latencySummary(answers), Count: len(answers)}
+	}
 	return rep
 }
 
@@ -134,6 +152,10 @@ func printLoadReport(w io.Writer, rep loadReport) error {
 	}
 	fmt.Fprintf(w, ", max %d in flight", rep.MaxInFlight)
 	fmt.Fprintf(w, "\nLatency (ms): p50 %.1f  p95 %.1f  p99 %.1f  max %.1f\n", rep.Latency.P50, rep.Latency.P95, rep.Latency.P99, rep.Latency.Max)
+	if a := rep.Answer; a != nil {
+		fmt.Fprintf(w, "Answer (ms): p50 %.1f  p95 %.1f  p99 %.1f  max %.1f  (%d placements answered with their reservation or refusal)\n",
+			a.P50, a.P95, a.P99, a.Max, a.Count)
+	}
 	fmt.Fprintln(w, "Outcomes:")
 	tw := newTable(w)
 	for _, name := range reportKindNames(rep) {

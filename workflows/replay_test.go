@@ -28,7 +28,7 @@ var recordedPaths = map[string]string{
 	"cancelled-by-signal": "v1", "cancelled-by-temporal": "v1", "refused-cancel-while-compensating": "v1", "compensation-retried": "v1",
 	"needs-attention-resumed": "v2",
 	"refused-late-cancel":     "v3", "refused-late-temporal-cancel": "v3",
-	"reused-order-id": "v4", "cancelled-by-update": "v4",
+	"reused-order-id": "v4", "cancelled-by-update": "v4", "placed-with-answer": "v4",
 }
 
 func historyFiles(t *testing.T) []string {

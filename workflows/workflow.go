@@ -242,7 +242,7 @@ func newOrderRun(ctx workflow.Context, order Order, cfg Config) *orderRun {
 }
 
 // registerHandlers answers the order-status query and the
-// resume-compensation and cancel-order updates.
+// resume-compensation, cancel-order and order-placed updates.
 func (o *orderRun) registerHandlers(ctx workflow.Context) error {
 	err := workflow.SetQueryHandlerWithOptions(ctx, ordersaga.OrderStatusQuery,
 		func() (OrderState, error) { return o.state, nil },
@@ -258,7 +258,10 @@ func (o *orderRun) registerHandlers(ctx workflow.Context) error {
 	if err != nil {
 		return err
 	}
-	return o.registerCancelUpdate(ctx)
+	if err := o.registerCancelUpdate(ctx); err != nil {
+		return err
+	}
+	return o.registerPlacedUpdate(ctx)
 }
 
 // validateResume refuses a resume, before it reaches the order's history,
@@ -389,6 +392,7 @@ func (o *orderRun) reserve(ctx workflow.Context) error {
 	if err != nil {
 		return o.stepFailed(ctx, StepReserve, key, err)
 	}
+	// The reservation is decided: the order-placed update answers with it.
 	o.state.ReservationID, o.state.Lines, o.state.TotalCents = res.ID, res.Lines, res.TotalCents
 	o.stepDone(ctx, StepReserve, key, fmt.Sprintf("reservation %s, total %s", res.ID, FormatCents(res.TotalCents)))
 	return nil

@@ -86,6 +86,9 @@ type Client struct {
 	// CancelTimeout bounds how long CancelAndConfirm waits for the order
 	// to answer; DefaultCancelTimeout if zero.
 	CancelTimeout time.Duration
+	// AnswerTimeout bounds how long PlaceAndAnswer waits for the order's
+	// answer; DefaultAnswerTimeout if zero.
+	AnswerTimeout time.Duration
 }
 
 // View is an order as a person or a script sees it: its state, and where
@@ -100,45 +103,71 @@ type View struct {
 	// HistoryLength is how many events the workflow's history had when
 	// the order was read; the state reflects at least those.
 	HistoryLength int64 `json:"history_length"`
+	// Reserved and Refusal are the order's answer to its placement
+	// (PlaceAndAnswer): its stock is reserved (Lines, TotalCents and
+	// ReservationID say what), or Refusal says why it never will be.
+	Reserved bool   `json:"reserved,omitempty"`
+	Refusal  string `json:"refusal,omitempty"`
 	// Note says why the state is incomplete, when it is (a running order
 	// whose worker did not answer, a terminated workflow).
 	Note string `json:"note,omitempty"`
 }
 
-// Place validates the order and starts its workflow. It never starts an
-// order twice: an ID that was used before, even by an order that has ended,
-// is refused with ErrExists.
+// Place validates the order and starts its workflow, and returns as soon
+// as it started, before anything is known of the order; PlaceAndAnswer
+// waits for its reservation. It never starts an order twice: an ID that
+// was used before, even by an order that has ended, is refused with
+// ErrExists.
 func (c *Client) Place(ctx context.Context, order workflows.Order) (View, error) {
 	if err := order.Validate(); err != nil {
 		return View{}, err
 	}
-	id := ordersaga.WorkflowID(order.ID)
-	run, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                                       id,
-		TaskQueue:                                ordersaga.OrdersTaskQueue,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	opts := startOptions(order)
+	opts.WorkflowExecutionErrorWhenAlreadyStarted = true
+	run, err := c.Temporal.ExecuteWorkflow(ctx, opts, ordersaga.OrderWorkflowType, order)
+	if err != nil {
+		return View{}, placeError(order, err)
+	}
+	return c.placedView(order, run.GetRunID()), nil
+}
+
+// startOptions start an order's workflow: under its order ID, never a
+// second time (REJECT_DUPLICATE for an ended one, FAIL for a running one:
+// a second placement is refused, never attached to the first).
+func startOptions(order workflows.Order) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       ordersaga.WorkflowID(order.ID),
+		TaskQueue:                ordersaga.OrdersTaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			ordersaga.OrderStatusKey.ValueSet(string(workflows.Pending)),
 			ordersaga.CustomerIDKey.ValueSet(order.CustomerID)),
 		StaticSummary: fmt.Sprintf("Order %s for customer %s: %s", order.ID, order.CustomerID, workflows.DescribeItems(order.Items)),
 		StaticDetails: fmt.Sprintf("Cancel window: %s. Cancel with `starter cancel %s` or the cancel-order signal.",
 			time.Duration(order.CancelWindow), order.ID),
-	}, ordersaga.OrderWorkflowType, order)
+	}
+}
+
+// placeError says why an order could not be started: ErrExists for an ID
+// Temporal already knows.
+func placeError(order workflows.Order, err error) error {
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
-		return View{}, fmt.Errorf("%w: order %s was placed before (workflow %s); order IDs cannot be reused, pick another", ErrExists, order.ID, id)
+		return fmt.Errorf("%w: order %s was placed before (workflow %s); order IDs cannot be reused, pick another", ErrExists, order.ID, ordersaga.WorkflowID(order.ID))
 	}
-	if err != nil {
-		return View{}, fmt.Errorf("place order %s: %w", order.ID, err)
-	}
+	return fmt.Errorf("place order %s: %w", order.ID, err)
+}
+
+// placedView is a just-started order's view.
+func (c *Client) placedView(order workflows.Order, runID string) View {
+	id := ordersaga.WorkflowID(order.ID)
 	return View{
 		OrderState:     workflows.OrderState{OrderID: order.ID, WorkflowID: id, CustomerID: order.CustomerID, Status: workflows.Pending},
-		RunID:          run.GetRunID(),
+		RunID:          runID,
 		TemporalStatus: "Running",
-		WebURL:         c.WebURL(id, run.GetRunID()),
-	}, nil
+		WebURL:         c.WebURL(id, runID),
+	}
 }
 
 // QueryTimeout bounds how long State waits for a worker to answer the
