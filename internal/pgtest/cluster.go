@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -62,37 +63,58 @@ func start(s settings) (*cluster, error) {
 	if c.dir, err = os.MkdirTemp("", "ordersaga-pg-"); err != nil {
 		return nil, fmt.Errorf("create cluster directory: %w", err)
 	}
-	if err := c.initAndStart(); err != nil {
+	if err := c.init(); err != nil {
 		_ = c.stop()
 		return nil, err
 	}
-	if c.admin, err = c.waitReady(); err != nil {
+	// The free port is only free when freePort looked: another test
+	// process may take it before postgres binds it. Then postgres exits
+	// at once, and another port is tried.
+	for attempt := 1; ; attempt++ {
+		if c.port, err = freePort(); err == nil {
+			if err = c.startServer(); err == nil {
+				c.admin, err = c.waitReady()
+			}
+		}
+		if err == nil {
+			return c, nil
+		}
+		if attempt < portAttempts && c.lostPort() {
+			continue
+		}
 		_ = c.stop()
 		return nil, err
 	}
-	return c, nil
 }
 
-func (c *cluster) initAndStart() error {
+// portAttempts bounds how many ports start tries.
+const portAttempts = 5
+
+// lostPort reports whether the server exited because another process had
+// taken its port.
+func (c *cluster) lostPort() bool {
+	select {
+	case <-c.done:
+		return strings.Contains(c.log(), "Address already in use")
+	default:
+		return false
+	}
+}
+
+// init creates the cluster's files: initdb, and the access rules.
+func (c *cluster) init() error {
 	if c.cred != nil {
 		if err := os.Chown(c.dir, int(c.cred.Uid), int(c.cred.Gid)); err != nil {
 			return fmt.Errorf("hand the cluster directory to the server's user: %w", err)
 		}
 	}
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	c.port = port
 	if err := c.run("initdb", "-D", c.dataDir(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"); err != nil {
 		return err
 	}
 	if c.passwords {
-		if err := c.writeHBA(); err != nil {
-			return err
-		}
+		return c.writeHBA()
 	}
-	return c.startServer()
+	return nil
 }
 
 // writeHBA lets the superuser postgres in over TCP on loopback without a
