@@ -47,10 +47,18 @@ An unknown order, or one that has already ended, is an error.`,
   starter cancel 42 --signal`,
 		Args: orderIDArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if signal {
-				return a.signalCancel(cmd.Context(), args[0], reason, wait)
+			if err := orderclient.CheckCancelReason(reason); err != nil {
+				return fmt.Errorf("--reason: %w", err)
 			}
-			return a.cancel(cmd.Context(), args[0], reason, wait)
+			oc, done, err := a.connect()
+			if err != nil {
+				return err
+			}
+			defer done()
+			if signal {
+				return a.signalCancel(cmd.Context(), oc, args[0], reason, wait)
+			}
+			return a.cancel(cmd.Context(), oc, args[0], reason, wait)
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", defaultCancelReason, fmt.Sprintf("why the order is cancelled (at most %d characters), recorded in its state", workflows.MaxTextLength))
@@ -61,15 +69,7 @@ An unknown order, or one that has already ended, is an error.`,
 
 // cancel sends the cancel-order update and reports the order's answer; a
 // refusal is an error that says why.
-func (a *app) cancel(ctx context.Context, orderID, reason string, wait bool) error {
-	if err := orderclient.CheckCancelReason(reason); err != nil {
-		return fmt.Errorf("--reason: %w", err)
-	}
-	oc, done, err := a.connect()
-	if err != nil {
-		return err
-	}
-	defer done()
+func (a *app) cancel(ctx context.Context, oc *orderclient.Client, orderID, reason string, wait bool) error {
 	answer, err := oc.CancelAndConfirm(ctx, orderID, reason)
 	var noAnswer *orderclient.NoAnswerError
 	if errors.As(err, &noAnswer) {
@@ -92,15 +92,7 @@ func (a *app) cancel(ctx context.Context, orderID, reason string, wait bool) err
 
 // signalCancel sends the cancel-order signal, which needs no worker, and
 // reports the status the order was in.
-func (a *app) signalCancel(ctx context.Context, orderID, reason string, wait bool) error {
-	if err := orderclient.CheckCancelReason(reason); err != nil {
-		return fmt.Errorf("--reason: %w", err)
-	}
-	oc, done, err := a.connect()
-	if err != nil {
-		return err
-	}
-	defer done()
+func (a *app) signalCancel(ctx context.Context, oc *orderclient.Client, orderID, reason string, wait bool) error {
 	before, err := oc.Cancel(ctx, orderID, reason)
 	if err != nil {
 		return notFoundHint(err)

@@ -101,15 +101,22 @@ func (c *Client) CancelAndConfirm(ctx context.Context, orderID, reason string) (
 // updateCancel sends the cancel-order update and waits for its result.
 func (c *Client) updateCancel(ctx context.Context, v View, reason string) (workflows.CancelResult, error) {
 	var res workflows.CancelResult
+	err := c.update(ctx, v, ordersaga.CancelOrderUpdate, workflows.CancelRequest{Reason: reason}, &res)
+	return res, err
+}
+
+// update sends the update name with arg to the order's run v and waits
+// until the order has answered it, decoding the answer into result.
+func (c *Client) update(ctx context.Context, v View, name string, arg, result any) error {
 	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   v.WorkflowID,
 		RunID:        v.RunID,
-		UpdateName:   ordersaga.CancelOrderUpdate,
-		Args:         []any{workflows.CancelRequest{Reason: reason}},
+		UpdateName:   name,
+		Args:         []any{arg},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
-	if err == nil {
-		err = handle.Get(ctx, &res)
+	if err != nil {
+		return err
 	}
-	return res, err
+	return handle.Get(ctx, result)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ordersaga/ordersaga"
@@ -38,17 +37,8 @@ func (c *Client) Resume(ctx context.Context, orderID, reason string) (workflows.
 	if v.TemporalStatus != "Running" {
 		return workflows.ResumeResult{}, &EndedError{OrderID: orderID, Status: v.Status, Nothing: "resume"}
 	}
-	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   v.WorkflowID,
-		RunID:        v.RunID,
-		UpdateName:   ordersaga.ResumeCompensationUpdate,
-		Args:         []any{workflows.ResumeRequest{Reason: reason}},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
 	var res workflows.ResumeResult
-	if err == nil {
-		err = handle.Get(ctx, &res)
-	}
+	err = c.update(ctx, v, ordersaga.ResumeCompensationUpdate, workflows.ResumeRequest{Reason: reason}, &res)
 	var appErr *temporal.ApplicationError
 	switch {
 	case errors.As(err, &appErr):
