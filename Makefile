@@ -107,9 +107,10 @@ compose-test:
 
 # Records one order down each path of the saga on a fresh dev server into
 # workflows/testdata/histories/$(HISTORIES_VERSION)/, where the replay test
-# finds it. Record a new version after each versioned workflow change and
-# keep the old ones: they stand for the orders running when it is deployed.
-HISTORIES_VERSION ?= v4
+# finds it. Record a new version for each build that changes the workflow
+# (and set currentVersion in workflows/replay_test.go to it), and keep the
+# old ones while their builds' orders may run (docs/promises.md).
+HISTORIES_VERSION ?= v5
 histories: $(TEMPORAL)
 	ORDERSAGA_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories/$(HISTORIES_VERSION) \
 		$(GO) test -count=1 -run TestRecordHistories -v ./e2e

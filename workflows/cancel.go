@@ -131,13 +131,13 @@ func (o *orderRun) cancelRefusal() string {
 // return and stops the forward steps; after it, or once the order failed or
 // is already undoing its steps, it records the cancel as refused. It
 // returns why it refused it, or "" if it accepted it.
-func (o *orderRun) onCancel(ctx workflow.Context, req CancelRequest) string {
+func (o *orderRun) onCancel(ctx workflow.Context, req CancelRequest, by string) string {
 	if why := o.cancelRefusal(); why != "" {
 		o.refuseCancel(ctx, req.Reason, why)
 		return why
 	}
 	req.Reason = clip(req.Reason)
-	o.cancel = &req
+	o.cancel, o.cancelledBy = &req, by
 	o.logger.Info("cancel accepted", "reason", req.Reason, "status", o.state.Status)
 	o.stopSteps()
 	return ""

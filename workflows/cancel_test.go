@@ -134,7 +134,7 @@ func TestCancelUpdateAcceptedInEveryForwardState(t *testing.T) {
 			assert.True(t, out.accepted)
 			assert.Equal(t, CancelResult{Accepted: true, Status: Compensating, Undoing: compensationNames(state)}, out.result)
 
-			assert.Equal(t, CancelledBySignal, state.CancelledBy)
+			assert.Equal(t, CancelledByUpdate, state.CancelledBy)
 			assert.Equal(t, "changed my mind", state.CancelReason)
 			assert.Equal(t, tt.wantCalls, h.attempts(), "activities called; none after the cancelled step")
 			assert.Equal(t, tt.wantCompensations, compensationsRun(state), "the started steps undone, newest first")

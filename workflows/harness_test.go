@@ -195,6 +195,11 @@ func newBareEnv(t *testing.T) *testEnv {
 	// A fixed start in UTC, so that env times compare equal to the times in
 	// the (JSON-decoded) order state.
 	env.SetStartTime(testStart)
+	// The order is listed from its start, as the starter starts it.
+	if err := env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
+		ordersaga.OrderStatusKey.ValueSet(string(Pending)), ordersaga.CustomerIDKey.ValueSet(testCustomer))); err != nil {
+		t.Fatal(err)
+	}
 	Register(env, testConfig) // under its public name, as the order service's worker does
 
 	h := &testEnv{t: t, env: env, start: testStart, delays: map[string]time.Duration{}, metrics: metrics}

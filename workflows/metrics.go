@@ -47,7 +47,8 @@ const (
 	// ("PaymentDeclined", "OutOfStock", "OrderIDUsed", ...), ReasonTimeout, ReasonInvalid
 	// or ReasonError.
 	LabelReason = "reason"
-	// LabelCancelledBy is CancelledBySignal or CancelledByTemporal.
+	// LabelCancelledBy is CancelledBySignal, CancelledByUpdate or
+	// CancelledByTemporal.
 	LabelCancelledBy = "cancelled_by"
 	// LabelCompensation is CompensateRelease, CompensateRefund or
 	// CompensateCancelShipment.

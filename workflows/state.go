@@ -54,6 +54,7 @@ const (
 // How an order was cancelled.
 const (
 	CancelledBySignal   = "signal"
+	CancelledByUpdate   = "update"
 	CancelledByTemporal = "temporal"
 )
 

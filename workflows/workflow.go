@@ -155,11 +155,17 @@ func OrderWorkflow(ctx workflow.Context, order Order) (OrderState, error) {
 // OrderWorkflow is the order saga (see the function OrderWorkflow) with
 // this configuration; Register registers it.
 func (cfg Config) OrderWorkflow(ctx workflow.Context, order Order) (OrderState, error) {
+	return cfg.orderWorkflow(ctx, order, restingStatuses)
+}
+
+func (cfg Config) orderWorkflow(ctx workflow.Context, order Order, writes statusWrites) (OrderState, error) {
 	o := newOrderRun(ctx, order, cfg)
+	o.writes = writes
 	o.metrics.started()
 	if err := o.registerHandlers(ctx); err != nil {
 		return OrderState{}, err
 	}
+	o.listed(ctx)
 	o.rules = workflow.GetVersion(ctx, orderRulesChange, workflow.DefaultVersion, placementsVersion)
 	if err := order.validate(o.rules >= strictFieldsVersion); err != nil {
 		o.state.FailureReason = "invalid order: " + err.Error()
@@ -198,6 +204,8 @@ type orderRun struct {
 	logger log.Logger
 	// rules is the version of orderRulesChange the order started under.
 	rules workflow.Version
+	// writes is which status changes reach the OrderStatus search attribute.
+	writes statusWrites
 
 	// metrics emits the order's business metrics; failedStep and
 	// failureKind label a FAILED order's: the step that failed and the kind
@@ -211,8 +219,10 @@ type orderRun struct {
 	cancels   workflow.ReceiveChannel
 	asks      []*cancelAsk
 	stopSteps workflow.CancelFunc
-	// cancel is the accepted cancel (signal or update), if any.
-	cancel *CancelRequest
+	// cancel is the accepted cancel (signal or update), if any, and
+	// cancelledBy how it came (CancelledBySignal or CancelledByUpdate).
+	cancel      *CancelRequest
+	cancelledBy string
 	// shipped marks the point of no return: the shipment exists.
 	shipped bool
 }
@@ -328,13 +338,13 @@ func (o *orderRun) listenForCancels(ctx workflow.Context) {
 func (o *orderRun) answerCancels(ctx workflow.Context) {
 	var req CancelRequest
 	for o.cancels.ReceiveAsync(&req) {
-		o.onCancel(ctx, req)
+		o.onCancel(ctx, req, CancelledBySignal)
 		req = CancelRequest{}
 	}
 	for len(o.asks) > 0 {
 		ask := o.asks[0]
 		o.asks = o.asks[1:]
-		ask.why, ask.answered = o.onCancel(ctx, ask.req), true
+		ask.why, ask.answered = o.onCancel(ctx, ask.req, CancelledByUpdate), true
 	}
 }
 
@@ -479,7 +489,7 @@ func (o *orderRun) compensate(ctx workflow.Context, stepErr error) (OrderState, 
 	cancelled := o.cancel != nil || errors.Is(stepErr, errCancelled) || temporal.IsCanceledError(stepErr)
 	switch {
 	case o.cancel != nil:
-		o.state.CancelledBy, o.state.CancelReason = CancelledBySignal, o.cancel.Reason
+		o.state.CancelledBy, o.state.CancelReason = o.cancelledBy, o.cancel.Reason
 	case cancelled:
 		o.state.CancelledBy, o.state.CancelReason = CancelledByTemporal, "cancellation requested through Temporal"
 	}
@@ -569,19 +579,75 @@ func (o *orderRun) summary(status Status) string {
 	return fmt.Sprintf("Failed: %s. %d compensation(s) ran.", o.state.FailureReason, len(o.state.Compensations))
 }
 
-// transition records a change of status and shows it where people look: the
-// OrderStatus search attribute (lists and filters) and the workflow's
-// current details (the Web UI).
+// transition records a change of status and shows it where people look:
+// the workflow's current details (the Web UI) and the query always, the
+// OrderStatus search attribute (lists and filters) when the order can rest
+// in the status (see statusWrites).
 func (o *orderRun) transition(ctx workflow.Context, status Status, details string) {
 	o.state.Status = status
 	o.state.Transitions = append(o.state.Transitions, Transition{Status: status, At: workflow.Now(ctx)})
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		ordersaga.OrderStatusKey.ValueSet(string(status)),
-		ordersaga.CustomerIDKey.ValueSet(o.state.CustomerID)); err != nil {
-		o.logger.Warn("search attribute not updated", "status", status, "error", err)
+	switch {
+	case o.writes == everyStatus:
+		o.upsert(ctx, status, ordersaga.OrderStatusKey.ValueSet(string(status)), ordersaga.CustomerIDKey.ValueSet(o.state.CustomerID))
+	case o.rests(status):
+		o.upsert(ctx, status, ordersaga.OrderStatusKey.ValueSet(string(status)))
 	}
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: %s", status, details))
 	o.logger.Info("order status", "status", status, "details", details)
+}
+
+// statusWrites is which status changes an order writes to the OrderStatus
+// search attribute. Each write is a write to the Temporal server's
+// visibility store, most of the saga's extra server work over a bare
+// workflow, so an order writes only what a list must find.
+type statusWrites int
+
+const (
+	// restingStatuses: PENDING and CustomerId at start (by the client
+	// that starts the order, or else by the order), then only the statuses
+	// an order can rest in: AWAITING_FULFILLMENT with a cancel window,
+	// COMPENSATING, NEEDS_ATTENTION and the final ones. The forward steps
+	// (RESERVING, CHARGING, SHIPPING) last at most a step's deadline; the
+	// query, `starter status` and the Web UI's current details show them.
+	restingStatuses statusWrites = iota
+	// everyStatus is how the builds before restingStatuses wrote: every
+	// status, with CustomerId, at every transition. Their orders stay
+	// pinned to their build's workers; only the replay test still runs
+	// it, to replay those builds' histories as they ran. It goes with
+	// their histories once no order of those builds runs.
+	everyStatus
+)
+
+// rests reports whether an order can rest in status, so that the
+// OrderStatus search attribute must show it.
+func (o *orderRun) rests(status Status) bool {
+	switch status {
+	case Reserving, Charging, Shipping:
+		return false
+	case AwaitingFulfillment:
+		return o.order.CancelWindow > 0
+	}
+	return true
+}
+
+// listed makes sure the order can be listed by its status and customer
+// from its start: the starter sets both when it starts the order; an order
+// started without them (from the Web UI or the Temporal CLI) sets them
+// itself, once.
+func (o *orderRun) listed(ctx workflow.Context) {
+	if o.writes == everyStatus {
+		return
+	}
+	if _, ok := workflow.GetTypedSearchAttributes(ctx).GetKeyword(ordersaga.OrderStatusKey); ok {
+		return
+	}
+	o.upsert(ctx, Pending, ordersaga.OrderStatusKey.ValueSet(string(Pending)), ordersaga.CustomerIDKey.ValueSet(o.state.CustomerID))
+}
+
+func (o *orderRun) upsert(ctx workflow.Context, status Status, updates ...temporal.SearchAttributeUpdate) {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		o.logger.Warn("search attribute not updated", "status", status, "error", err)
+	}
 }
 
 func (o *orderRun) stepDone(ctx workflow.Context, name, key, detail string) {
