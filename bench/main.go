@@ -81,7 +81,7 @@ func main() {
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	conc := fs.String("concurrency", "10,50,100", "concurrencies to measure, comma-separated")
+	conc := fs.String("concurrency", "1,10,50,100", "concurrencies to measure, comma-separated")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds of each workflow at each concurrency (alternating baseline and saga; rotating the baseline and the variants)")
 	fs.IntVar(&o.minOrders, "min-orders", 200, "at least this many workflows per round")
 	fs.IntVar(&o.ordersPerSlot, "orders-per-slot", 8, "workflows per round per unit of concurrency (a round runs max(min-orders, this × concurrency))")

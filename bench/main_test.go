@@ -16,7 +16,7 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	if !slices.Equal(o.concurrencies, []int{10, 50, 100}) || o.rounds != 3 || o.open != 0 {
+	if !slices.Equal(o.concurrencies, []int{1, 10, 50, 100}) || o.rounds != 3 || o.open != 0 {
 		t.Errorf("defaults: concurrencies %v, rounds %d, open %d", o.concurrencies, o.rounds, o.open)
 	}
 	o, err = parseFlags([]string{"-concurrency", "5, 20", "-worker-args", "--workflow-pollers 16  --activity-pollers 4", "-open", "100", "-open-window", "2m", "-profile"})
@@ -57,14 +57,17 @@ func TestSummarizeAndTargets(t *testing.T) {
 	runs := []result{
 		run("baseline", 10, 30, 300), run("saga", 10, 28, 330), run("baseline", 10, 30, 320), run("saga", 10, 28, 370),
 		run("baseline", 50, 40, 1000), run("saga", 50, 34, 1200),
+		run("baseline", 1, 50, 20), run("saga", 1, 40, 25),
 	}
 	if s := summarize(runs, "saga", 10); s.perSecond != 28 || s.p50 != 350 {
 		t.Errorf("saga at 10: %+v, want 28/s and p50 350 (the means)", s)
 	}
-	got := targets(runs, options{concurrencies: []int{10, 50}})
+	got := targets(runs, options{concurrencies: []int{1, 10, 50}})
 	for _, want := range []string{
 		"at concurrency 50: 0.85, NOT met",
 		"at concurrency 10: 1.13, met",
+		"at concurrency 1: 1.25, NOT met",
+		"one order alone, end to end, at most 30: 25.00, met",
 		"0 runs with problems, met",
 	} {
 		if !strings.Contains(got, want) {
