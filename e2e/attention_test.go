@@ -76,8 +76,8 @@ func TestNeedsAttentionAndResume(t *testing.T) {
 		t.Errorf("resume of an ended order: %s", r)
 	}
 
-	if _, err := s.orders(t).Cancel(context.Background(), "na-2", "done with the test"); err != nil {
-		t.Fatal(err)
+	if answer, err := s.orders(t).Cancel(context.Background(), "na-2", "done with the test"); err != nil || !answer.Accepted {
+		t.Fatalf("cancel of order na-2 in its window: %+v, %v", answer, err)
 	}
 	if v := s.wait(t, "na-2"); v.Status != workflows.Cancelled {
 		t.Fatalf("order na-2 ended %s", v.Status)

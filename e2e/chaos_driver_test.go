@@ -321,7 +321,7 @@ func (d *chaosDriver) watchHistory(ctx context.Context, orderID string, newMatch
 // ended refuses it (its ending is judged later).
 func (d *chaosDriver) signalCancel(ctx context.Context, o *chaosOrder) error {
 	return retryCall(ctx, chaosCallTimeout, func(ctx context.Context) (bool, error) {
-		_, err := d.oc.Cancel(ctx, o.order.ID, "chaos: "+o.kind.name)
+		_, err := d.oc.SignalCancel(ctx, o.order.ID, "chaos: "+o.kind.name)
 		var ended *orderclient.EndedError
 		if errors.As(err, &ended) {
 			o.refusedEnded = true

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -61,6 +63,7 @@ func TestLoad(t *testing.T) {
 		"cancel":   {"CANCELLED": 4},
 	})
 	assertLoadAudit(t, saga.Audit, map[workflows.Status]int{workflows.Completed: 12, workflows.Failed: 4, workflows.Cancelled: 4})
+	assertCancelledByUpdate(t, s, 4)
 
 	base := runLoad(t, s, "--workflow", "baseline", "--orders", "20", "--concurrency", "5")
 	assertLoad(t, base, "baseline", 20, map[string]map[string]int{"baseline": {"COMPLETED": 20}})
@@ -122,6 +125,38 @@ func assertLoadAudit(t *testing.T, a *loadAudit, ended map[workflows.Status]int)
 	}
 	if judged == 0 || judged+a.OrdersRunning != total {
 		t.Errorf("saga load: audit judged %d ended orders (%v) and saw %d running; want the run's %d between them", judged, a.OrdersEnded, a.OrdersRunning, total)
+	}
+}
+
+// assertCancelledByUpdate checks that the n orders Temporal lists as
+// cancelled, a load's cancel orders on a fresh server, were cancelled as
+// `starter cancel` does: each got one cancel-order update, and no signal.
+func assertCancelledByUpdate(t *testing.T, s *stack, n int) {
+	t.Helper()
+	query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Canceled'", ordersaga.OrderWorkflowType)
+	var cancelled []string
+	eventually(t, orderTimeout, fmt.Sprintf("Temporal lists %d cancelled orders", n), func() (bool, string) {
+		cancelled = cancelled[:0]
+		for _, run := range s.listRuns(t, query) {
+			cancelled = append(cancelled, strings.TrimPrefix(run.GetExecution().GetWorkflowId(), ordersaga.WorkflowIDPrefix))
+		}
+		return len(cancelled) == n, fmt.Sprint(cancelled)
+	})
+	for _, orderID := range cancelled {
+		updates, signals := 0, 0
+		for _, e := range s.history(t, orderID).GetEvents() {
+			switch e.GetEventType() {
+			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+				if e.GetWorkflowExecutionUpdateAcceptedEventAttributes().GetAcceptedRequest().GetInput().GetName() == ordersaga.CancelOrderUpdate {
+					updates++
+				}
+			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+				signals++
+			}
+		}
+		if updates != 1 || signals != 0 {
+			t.Errorf("load's cancel order %s got %d cancel updates and %d signals, want 1 update alone", orderID, updates, signals)
+		}
 	}
 }
 

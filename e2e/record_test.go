@@ -186,7 +186,7 @@ func (w *serviceWorkers) cancelWhileCompensating(t *testing.T, orderID string) {
 }
 
 func (s *stack) signalCancel(t *testing.T, orderID string) {
-	if _, err := s.orders(t).Cancel(context.Background(), orderID, "too late"); err != nil {
+	if _, err := s.orders(t).SignalCancel(context.Background(), orderID, "too late"); err != nil {
 		t.Fatalf("cancel: %v", err)
 	}
 }
@@ -201,7 +201,7 @@ func (s *stack) cancelWorkflow(t *testing.T, orderID string) {
 // cancel window.
 func (s *stack) cancelInWindow(t *testing.T, orderID string) {
 	s.waitStatus(t, orderID, workflows.AwaitingFulfillment)
-	if _, err := s.orders(t).Cancel(context.Background(), orderID, "customer changed their mind"); err != nil {
+	if _, err := s.orders(t).SignalCancel(context.Background(), orderID, "customer changed their mind"); err != nil {
 		t.Fatalf("cancel: %v", err)
 	}
 }
@@ -210,7 +210,7 @@ func (s *stack) cancelInWindow(t *testing.T, orderID string) {
 // in its cancel window; the order accepts it.
 func (s *stack) cancelByUpdateInWindow(t *testing.T, orderID string) {
 	s.waitStatus(t, orderID, workflows.AwaitingFulfillment)
-	answer, err := s.orders(t).CancelAndConfirm(context.Background(), orderID, "customer changed their mind")
+	answer, err := s.orders(t).Cancel(context.Background(), orderID, "customer changed their mind")
 	if err != nil || !answer.Accepted {
 		t.Fatalf("cancel by update: %+v, %v", answer, err)
 	}

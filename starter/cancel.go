@@ -70,7 +70,7 @@ An unknown order, or one that has already ended, is an error.`,
 // cancel sends the cancel-order update and reports the order's answer; a
 // refusal is an error that says why.
 func (a *app) cancel(ctx context.Context, oc *orderclient.Client, orderID, reason string, wait bool) error {
-	answer, err := oc.CancelAndConfirm(ctx, orderID, reason)
+	answer, err := oc.Cancel(ctx, orderID, reason)
 	var noAnswer *orderclient.NoAnswerError
 	if errors.As(err, &noAnswer) {
 		return fmt.Errorf("%w; check with 'starter status %s', or send the cancel with --signal, which waits in the server for a worker", err, orderID)
@@ -93,7 +93,7 @@ func (a *app) cancel(ctx context.Context, oc *orderclient.Client, orderID, reaso
 // signalCancel sends the cancel-order signal, which needs no worker, and
 // reports the status the order was in.
 func (a *app) signalCancel(ctx context.Context, oc *orderclient.Client, orderID, reason string, wait bool) error {
-	before, err := oc.Cancel(ctx, orderID, reason)
+	before, err := oc.SignalCancel(ctx, orderID, reason)
 	if err != nil {
 		return notFoundHint(err)
 	}

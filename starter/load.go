@@ -88,8 +88,10 @@ in flight at once and the outcomes by kind. Order IDs are a run prefix and an in
 --mix weighs the kinds of order: success (tok_visa, must COMPLETE), declined
 (tok_declined, must FAIL), flaky (tok_flaky, must COMPLETE after retries) and
 cancel (a 30s cancel window; load cancels it once it is AWAITING_FULFILLMENT,
-and it must end CANCELLED). --window gives the other kinds a cancel window,
-so that many orders are open at once; they ship when it ends.
+as 'starter cancel' does, and it must end CANCELLED; a cancel the order
+refuses leaves it to end otherwise, which the report shows). --window gives
+the other kinds a cancel window, so that many orders are open at once; they
+ship when it ends.
 
 After the run, load audits the stores against Temporal as 'worker audit'
 does: every order in them and every order Temporal lists, the run's among
@@ -434,8 +436,9 @@ func placeAnswered(ctx context.Context, oc *orderclient.Client, order workflows.
 const awaitPoll = 100 * time.Millisecond
 
 // cancelWhenAwaiting waits, within the cancel window, until the order is
-// AWAITING_FULFILLMENT, then sends it the cancel signal. An order that ends
-// first is left alone: its ending tells.
+// AWAITING_FULFILLMENT, then cancels it as `starter cancel` does. An order
+// that ends first is left alone, and so is one that refuses the cancel:
+// its ending tells.
 func cancelWhenAwaiting(ctx context.Context, oc *orderclient.Client, orderID string) error {
 	deadline := time.Now().Add(loadCancelWindow)
 	tick := time.NewTicker(awaitPoll)
@@ -450,11 +453,7 @@ func cancelWhenAwaiting(ctx context.Context, oc *orderclient.Client, orderID str
 			return nil
 		case v.Status == workflows.AwaitingFulfillment:
 			_, err := oc.Cancel(ctx, orderID, "load test cancel")
-			var ended *orderclient.EndedError
-			if errors.As(err, &ended) {
-				return nil
-			}
-			return err
+			return loadCancelError(err)
 		case time.Now().After(deadline):
 			return fmt.Errorf("order %s did not reach %s within %s (last %s)", orderID, workflows.AwaitingFulfillment, loadCancelWindow, v.Status)
 		}
@@ -464,6 +463,19 @@ func cancelWhenAwaiting(ctx context.Context, oc *orderclient.Client, orderID str
 		case <-tick.C:
 		}
 	}
+}
+
+// loadCancelError is what a load's cancel error says of its job: nothing
+// when the order refused the cancel or had already ended, since how the
+// order ends is what the load judges (a refused cancel leaves it to end
+// COMPLETED, which its kind did not ask); the error otherwise.
+func loadCancelError(err error) error {
+	var refused *orderclient.RefusedError
+	var ended *orderclient.EndedError
+	if errors.As(err, &refused) || errors.As(err, &ended) {
+		return nil
+	}
+	return err
 }
 
 // baselineJob starts the baseline workflow and waits for it to end.

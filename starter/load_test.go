@@ -19,6 +19,7 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/internal/audit"
+	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/internal/stores"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -686,6 +687,33 @@ func TestLoadReportAnswers(t *testing.T) {
 			}
 			if !strings.Contains(js.String(), tt.wantJSON) || !strings.Contains(js.String(), `"count": 2`) {
 				t.Errorf("JSON lacks %s with its count:\n%s", tt.wantJSON, js.String())
+			}
+		})
+	}
+}
+
+// A load's cancel that the order refuses, or that finds it ended, is no
+// error of the job: the order's ending is judged instead. Any other error
+// of the cancel is the job's.
+func TestLoadCancelError(t *testing.T) {
+	noAnswer := &orderclient.NoAnswerError{OrderID: "load-r-1", Timeout: 30 * time.Second}
+	broken := errors.New("cancel order load-r-1: connection reset")
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"accepted", nil, nil},
+		{"refused", &orderclient.RefusedError{OrderID: "load-r-1", Reason: "order load-r-1 cannot be cancelled: shipment shp_1 was already created"}, nil},
+		{"ended", &orderclient.EndedError{OrderID: "load-r-1", Status: workflows.Completed}, nil},
+		{"ended, wrapped", fmt.Errorf("cancel: %w", &orderclient.EndedError{OrderID: "load-r-1", Status: workflows.Failed}), nil},
+		{"no answer", noAnswer, noAnswer},
+		{"server error", broken, broken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := loadCancelError(tt.err); got != tt.want {
+				t.Errorf("loadCancelError(%v) = %v, want %v", tt.err, got, tt.want)
 			}
 		})
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
-// DefaultCancelTimeout bounds how long CancelAndConfirm waits for the
+// DefaultCancelTimeout bounds how long Cancel waits for the
 // order's worker to answer, unless the Client's CancelTimeout says
 // otherwise. An accepted cancel answers as soon as the forward steps have
 // stopped, so only a missing or stuck worker makes it wait this long.
@@ -50,16 +50,17 @@ func (e *NoAnswerError) Error() string {
 		e.OrderID, e.Timeout, ordersaga.OrdersTaskQueue)
 }
 
-// CancelAndConfirm asks a running order to cancel, through the
-// cancel-order update, and returns its answer once it has decided: for an
-// accepted cancel, once the forward steps have stopped and the order is
-// undoing them. A cancel the order refuses (its shipment exists, it is
-// already failing or being cancelled) is a *RefusedError that says why, and
-// leaves nothing in the order's history unless it raced the shipment's
-// result; an order that has ended gets an *EndedError. It needs the order
-// service's worker, which answers the update; Cancel sends the signal,
-// which waits in the server for one.
-func (c *Client) CancelAndConfirm(ctx context.Context, orderID, reason string) (Cancellation, error) {
+// Cancel is the way to cancel an order: it asks the running order to
+// cancel, through the cancel-order update, and returns its answer once it
+// has decided: for an accepted cancel, once the forward steps have stopped
+// and the order is undoing them. A cancel the order refuses (its shipment
+// exists, it is already failing or being cancelled) is a *RefusedError
+// that says why, and leaves nothing in the order's history unless it raced
+// the shipment's result; an order that has ended gets an *EndedError. The
+// order service's worker answers the update, so with none running Cancel
+// gives up after CancelTimeout with a *NoAnswerError; SignalCancel, which
+// needs no worker, is for a caller that cannot wait for one.
+func (c *Client) Cancel(ctx context.Context, orderID, reason string) (Cancellation, error) {
 	if err := CheckCancelReason(reason); err != nil {
 		return Cancellation{}, err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -18,16 +19,22 @@ import (
 
 // updater is a Temporal client whose order is running and answers the
 // cancel-order update with result, or fails it with err; it records the
-// updates it was sent.
+// updates it was sent and counts the signals.
 type updater struct {
 	client.Client
 	result  workflows.CancelResult
 	err     error
 	updates []client.UpdateWorkflowOptions
+	signals int
 }
 
 func (u *updater) DescribeWorkflow(context.Context, string, string) (*client.WorkflowExecutionDescription, error) {
 	return described("run-1", enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING)()
+}
+
+func (u *updater) SignalWorkflow(context.Context, string, string, string, any) error {
+	u.signals++
+	return nil
 }
 
 func (u *updater) UpdateWorkflow(_ context.Context, opts client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
@@ -53,7 +60,9 @@ func (h *updateHandle) Get(ctx context.Context, ptr any) error {
 	return nil
 }
 
-func TestCancelAndConfirm(t *testing.T) {
+// Cancel sends the cancel-order update, never the signal, and turns the
+// order's answer into an accepted cancel or an error that says why not.
+func TestCancel(t *testing.T) {
 	accepted := workflows.CancelResult{Accepted: true, Status: workflows.Compensating, Undoing: []string{"refund", "release"}}
 	tests := []struct {
 		name    string
@@ -87,10 +96,10 @@ func TestCancelAndConfirm(t *testing.T) {
 			temporal := &updater{result: tt.result, err: tt.err}
 			c := &Client{Temporal: temporal, Namespace: "default", CancelTimeout: 50 * time.Millisecond}
 
-			got, err := c.CancelAndConfirm(context.Background(), "42", "changed my mind")
+			got, err := c.Cancel(context.Background(), "42", "changed my mind")
 
-			if len(temporal.updates) != 1 {
-				t.Fatalf("%d updates sent, want 1", len(temporal.updates))
+			if len(temporal.updates) != 1 || temporal.signals != 0 {
+				t.Fatalf("%d updates and %d signals sent, want 1 update alone", len(temporal.updates), temporal.signals)
 			}
 			u := temporal.updates[0]
 			if u.UpdateName != ordersaga.CancelOrderUpdate || u.WorkflowID != "order-42" || u.RunID != "run-1" ||
@@ -103,15 +112,15 @@ func TestCancelAndConfirm(t *testing.T) {
 			}
 			if tt.wantErr == "" {
 				if err != nil {
-					t.Fatalf("CancelAndConfirm: %v", err)
+					t.Fatalf("Cancel: %v", err)
 				}
 				if !reflect.DeepEqual(got.CancelResult, tt.result) || got.OrderID != "42" || got.RunID != "run-1" {
-					t.Errorf("CancelAndConfirm = %+v, want the update's result %+v", got, tt.result)
+					t.Errorf("Cancel = %+v, want the update's result %+v", got, tt.result)
 				}
 				return
 			}
 			if err == nil || err.Error() != tt.wantErr {
-				t.Errorf("CancelAndConfirm error = %v, want %q", err, tt.wantErr)
+				t.Errorf("Cancel error = %v, want %q", err, tt.wantErr)
 			}
 		})
 	}
@@ -141,5 +150,81 @@ func TestEndedErrorSaysHowTheOrderEnded(t *testing.T) {
 		if got := endedError(View{OrderState: tt.state}, "").Error(); got != tt.want || strings.Contains(got, "\n") {
 			t.Errorf("endedError = %q, want %q", got, tt.want)
 		}
+	}
+}
+
+// signaler is a Temporal client for SignalCancel: waitServer's order,
+// whose signals fail with err; it records the signals it was sent and
+// counts the updates.
+type signaler struct {
+	waitServer
+	err     error
+	signals []sentSignal
+	updates int
+}
+
+// describe is one answer of waitServer's DescribeWorkflow.
+type describe = func() (*client.WorkflowExecutionDescription, error)
+
+// sentSignal is one signal a signaler was sent.
+type sentSignal struct {
+	workflowID, runID, name string
+	arg                     any
+}
+
+func (s *signaler) SignalWorkflow(_ context.Context, workflowID, runID, name string, arg any) error {
+	s.signals = append(s.signals, sentSignal{workflowID, runID, name, arg})
+	return s.err
+}
+
+func (s *signaler) UpdateWorkflow(context.Context, client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	s.updates++
+	return nil, errors.New("no update expected")
+}
+
+// SignalCancel sends the cancel-order signal to the running order's run,
+// never the update, and sends nothing to an order that has ended.
+func TestSignalCancel(t *testing.T) {
+	running := described("run-1", enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING)
+	ended := described("run-1", enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
+	endedErr := "order 42 already ended COMPLETED: there is nothing to cancel"
+	tests := []struct {
+		name        string
+		describes   []describe
+		signalErr   error
+		wantSignals int
+		wantErr     string // "" for none
+	}{
+		{name: "running", describes: []describe{running}, wantSignals: 1},
+		{name: "server error", describes: []describe{running}, signalErr: errors.New("connection reset"), wantSignals: 1,
+			wantErr: "signal the cancel to order 42: connection reset"},
+		{name: "ended", describes: []describe{ended}, wantErr: endedErr},
+		{name: "ended before the signal", describes: []describe{running, ended}, signalErr: serviceerror.NewNotFound("workflow not found"), wantSignals: 1,
+			wantErr: endedErr},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			temporal := &signaler{waitServer: waitServer{describes: tt.describes, gets: []func(any) error{completed}}, err: tt.signalErr}
+			c := &Client{Temporal: temporal, Namespace: "default"}
+
+			v, err := c.SignalCancel(context.Background(), "42", "changed my mind")
+
+			if len(temporal.signals) != tt.wantSignals || temporal.updates != 0 {
+				t.Fatalf("%d signals and %d updates sent, want %d signals alone", len(temporal.signals), temporal.updates, tt.wantSignals)
+			}
+			want := sentSignal{"order-42", "run-1", ordersaga.CancelOrderSignal, workflows.CancelRequest{Reason: "changed my mind"}}
+			if tt.wantSignals > 0 && !reflect.DeepEqual(temporal.signals[0], want) {
+				t.Errorf("signal sent = %+v, want %+v", temporal.signals[0], want)
+			}
+			if tt.wantErr == "" {
+				if err != nil || v.OrderID != "42" || v.RunID != "run-1" || v.TemporalStatus != "Running" {
+					t.Errorf("SignalCancel = %+v, %v; want the running order's view", v, err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("SignalCancel error = %v, want %q", err, tt.wantErr)
+			}
+		})
 	}
 }

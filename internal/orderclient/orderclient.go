@@ -83,8 +83,8 @@ type Client struct {
 	Namespace string
 	// UIURL is the Temporal Web UI's base URL, for links to orders.
 	UIURL string
-	// CancelTimeout bounds how long CancelAndConfirm waits for the order
-	// to answer; DefaultCancelTimeout if zero.
+	// CancelTimeout bounds how long Cancel waits for the order to
+	// answer; DefaultCancelTimeout if zero.
 	CancelTimeout time.Duration
 	// AnswerTimeout bounds how long PlaceAndAnswer waits for the order's
 	// answer; DefaultAnswerTimeout if zero.
@@ -195,8 +195,9 @@ func (c *Client) State(ctx context.Context, orderID string) (View, error) {
 }
 
 // Snapshot returns the final state of an order that has ended, and for a
-// running order only its status as the OrderStatus search attribute has it,
-// without asking a worker.
+// running order only its status as the OrderStatus search attribute has it
+// (the status it rests in, not a forward step under way), without asking a
+// worker.
 func (c *Client) Snapshot(ctx context.Context, orderID string) (View, error) {
 	id := ordersaga.WorkflowID(orderID)
 	desc, err := c.Temporal.DescribeWorkflow(ctx, id, "")
@@ -405,14 +406,15 @@ func Outcome(err error) (workflows.OrderState, bool) {
 	return state, false
 }
 
-// Cancel sends the cancel-order signal to a running order and returns what
-// Snapshot knew of it just before. An order that has ended gets an
-// *EndedError. Whether the cancel was accepted (before the shipment) or
-// refused (after) shows in the order's state; Wait tells how it ended. It
-// needs no worker: the server keeps the signal until a worker takes it.
-// CancelAndConfirm sends the same cancel and answers at once whether the
-// order accepted it, but needs the order's worker to answer.
-func (c *Client) Cancel(ctx context.Context, orderID, reason string) (View, error) {
+// SignalCancel sends the cancel-order signal, the cancel the Web UI and
+// older clients send, to a running order and returns what Snapshot knew of
+// it just before. It needs no worker: the server keeps the signal until a
+// worker takes it. But it does not say whether the order accepted the
+// cancel (before the shipment) or refused it (after): that shows later in
+// the order's state, and Wait tells how it ended. Prefer Cancel, which
+// answers at once, unless no worker may be running. An order that has
+// ended gets an *EndedError.
+func (c *Client) SignalCancel(ctx context.Context, orderID, reason string) (View, error) {
 	if err := CheckCancelReason(reason); err != nil {
 		return View{}, err
 	}
@@ -432,7 +434,7 @@ func (c *Client) Cancel(ctx context.Context, orderID, reason string) (View, erro
 		}
 	}
 	if err != nil {
-		return View{}, fmt.Errorf("cancel order %s: %w", orderID, err)
+		return View{}, fmt.Errorf("signal the cancel to order %s: %w", orderID, err)
 	}
 	return v, nil
 }
@@ -440,8 +442,8 @@ func (c *Client) Cancel(ctx context.Context, orderID, reason string) (View, erro
 // CheckCancelReason refuses a cancel reason longer than
 // workflows.MaxTextLength, the limit on an order's texts: the order keeps
 // the reason in its state, which every query and its final result carry.
-// Cancel calls it before it reaches Temporal; a command calls it before it
-// even connects.
+// Cancel and SignalCancel call it before they reach Temporal; a command
+// calls it before it even connects.
 func CheckCancelReason(reason string) error { return CheckReason("cancel", reason) }
 
 // CheckReason refuses a reason for what ("cancel", "resume") longer than

@@ -27,8 +27,19 @@ func (d *describeCounter) DescribeWorkflow(context.Context, string, string) (*cl
 }
 
 // A cancel reason longer than the limit on an order's texts is refused
-// before Temporal is asked anything; one at the limit is sent on.
+// before Temporal is asked anything, whichever way the cancel goes; one at
+// the limit is sent on.
 func TestCancelRefusesALongReasonBeforeReachingTemporal(t *testing.T) {
+	ways := map[string]func(c *Client, reason string) error{
+		"Cancel": func(c *Client, reason string) error {
+			_, err := c.Cancel(context.Background(), "42", reason)
+			return err
+		},
+		"SignalCancel": func(c *Client, reason string) error {
+			_, err := c.SignalCancel(context.Background(), "42", reason)
+			return err
+		},
+	}
 	tests := []struct {
 		name      string
 		reason    string
@@ -41,26 +52,28 @@ func TestCancelRefusesALongReasonBeforeReachingTemporal(t *testing.T) {
 		{"huge", strings.Repeat("r", 1<<20), "cancel reason is 1048576 characters long: the limit is 512", 0},
 		{"over the limit in bytes", strings.Repeat("é", workflows.MaxTextLength/2+1), "cancel reason is 514 characters long", 0},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			temporal := &describeCounter{}
-			c := &Client{Temporal: temporal, Namespace: "default"}
+	for way, cancel := range ways {
+		for _, tt := range tests {
+			t.Run(way+"/"+tt.name, func(t *testing.T) {
+				temporal := &describeCounter{}
+				c := &Client{Temporal: temporal, Namespace: "default"}
 
-			_, err := c.Cancel(context.Background(), "42", tt.reason)
+				err := cancel(c, tt.reason)
 
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Cancel error = %.200v, want one containing %q", err, tt.wantErr)
-			}
-			if strings.Contains(err.Error(), "\n") || len(err.Error()) > 200 {
-				t.Errorf("Cancel error is not one short line: %.300q", err)
-			}
-			if temporal.calls != tt.wantCalls {
-				t.Errorf("Temporal was called %d times, want %d", temporal.calls, tt.wantCalls)
-			}
-			if tt.wantCalls == 0 && errors.Is(err, ErrNotFound) {
-				t.Errorf("a refused reason must not look up the order: %v", err)
-			}
-		})
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("%s error = %.200v, want one containing %q", way, err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "\n") || len(err.Error()) > 200 {
+					t.Errorf("%s error is not one short line: %.300q", way, err)
+				}
+				if temporal.calls != tt.wantCalls {
+					t.Errorf("Temporal was called %d times, want %d", temporal.calls, tt.wantCalls)
+				}
+				if tt.wantCalls == 0 && errors.Is(err, ErrNotFound) {
+					t.Errorf("a refused reason must not look up the order: %v", err)
+				}
+			})
+		}
 	}
 }
 
