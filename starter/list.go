@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -25,7 +26,10 @@ order workflow keeps up to date through the OrderStatus and CustomerId search
 attributes: ORDER, STATUS, CUSTOMER, STARTED, ENDED and TEMPORAL (the
 workflow's status in Temporal). -o json prints a JSON array of orders.
 
---status is one of ` + statusList() + ` (any case).
+--status is one of ` + statusList() + ` (any case): the
+statuses an order rests in. The forward steps (RESERVING, CHARGING,
+SHIPPING) are not written to visibility; 'starter status' and 'starter
+watch' show them.
 Visibility is eventually consistent: an order placed a moment ago may take a
 second to show, or to show its latest status.`,
 		Example: `  starter list
@@ -67,7 +71,10 @@ func parseStatus(s string) (workflows.Status, error) {
 		return "", nil
 	}
 	want := workflows.Status(strings.ToUpper(s))
-	for _, st := range workflows.Statuses {
+	if slices.Contains(workflows.Statuses, want) && !want.Listed() {
+		return "", fmt.Errorf("--status %s: orders are not listed by their forward steps (RESERVING, CHARGING, SHIPPING), which last seconds; such an order lists as PENDING or AWAITING_FULFILLMENT: see its step with 'starter status ID' or 'starter watch ID'", want)
+	}
+	for _, st := range listedStatuses() {
 		if st == want {
 			return st, nil
 		}
@@ -75,10 +82,21 @@ func parseStatus(s string) (workflows.Status, error) {
 	return "", fmt.Errorf("unknown --status %q: use one of %s", s, statusList())
 }
 
+// listedStatuses are the statuses the OrderStatus search attribute shows.
+func listedStatuses() []workflows.Status {
+	var out []workflows.Status
+	for _, s := range workflows.Statuses {
+		if s.Listed() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 func statusList() string {
-	names := make([]string, len(workflows.Statuses))
-	for i, s := range workflows.Statuses {
-		names[i] = string(s)
+	var names []string
+	for _, s := range listedStatuses() {
+		names = append(names, string(s))
 	}
 	return strings.Join(names, ", ")
 }

@@ -148,6 +148,7 @@ func TestBadInputIsRefusedBeforeConnecting(t *testing.T) {
 
 		// list
 		{"unknown status", []string{"list", "--temporal-address", deadAddress, "--status", "shipped"}, []string{`unknown --status "shipped"`, "AWAITING_FULFILLMENT", "CANCELLED"}},
+		{"forward step as status", []string{"list", "--temporal-address", deadAddress, "--status", "charging"}, []string{"--status CHARGING: orders are not listed by their forward steps", "starter status ID"}},
 		{"negative limit", []string{"list", "--temporal-address", deadAddress, "--limit", "-1"}, []string{"--limit -1"}},
 		{"limit not a number", []string{"list", "--temporal-address", deadAddress, "--limit", "many"}, []string{"--limit"}},
 		{"list with an argument", []string{"list", "--temporal-address", deadAddress, "COMPLETED"}, []string{`unexpected argument "COMPLETED"`}},

@@ -218,6 +218,8 @@ func cancelText(s workflows.OrderState) string {
 		reason = "no reason given"
 	}
 	switch s.CancelledBy {
+	case workflows.CancelledByUpdate:
+		return reason + " (cancel-order update)"
 	case workflows.CancelledBySignal:
 		return reason + " (cancel-order signal)"
 	case workflows.CancelledByTemporal:

@@ -31,6 +31,12 @@ const (
 // Statuses lists every status in the order of the order's life.
 var Statuses = []Status{Pending, Reserving, Charging, AwaitingFulfillment, Shipping, Compensating, NeedsAttention, Completed, Failed, Cancelled}
 
+// Listed reports whether the OrderStatus search attribute can show s: every
+// status an order can rest in. The forward steps (RESERVING, CHARGING,
+// SHIPPING) last at most a step's deadline and are not written there; the
+// order-status query shows them.
+func (s Status) Listed() bool { return s != Reserving && s != Charging && s != Shipping }
+
 // Final reports whether an order in this status has ended.
 func (s Status) Final() bool { return s == Completed || s == Failed || s == Cancelled }
 

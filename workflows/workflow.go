@@ -621,13 +621,10 @@ const (
 // rests reports whether an order can rest in status, so that the
 // OrderStatus search attribute must show it.
 func (o *orderRun) rests(status Status) bool {
-	switch status {
-	case Reserving, Charging, Shipping:
-		return false
-	case AwaitingFulfillment:
+	if status == AwaitingFulfillment {
 		return o.order.CancelWindow > 0
 	}
-	return true
+	return status.Listed()
 }
 
 // listed makes sure the order can be listed by its status and customer
