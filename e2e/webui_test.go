@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -39,8 +40,11 @@ const (
 // TestWebUI looks at the demo orders in the dev server's Web UI through
 // headless Chromium, as a person would: the list filtered by OrderStatus,
 // a completed order's history and user metadata (summary, current details,
-// activities with their summaries), and a declined order's page with its
-// compensations. It saves screenshots of the pages (see artifactsDir) and,
+// activities with their summaries), a declined order's page with its
+// compensations, the order-placed update that answered a placement with
+// its total and reservation, a cancel of the shipped order refused at once
+// and absent from its history, and the accepted cancel-order update of the
+// cancelled order. It saves screenshots of the pages (see artifactsDir) and,
 // with ORDERSAGA_UPDATE_SCREENSHOTS=1, the README's docs/webui-order.png.
 // ORDERSAGA_WEBUI_DUMP=1 logs each page's text, to find what to assert when
 // the UI changes.
@@ -98,6 +102,55 @@ func TestWebUI(t *testing.T) {
 				"ReleaseStock • Release stock of order-43/reserve",
 			}})
 		b.screenshot(t, "order-declined.png")
+	})
+	t.Run("PlacementAnsweredWithItsTotal", func(t *testing.T) {
+		v := view(t, s.starter(t, "status", uiCompleted, "-o", "json"), 0)
+		placed := s.acceptedUpdates(t, uiCompleted)
+		if len(placed) != 1 || placed[0].name != ordersaga.OrderPlacedUpdate || placed[0].completedID == 0 {
+			t.Fatalf("order %s's history has the updates %+v, want the answered order-placed update alone", uiCompleted, placed)
+		}
+		historyURL := s.oc.WebURL("order-"+uiCompleted, runs[uiCompleted])
+		b.open(t, historyURL)
+		b.waitFor(t,
+			expect{region: headerText, want: []string{"Completed", "order-" + uiCompleted}},
+			expect{region: pageText, want: []string{
+				"Workflow Execution Update Accepted", ordersaga.OrderPlacedUpdate,
+				"Workflow Execution Update Completed", `{"reserved":true,`,
+			}})
+		b.open(t, eventURL(historyURL, placed[0].completedID))
+		b.waitFor(t,
+			expect{region: headerText, want: []string{"Completed", "order-" + uiCompleted}},
+			expect{region: pageText, want: []string{
+				"Workflow Execution Update Accepted", fmt.Sprintf(`"name": %q`, ordersaga.OrderPlacedUpdate),
+				"Workflow Execution Update Completed",
+				fmt.Sprintf(`"total_cents": %d`, v.TotalCents),
+				fmt.Sprintf(`"reservation_id": %q`, v.ReservationID),
+			}})
+		b.screenshot(t, "order-placed-answer.png")
+	})
+	t.Run("CancelRefusedAtOnce", func(t *testing.T) {
+		v := view(t, s.starter(t, "status", uiCompleted, "-o", "json"), 0)
+		assertCancelRefused(t, s, v)
+		b.open(t, s.oc.WebURL("order-"+uiCompleted, runs[uiCompleted]))
+		b.waitFor(t,
+			expect{region: headerText, want: []string{"Completed", "order-" + uiCompleted}},
+			expect{region: pageText,
+				want: []string{
+					fmt.Sprintf("History\n%d\n", v.HistoryLength),
+					"Workflow Execution Completed", ordersaga.OrderPlacedUpdate,
+				},
+				unwanted: []string{ordersaga.CancelOrderUpdate}})
+		b.screenshot(t, "order-cancel-refused.png")
+	})
+	t.Run("CancelAccepted", func(t *testing.T) {
+		b.open(t, s.oc.WebURL("order-"+uiCancelled, runs[uiCancelled]))
+		b.waitFor(t,
+			expect{region: headerText, want: []string{"Canceled", "order-" + uiCancelled}},
+			expect{region: pageText, want: []string{
+				ordersaga.OrderPlacedUpdate, ordersaga.CancelOrderUpdate,
+				`{"accepted":true,"status":"COMPENSATING"`,
+			}})
+		b.screenshot(t, "order-cancel-accepted.png")
 	})
 }
 
@@ -185,6 +238,11 @@ func listURL(uiURL, query string) string {
 // summary, details and current details.
 func userMetadataURL(historyURL string) string {
 	return strings.TrimSuffix(historyURL, "/history") + "/user-metadata"
+}
+
+// eventURL is the page of one event of a workflow's history.
+func eventURL(historyURL string, eventID int64) string {
+	return fmt.Sprintf("%s/events/%d", strings.TrimRight(historyURL, "/"), eventID)
 }
 
 // browser is a headless Chromium tab, closed when the test ends.

@@ -2,7 +2,9 @@
 # make demo: starts the Temporal dev server (with its Web UI) and a worker
 # (the four services and the scheduled audit),
 # places three orders — one completes, one is declined and compensated, one is
-# cancelled during its cancel window and compensated — prints each
+# cancelled during its cancel window and compensated — each placement
+# answered at once with its priced lines, total and reservation ID; then
+# shows a cancel that the shipped order refuses at once. It prints each
 # final state with its Web UI link and the audit, then keeps the server and
 # the worker up for inspection until Ctrl-C, and stops them cleanly.
 #
@@ -94,7 +96,7 @@ expect() { # expect WANT_EXIT COMMAND...
 }
 
 echo
-echo "== 1. an order that completes (cancel window 3s)"
+echo "== 1. an order that completes (cancel window 3s): its placement answers at once with the total and the reservation"
 expect 0 bin/starter place --id "$run-ok" --customer c-1001 --item BOOK-GOPL:1 --item MUG-GOPHER:2 \
   --payment tok_visa --address "$address_line" --cancel-window 3s --wait
 
@@ -110,6 +112,10 @@ expect 0 bin/starter place --id "$run-cancel" --customer c-1003 --item STICKER-P
 wait_for "order $run-cancel reaching its cancel window" 30 \
   sh -c "bin/starter status '$run-cancel' -o json | grep -q '\"status\": \"AWAITING_FULFILLMENT\"'"
 expect 0 bin/starter cancel "$run-cancel" --reason "customer changed their mind" --wait
+
+echo
+echo "== 4. a cancel refused at once: order $run-ok has shipped, so it stays COMPLETED (exit 1, the reason on one line)"
+expect 1 bin/starter cancel "$run-ok" --reason "too late"
 
 echo
 echo "== the three orders, as Temporal and the stores see them"
