@@ -53,7 +53,7 @@ func TestMetrics(t *testing.T) {
 		{"ordersaga_orders_failed_total", nil, 1},
 		{"ordersaga_orders_failed_total", labels{"step": "charge", "reason": "PaymentDeclined"}, 1},
 		{"ordersaga_orders_cancelled_total", nil, 1},
-		{"ordersaga_orders_cancelled_total", labels{"cancelled_by": "signal"}, 1},
+		{"ordersaga_orders_cancelled_total", labels{"cancelled_by": "update"}, 1},
 		{"ordersaga_orders_needs_attention_total", nil, 0},
 		{"ordersaga_compensations_run_total", labels{"compensation": "refund"}, 2},
 		{"ordersaga_compensations_run_total", labels{"compensation": "release"}, 2},
