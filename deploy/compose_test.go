@@ -719,9 +719,11 @@ func TestRestartPolicies(t *testing.T) {
 	p := load(t, true)
 	for name, s := range p.Services {
 		switch {
-		case isJob(p, name) || slices.Contains(s.Profiles, "tools"):
-			if s.Restart != types.RestartPolicyOnFailure && s.Restart != types.RestartPolicyNo {
-				t.Errorf("%s runs once: restart %q, want on-failure or no", name, s.Restart)
+		case isJob(p, name):
+			checkJobRestart(t, name, s)
+		case slices.Contains(s.Profiles, "tools"):
+			if s.Restart != types.RestartPolicyNo {
+				t.Errorf("%s runs once, by hand: restart %q, want no", name, s.Restart)
 			}
 		case s.Restart != types.RestartPolicyUnlessStopped:
 			t.Errorf("%s: restart %q, want unless-stopped", name, s.Restart)
