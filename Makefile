@@ -34,6 +34,16 @@ $(TEMPORAL): tools/go.mod tools/go.sum
 	@echo "building the Temporal CLI from the module proxy (about 5 minutes the first time)"
 	cd tools && $(GO) build -o ../$(TEMPORAL) github.com/temporalio/cli/cmd/temporal
 
+# The Temporal Server and its SQL schema tool, at the version the CLI embeds
+# (v1.29.1, pinned in tools/go.mod): what the compose stack's server and
+# admin-tools images run, for the end-to-end test that brings up a
+# two-node cluster on PostgreSQL (e2e/cluster_test.go).
+bin/temporal-server: tools/go.mod tools/go.sum
+	cd tools && $(GO) build -o ../$@ go.temporal.io/server/cmd/server
+
+bin/temporal-sql-tool: tools/go.mod tools/go.sum
+	cd tools && $(GO) build -o ../$@ go.temporal.io/server/cmd/tools/sql
+
 bin/workflowcheck:
 	GOBIN=$(CURDIR)/bin $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)
 
@@ -54,7 +64,7 @@ workflowcheck: bin/workflowcheck
 # the Web UI test a headless chromium, which test-deps installs
 # (scripts/install-test-deps.sh: silent when they are there, as root or
 # through sudo). compose-test checks the Docker stack's files, without Docker.
-test: $(TEMPORAL) test-deps vet workflowcheck compose-test
+test: $(TEMPORAL) bin/temporal-server bin/temporal-sql-tool test-deps vet workflowcheck compose-test
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 test-deps:

@@ -16,9 +16,16 @@
 #
 # Connection (read by temporal-sql-tool itself): SQL_PLUGIN, SQL_HOST,
 # SQL_PORT, SQL_USER, SQL_PASSWORD.
+#
+# TEMPORAL_SCHEMA_DIR, which compose leaves unset, replaces the image's
+# directory below with the same release's versioned SQL elsewhere: outside
+# the image, e2e/cluster_test.go runs this script on the Go module cache's
+# copy of the server's schema/postgresql/v12, so the stack's own script is
+# what it tests.
 set -eu
 
 schema=/etc/temporal/schema/postgresql/v12
+schema=${TEMPORAL_SCHEMA_DIR:-$schema}
 
 setup() {
   db=$1 dir=$2
