@@ -357,13 +357,6 @@ func (c *cluster) newNode(t *testing.T, i int) *node {
 	return n
 }
 
-// errPortTaken: a node exited because another process had taken one of
-// its ports between the test's look and the node's bind.
-var errPortTaken = errors.New("a port was taken")
-
-// portAttempts bounds how many sets of ports a new node is tried on.
-const portAttempts = 3
-
 // startNode starts node i, as the image's start-temporal.sh does, and
 // waits until it passes compose's health check. A node that exits first
 // is an error, errPortTaken if it could not bind a port.

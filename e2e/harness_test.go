@@ -108,19 +108,20 @@ type server struct {
 
 func startServer(t *testing.T) *server {
 	t.Helper()
-	s := &server{
-		address: "127.0.0.1:" + freePort(t),
-		db:      filepath.Join(t.TempDir(), "temporal.db"),
+	s := &server{db: filepath.Join(t.TempDir(), "temporal.db")}
+	// A free port is free when freePort closes it, not when the dev server
+	// binds it: another process's connection may take it in between. Such
+	// a start is tried again on other ports.
+	for attempt := 1; ; attempt++ {
+		err := s.start(t)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPortTaken) || attempt == portAttempts {
+			t.Fatal(err)
+		}
+		t.Logf("dev server start %d: %v; trying other ports", attempt, err)
 	}
-	uiPort := freePort(t)
-	s.uiURL = "http://localhost:" + uiPort
-	_, port, _ := net.SplitHostPort(s.address)
-	env := []string{
-		"TEMPORAL_BIN=" + temporalBin(t), "TEMPORAL_PORT=" + port, "TEMPORAL_UI_PORT=" + uiPort, "TEMPORAL_DB=" + s.db,
-	}
-	s.env, s.args = env, []string{"--http-port", freePort(t), "--metrics-port", freePort(t)}
-	s.proc = startProcess(t, "dev-server", s.env, filepath.Join(repoRoot, "scripts", "dev-server.sh"), s.args...)
-	s.waitHealthy(t)
 	c, err := client.Dial(client.Options{HostPort: s.address, Logger: quietLogger{}})
 	if err != nil {
 		t.Fatalf("dial %s: %v", s.address, err)
@@ -130,9 +131,42 @@ func startServer(t *testing.T) *server {
 	return s
 }
 
+// portAttempts is how many times a server (the dev server, a cluster
+// node) is started on new free ports when one of them was taken before it
+// could bind it.
+const portAttempts = 3
+
+// errPortTaken is a server's exit because another process took one of its
+// ports between freePort's look and the server's bind.
+var errPortTaken = errors.New("a port was taken before the server bound it")
+
+// start starts the dev server on new free ports and waits until it
+// answers.
+func (s *server) start(t *testing.T) error {
+	t.Helper()
+	s.address = "127.0.0.1:" + freePort(t)
+	uiPort := freePort(t)
+	s.uiURL = "http://localhost:" + uiPort
+	_, port, _ := net.SplitHostPort(s.address)
+	s.env = []string{
+		"TEMPORAL_BIN=" + temporalBin(t), "TEMPORAL_PORT=" + port, "TEMPORAL_UI_PORT=" + uiPort, "TEMPORAL_DB=" + s.db,
+	}
+	s.args = []string{"--http-port", freePort(t), "--metrics-port", freePort(t)}
+	s.proc = startProcess(t, "dev-server", s.env, filepath.Join(repoRoot, "scripts", "dev-server.sh"), s.args...)
+	return s.awaitHealthy()
+}
+
 // waitHealthy waits until the server answers a health check.
 func (s *server) waitHealthy(t *testing.T) {
 	t.Helper()
+	if err := s.awaitHealthy(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// awaitHealthy waits until the server answers a health check, and says
+// why it did not: errPortTaken if it exited because a port was in use.
+func (s *server) awaitHealthy() error {
 	deadline := time.Now().Add(serverStartTimeout)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -143,13 +177,17 @@ func (s *server) waitHealthy(t *testing.T) {
 		}
 		cancel()
 		if err == nil {
-			return
+			return nil
 		}
 		if s.proc.exited() {
-			t.Fatalf("dev server exited before it answered:\n%s", s.proc.output())
+			out := s.proc.output()
+			if strings.Contains(out, "address already in use") {
+				return fmt.Errorf("dev server exited before it answered: %w:\n%s", errPortTaken, out)
+			}
+			return fmt.Errorf("dev server exited before it answered:\n%s", out)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("dev server did not answer on %s within %s: %v\n%s", s.address, serverStartTimeout, err, s.proc.output())
+			return fmt.Errorf("dev server did not answer on %s within %s: %v\n%s", s.address, serverStartTimeout, err, s.proc.output())
 		}
 		time.Sleep(200 * time.Millisecond) // poll interval of a deadline-bounded wait
 	}
