@@ -8,6 +8,8 @@
 #   make histories  record the histories the replay test replays (see docs/promises.md)
 #   make fuzz   fuzz the order and --item parsers for FUZZTIME each (CI runs their corpora)
 #   make chaos  the long fault test: 2,000 orders while workers, the server and the stores fail
+#   make rehearsal  500 orders on the compose stack as a two-node Temporal cluster on
+#               PostgreSQL, without Docker, while server nodes and workers are killed
 #   make bench  the saga against a baseline workflow on a fresh dev server: bench/results.md
 #   make bench-open  10,000 orders open at once on one worker, its peak RSS: bench/open-orders.md
 #   make bench-audit  `worker audit` over 100,000 orders in the stores, its time and peak RSS: bench/audit.md
@@ -20,7 +22,7 @@ TEMPORAL := bin/temporal
 # workflowcheck reports non-deterministic code reachable from workflows.
 WORKFLOWCHECK_VERSION := v0.6.0
 
-.PHONY: all build dev demo test test-deps vet workflowcheck histories fuzz chaos bench bench-open bench-audit compose-up compose-down compose-test clean
+.PHONY: all build dev demo test test-deps vet workflowcheck histories fuzz chaos rehearsal bench bench-open bench-audit compose-up compose-down compose-test clean
 
 all: build
 
@@ -131,6 +133,17 @@ histories: $(TEMPORAL)
 CHAOS_ORDERS ?= 2000
 chaos: $(TEMPORAL)
 	ORDERSAGA_CHAOS_ORDERS=$(CHAOS_ORDERS) $(GO) test -count=1 -run '^TestChaos$$' -v -timeout 60m ./e2e
+
+# The production rehearsal (e2e/rehearsal_test.go): the fault test's orders
+# against the compose stack run without Docker, a two-node Temporal cluster
+# on PostgreSQL, while server nodes and worker processes are killed with
+# SIGKILL; `make test` runs it with 60 orders, one node kill and one worker
+# kill. ORDERSAGA_REHEARSAL_SEED=<seed> repeats a run's plan.
+REHEARSAL_ORDERS ?= 500
+rehearsal: $(TEMPORAL) bin/temporal-server bin/temporal-sql-tool
+	ORDERSAGA_REHEARSAL_ORDERS=$(REHEARSAL_ORDERS) ORDERSAGA_REHEARSAL_RATE=5 \
+		ORDERSAGA_REHEARSAL_NODE_KILLS=3 ORDERSAGA_REHEARSAL_WORKER_KILLS=4 \
+		$(GO) test -count=1 -run '^TestRehearsal$$' -v -timeout 60m ./e2e
 
 # Go fuzzes one target per run. Plain `go test` (and so `make test`) runs
 # each target's checked-in corpus in testdata/fuzz/ as regular tests; a

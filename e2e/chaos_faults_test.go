@@ -24,7 +24,8 @@ const (
 	// starts them again a moment later.
 	workerKill faultKind = iota
 	// serverCrash kills the dev server with SIGKILL and starts it again on
-	// the same database file and ports a moment later.
+	// the same database file and ports a moment later; in the rehearsal,
+	// it kills one node of the cluster.
 	serverCrash
 	// storeLock holds one service's SQLite write lock for longer than the
 	// stores' busy timeout, so every attempt to write it fails and is
@@ -90,16 +91,21 @@ type plannedFault struct {
 	at   int64
 }
 
-// plan spreads the run's faults over the stream of orders, in a random
-// order, between the first twentieth and the last tenth of it.
+// plan spreads the run's faults over the stream of orders.
 func (f *chaosFaults) plan(cfg chaosConfig) []plannedFault {
 	kinds := slices.Repeat([]faultKind{serverCrash}, cfg.serverRestarts)
 	kinds = append(kinds, slices.Repeat([]faultKind{storeLock}, cfg.storeFaults)...)
 	kinds = append(kinds, slices.Repeat([]faultKind{workerKill}, cfg.workerKills)...)
-	f.rng.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
+	return planFaults(f.rng, cfg.orders, kinds)
+}
+
+// planFaults spreads the faults over a stream of orders, in a random
+// order, between the first twentieth and the last tenth of it.
+func planFaults(rng *rand.Rand, orders int, kinds []faultKind) []plannedFault {
+	rng.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
 	at := make([]int64, len(kinds))
 	for i := range at {
-		at[i] = int64(cfg.orders/20 + f.rng.IntN(cfg.orders*17/20+1))
+		at[i] = int64(orders/20 + rng.IntN(orders*17/20+1))
 	}
 	slices.Sort(at)
 	plan := make([]plannedFault, len(kinds))

@@ -96,7 +96,7 @@ func TestChaos(t *testing.T) {
 
 	tally := judge(t, st, orders, faults.lastEnd)
 	t.Log(tally.figures(cfg, faults, time.Since(started)))
-	tally.report(t, s, faults)
+	tally.report(t, s.address, faults.log)
 	// The first placements of the reused IDs are forgotten by Temporal:
 	// the audit judges them by the stores alone, as completed.
 	assertAuditJudged(t, s, tally.ended, tally.reused)
@@ -113,24 +113,31 @@ func chaosConfigFromEnv(t *testing.T) chaosConfig {
 	t.Helper()
 	orders := envInt(t, chaosOrdersEnv, 300)
 	c := chaosConfig{
-		seed:           uint64(time.Now().UnixNano()),
+		seed:           envSeed(t, chaosSeedEnv),
 		orders:         orders,
 		serverRestarts: envInt(t, chaosServerRestartsEnv, 1+orders/1000),
 		storeFaults:    envInt(t, chaosStoreFaultsEnv, 1+orders/600),
 		workerKills:    envInt(t, chaosWorkerKillsEnv, 3+orders/200),
 		rate:           float64(envInt(t, chaosRateEnv, 10)),
 	}
-	if v := os.Getenv(chaosSeedEnv); v != "" {
-		seed, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("%s=%q: want an unsigned integer", chaosSeedEnv, v)
-		}
-		c.seed = seed
-	}
 	if c.orders < 1 || c.rate <= 0 {
 		t.Fatalf("%s=%d, %s=%g: both must be positive", chaosOrdersEnv, c.orders, chaosRateEnv, c.rate)
 	}
 	return c
+}
+
+// envSeed is the seed that the variable name sets, or the clock's.
+func envSeed(t *testing.T, name string) uint64 {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return uint64(time.Now().UnixNano())
+	}
+	seed, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		t.Fatalf("%s=%q: want an unsigned integer", name, v)
+	}
+	return seed
 }
 
 func envInt(t *testing.T, name string, def int) int {
@@ -551,8 +558,8 @@ func (tl *chaosTally) figures(cfg chaosConfig, f *chaosFaults, elapsed time.Dura
 }
 
 // report fails the test on any loss, with the first offenders, the faults
-// and the history of an offending order.
-func (tl *chaosTally) report(t *testing.T, s *stack, f *chaosFaults) {
+// and the history of an offending order, read from the server at address.
+func (tl *chaosTally) report(t *testing.T, address string, faultLog []string) {
 	t.Helper()
 	for _, fig := range lossFigures {
 		if n := tl.losses[fig]; n > 0 {
@@ -564,10 +571,10 @@ func (tl *chaosTally) report(t *testing.T, s *stack, f *chaosFaults) {
 			strings.Join(tl.problems[:min(len(tl.problems), chaosOffenders)], "\n  "))
 	}
 	if t.Failed() {
-		t.Logf("faults:\n  %s", strings.Join(f.log, "\n  "))
+		t.Logf("faults:\n  %s", strings.Join(faultLog, "\n  "))
 		if len(tl.offendingOrders) > 0 {
 			id := tl.offendingOrders[0]
-			r := runCommand(t, temporalBin(t), "workflow", "show", "--address", s.address, "-w", ordersaga.WorkflowID(id))
+			r := runCommand(t, temporalBin(t), "workflow", "show", "--address", address, "-w", ordersaga.WorkflowID(id))
 			t.Logf("history of order %s (temporal workflow show):\n%s%s", id, r.stdout, r.stderr)
 		}
 	}

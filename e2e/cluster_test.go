@@ -466,13 +466,30 @@ func (c *cluster) startServiceWorkers(t *testing.T, frontend string) map[string]
 	t.Helper()
 	procs := map[string]*process{}
 	for _, s := range composeWorkers {
-		env := c.serviceEnv(t, s, map[string]string{"TEMPORAL_ADDRESS": frontend})
-		procs[s] = startProcess(t, "worker-"+s, environ(env), workerBin, c.compose[s].Command...)
+		procs[s] = c.launchServiceWorker(t, s, frontend)
 	}
 	for _, p := range procs {
 		p.waitOutput(t, "worker started", workerStartTimeout)
 	}
 	return procs
+}
+
+// startServiceWorker starts one compose service's worker against
+// frontend, as compose's restart policy starts its container again after
+// a crash, and waits until it polls.
+func (c *cluster) startServiceWorker(t *testing.T, service, frontend string) *process {
+	t.Helper()
+	p := c.launchServiceWorker(t, service, frontend)
+	p.waitOutput(t, "worker started", workerStartTimeout)
+	return p
+}
+
+// launchServiceWorker starts the service's worker with its command and
+// environment, and does not wait.
+func (c *cluster) launchServiceWorker(t *testing.T, service, frontend string) *process {
+	t.Helper()
+	env := c.serviceEnv(t, service, map[string]string{"TEMPORAL_ADDRESS": frontend})
+	return startProcess(t, "worker-"+service, environ(env), workerBin, c.compose[service].Command...)
 }
 
 // starter runs the starter against frontend with the compose starter

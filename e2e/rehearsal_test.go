@@ -1,0 +1,255 @@
+package e2e
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/ordersaga/ordersaga/internal/orderclient"
+)
+
+// The environment that sizes TestRehearsal. The default is what `make
+// test` runs: a couple of minutes on two cores.
+const (
+	rehearsalOrdersEnv      = "ORDERSAGA_REHEARSAL_ORDERS"       // orders to place (default 60)
+	rehearsalSeedEnv        = "ORDERSAGA_REHEARSAL_SEED"         // seed of the orders and the faults (default: the clock)
+	rehearsalRateEnv        = "ORDERSAGA_REHEARSAL_RATE"         // orders placed per second at most (default 2)
+	rehearsalNodeKillsEnv   = "ORDERSAGA_REHEARSAL_NODE_KILLS"   // server node kills (default 1)
+	rehearsalWorkerKillsEnv = "ORDERSAGA_REHEARSAL_WORKER_KILLS" // worker process kills (default 1)
+)
+
+// TestRehearsal is the production rehearsal: the fault test's orders of
+// every kind (chaosKinds), streamed through the starter's client against
+// docker-compose.yml's stack (two Temporal nodes on PostgreSQL, one worker
+// process per service, each with its own database), while a Temporal node
+// is killed with SIGKILL and started again once the other has taken over,
+// and a worker process is killed and started again, as compose's restart
+// policy would. Every client reaches the cluster through a forwarder that
+// stands for compose's service name. Then it judges the orders as TestChaos
+// does (every order ended as its kind requires, none lost, none charged
+// twice, the stock adds up), runs `worker audit` as compose's audit service
+// would, and prints one line of figures.
+func TestRehearsal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the rehearsal on the two-node cluster takes minutes (-short)")
+	}
+	started := time.Now()
+	cfg := rehearsalConfigFromEnv(t)
+	t.Logf("rehearsal: seed=%d orders=%d rate=%g/s node_kills=%d worker_kills=%d (%s=%d repeats the plan)",
+		cfg.seed, cfg.orders, cfg.rate, cfg.serverRestarts, cfg.workerKills, rehearsalSeedEnv, cfg.seed)
+
+	c := startCluster(t, clusterOptions{})
+	fwd := startForwarder(t, c.frontends()...)
+	r := newRehearsal(t, c, fwd, rand.New(rand.NewPCG(cfg.seed, 2)))
+	st := c.stores(t)
+	oc := c.orderClient(t, fwd.addr())
+	orders := planOrders(rand.New(rand.NewPCG(cfg.seed, 1)), cfg.orders)
+
+	d := &chaosDriver{oc: oc}
+	placing := d.start(t.Context(), orders, cfg.rate)
+	r.run(r.plan(cfg), &d.placed, placing)
+	<-placing
+	settle(t.Context(), oc, orders, chaosSettleTimeout)
+
+	tally := judge(t, st, orders, r.lastEnd)
+	t.Log(r.figures(tally, cfg, time.Since(started)))
+	tally.report(t, fwd.addr(), r.log)
+	if !t.Failed() { // report shows them otherwise
+		t.Logf("faults:\n  %s", strings.Join(r.log, "\n  "))
+	}
+	assertAuditJudged(t, c.auditStack(t, fwd.addr(), oc), tally.ended, tally.reused)
+}
+
+// rehearsalConfigFromEnv sizes the rehearsal; its serverRestarts are node
+// kills, and it injects no store faults (the stores are PostgreSQL's).
+func rehearsalConfigFromEnv(t *testing.T) chaosConfig {
+	t.Helper()
+	c := chaosConfig{
+		seed:           envSeed(t, rehearsalSeedEnv),
+		orders:         envInt(t, rehearsalOrdersEnv, 60),
+		serverRestarts: envInt(t, rehearsalNodeKillsEnv, 1),
+		workerKills:    envInt(t, rehearsalWorkerKillsEnv, 1),
+		rate:           float64(envInt(t, rehearsalRateEnv, 2)),
+	}
+	if c.orders < 1 || c.rate <= 0 {
+		t.Fatalf("%s=%d, %s=%g: both must be positive", rehearsalOrdersEnv, c.orders, rehearsalRateEnv, c.rate)
+	}
+	return c
+}
+
+// frontends are the nodes' frontend addresses, node 1's first.
+func (c *cluster) frontends() []string {
+	var out []string
+	for i := range c.nodes {
+		out = append(out, c.frontend(i))
+	}
+	return out
+}
+
+// orderClient dials the cluster at address, in the namespace compose's
+// starter service uses, and returns the starter's order client over it.
+func (c *cluster) orderClient(t *testing.T, address string) *orderclient.Client {
+	t.Helper()
+	ns := c.compose["starter"].Environment["TEMPORAL_NAMESPACE"]
+	tc, err := client.Dial(client.Options{HostPort: address, Namespace: ns, Logger: quietLogger{}})
+	if err != nil {
+		t.Fatalf("dial the cluster at %s: %v", address, err)
+	}
+	t.Cleanup(tc.Close)
+	return &orderclient.Client{Temporal: tc, Namespace: ns}
+}
+
+// auditStack is the cluster as assertAuditJudged reads it: a stack whose
+// server is the cluster at address, and whose worker commands find the
+// stores where compose's audit service does, with its read-only
+// credentials, in the environment as compose gives them (a DSN wins over
+// the stack's empty data directory).
+func (c *cluster) auditStack(t *testing.T, address string, oc *orderclient.Client) *stack {
+	t.Helper()
+	for k, v := range c.serviceEnv(t, "audit", nil) {
+		if strings.HasSuffix(k, "_DSN") {
+			t.Setenv(k, v)
+		}
+	}
+	return &stack{server: &server{address: address, oc: oc}, dataDir: t.TempDir()}
+}
+
+// rehearsal injects the faults into the cluster. It runs on the test's
+// goroutine: it starts processes and may fail the test.
+type rehearsal struct {
+	t       *testing.T
+	c       *cluster
+	fwd     *forwarder
+	rng     *rand.Rand
+	workers map[string]*process // by compose service
+
+	nodeKills, workerKills int
+	// lastEnd is when the last fault ended; log says what each did.
+	lastEnd time.Time
+	log     []string
+}
+
+// newRehearsal starts the services' workers, which reach the cluster
+// through the forwarder.
+func newRehearsal(t *testing.T, c *cluster, fwd *forwarder, rng *rand.Rand) *rehearsal {
+	t.Helper()
+	return &rehearsal{t: t, c: c, fwd: fwd, rng: rng, workers: c.startServiceWorkers(t, fwd.addr())}
+}
+
+// plan spreads the node kills (serverCrash) and worker kills over the
+// stream of orders.
+func (r *rehearsal) plan(cfg chaosConfig) []plannedFault {
+	kinds := slices.Repeat([]faultKind{serverCrash}, cfg.serverRestarts)
+	kinds = append(kinds, slices.Repeat([]faultKind{workerKill}, cfg.workerKills)...)
+	return planFaults(r.rng, cfg.orders, kinds)
+}
+
+// run injects the planned faults one after another, each once its share
+// of the orders has been placed (or all have) and a moment after the one
+// before.
+func (r *rehearsal) run(plan []plannedFault, placed *placedCount, placing <-chan struct{}) {
+	for _, p := range plan {
+		placed.await(p.at, placing)
+		r.pause(time.Second, 3*time.Second)
+		r.restartExited()
+		start := time.Now()
+		n, _ := placed.load()
+		what := r.inject(p.kind)
+		r.lastEnd = time.Now()
+		r.log = append(r.log, fmt.Sprintf("%s–%s, from %d orders placed: %s",
+			start.Format("15:04:05.0"), r.lastEnd.Format("15:04:05.0"), n, what))
+	}
+	r.restartExited()
+}
+
+// pause waits a random time in [lo, hi): the gaps of the fault schedule.
+func (r *rehearsal) pause(lo, hi time.Duration) {
+	time.Sleep(lo + time.Duration(r.rng.Int64N(int64(hi-lo))))
+}
+
+func (r *rehearsal) inject(kind faultKind) string {
+	if kind == serverCrash {
+		return r.killNode()
+	}
+	return r.killWorker()
+}
+
+// killNode kills a node with SIGKILL, waits until the other has dropped it
+// from every ring (and so taken over its history shards and task queues),
+// and starts it again. The first kill takes node 1, which the forwarder
+// prefers and every client is connected to; the next ones go round.
+func (r *rehearsal) killNode() string {
+	i := r.nodeKills % len(r.c.nodes)
+	victim := r.c.frontend(i)
+	before := r.elsewhere(victim)
+	r.c.killNode(r.t, i)
+	down := time.Now()
+	r.c.waitMembers(r.t)
+	takeover := time.Since(down)
+	reconnected := r.elsewhere(victim) - before
+	if reconnected == 0 {
+		r.t.Errorf("no client reconnected to a live node through the forwarder while %s was down", r.c.nodes[i].name)
+	}
+	r.pause(time.Second, 3*time.Second)
+	r.c.restartNode(r.t, i)
+	r.nodeKills++
+	return fmt.Sprintf("killed %s; %d connection(s) moved to the other node(s); it had its shards after %s; %s back after %s",
+		r.c.nodes[i].name, reconnected, takeover.Round(100*time.Millisecond), r.c.nodes[i].name,
+		time.Since(down).Round(100*time.Millisecond))
+}
+
+// elsewhere counts the connections forwarded to the nodes other than the
+// one at frontend.
+func (r *rehearsal) elsewhere(frontend string) int {
+	n := 0
+	for _, f := range r.c.frontends() {
+		if f != frontend {
+			n += r.fwd.connections(f)
+		}
+	}
+	return n
+}
+
+// killWorker kills one service's worker process with SIGKILL and starts it
+// again after a pause in which its task queue may have no worker.
+func (r *rehearsal) killWorker() string {
+	service := composeWorkers[r.rng.IntN(len(composeWorkers))]
+	r.workers[service].stop(r.t, syscall.SIGKILL)
+	r.pause(0, 3*time.Second)
+	r.workers[service] = r.c.startServiceWorker(r.t, service, r.fwd.addr())
+	r.workerKills++
+	return "killed and restarted the " + service + " worker"
+}
+
+// restartExited starts again any worker or node that exited without being
+// killed, which is a failure: each must ride out the faults.
+func (r *rehearsal) restartExited() {
+	for _, service := range composeWorkers {
+		if p := r.workers[service]; p.exited() {
+			r.t.Errorf("the %s worker exited by itself (%v):\n%s", service, p.err, p.tail(20))
+			r.workers[service] = r.c.startServiceWorker(r.t, service, r.fwd.addr())
+		}
+	}
+	for i, n := range r.c.nodes {
+		if n.proc.exited() {
+			r.t.Errorf("%s exited by itself (%v):\n%s", n.name, n.proc.err, n.proc.tail(20))
+			r.c.restartNode(r.t, i)
+		}
+	}
+}
+
+// figures is the rehearsal's one line of figures, shaped as the fault
+// test's.
+func (r *rehearsal) figures(tl *chaosTally, cfg chaosConfig, elapsed time.Duration) string {
+	return fmt.Sprintf("rehearsal: orders=%d server_node_kills=%d worker_kills=%d lost_orders=%d double_charges=%d "+
+		"stock_drift=%d wrong_endings=%d longest_after_last_fault=%.1fs late_cancels_in_order=%d reused_ids=%d seed=%d elapsed=%s",
+		cfg.orders, r.nodeKills, r.workerKills, tl.losses["lost_orders"], tl.losses["double_charges"],
+		tl.losses["stock_drift"], tl.losses["wrong_endings"], tl.longestAfterLastFault.Seconds(), tl.lateInOrder, tl.reused,
+		cfg.seed, elapsed.Round(100*time.Millisecond))
+}
