@@ -497,22 +497,7 @@ func (c *cluster) launchServiceWorker(t *testing.T, service, frontend string) *p
 func (c *cluster) starter(t *testing.T, frontend string, args ...string) result {
 	t.Helper()
 	env := c.serviceEnv(t, "starter", map[string]string{"TEMPORAL_ADDRESS": frontend})
-	ctx, cancel := context.WithTimeout(context.Background(), orderTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, starterBin, args...)
-	cmd.Env = append(os.Environ(), environ(env)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		r.code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("run starter %v: %v", args, err)
-	}
-	return r
+	return runCommandEnv(t, environ(env), starterBin, args...)
 }
 
 // runJob runs a one-shot job to its end, within jobTimeout, with env over

@@ -256,9 +256,19 @@ func (s *stack) worker(t *testing.T, args ...string) result {
 
 func runCommand(t *testing.T, bin string, args ...string) result {
 	t.Helper()
+	return runCommandEnv(t, nil, bin, args...)
+}
+
+// runCommandEnv runs bin with env (NAME=value) added to the test's
+// environment.
+func runCommandEnv(t *testing.T, env []string, bin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), orderTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
