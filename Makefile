@@ -113,9 +113,12 @@ compose-down:
 	@echo "no .env: cp .env.example .env and give every password its own value" >&2; exit 1
 
 # Checks docker-compose.yml, the Dockerfile and deploy/ (a module of its
-# own, so that the compose loader stays out of the main go.mod).
+# own, so that the compose loader stays out of the main go.mod), and that
+# the cluster the rehearsal and the cluster benchmark bring up without
+# Docker still runs compose's files with compose's variables.
 compose-test:
 	cd deploy && $(GO) test -count=1 ./...
+	$(GO) test -count=1 -run Drift ./internal/cluster
 
 # Records one order down each path of the saga on a fresh dev server into
 # workflows/testdata/histories/$(HISTORIES_VERSION)/, where the replay test

@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	compose "github.com/ordersaga/ordersaga/internal/cluster"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
 )
 
@@ -45,7 +46,7 @@ func TestRehearsal(t *testing.T) {
 		cfg.seed, cfg.orders, cfg.rate, cfg.serverRestarts, cfg.workerKills, rehearsalSeedEnv, cfg.seed)
 
 	c := startCluster(t, clusterOptions{})
-	fwd := startForwarder(t, c.frontends()...)
+	fwd := startForwarder(t, c.Frontends()...)
 	r := newRehearsal(t, c, fwd, rand.New(rand.NewPCG(cfg.seed, 2)))
 	st := c.stores(t)
 	oc := c.orderClient(t, fwd.addr())
@@ -83,20 +84,14 @@ func rehearsalConfigFromEnv(t *testing.T) chaosConfig {
 	return c
 }
 
-// frontends are the nodes' frontend addresses, node 1's first.
-func (c *cluster) frontends() []string {
-	var out []string
-	for i := range c.nodes {
-		out = append(out, c.frontend(i))
-	}
-	return out
-}
-
 // orderClient dials the cluster at address, in the namespace compose's
 // starter service uses, and returns the starter's order client over it.
 func (c *cluster) orderClient(t *testing.T, address string) *orderclient.Client {
 	t.Helper()
-	ns := c.compose["starter"].Environment["TEMPORAL_NAMESPACE"]
+	ns, err := c.Namespace()
+	if err != nil {
+		t.Fatal(err)
+	}
 	tc, err := client.Dial(client.Options{HostPort: address, Namespace: ns, Logger: quietLogger{}})
 	if err != nil {
 		t.Fatalf("dial the cluster at %s: %v", address, err)
@@ -185,8 +180,8 @@ func (r *rehearsal) inject(kind faultKind) string {
 // and starts it again. The first kill takes node 1, which the forwarder
 // prefers and every client is connected to; the next ones go round.
 func (r *rehearsal) killNode() string {
-	i := r.nodeKills % len(r.c.nodes)
-	victim := r.c.frontend(i)
+	i := r.nodeKills % r.c.Nodes()
+	victim := r.c.Frontend(i)
 	before := r.elsewhere(victim)
 	r.c.killNode(r.t, i)
 	down := time.Now()
@@ -194,13 +189,13 @@ func (r *rehearsal) killNode() string {
 	takeover := time.Since(down)
 	reconnected := r.elsewhere(victim) - before
 	if reconnected == 0 {
-		r.t.Errorf("no client reconnected to a live node through the forwarder while %s was down", r.c.nodes[i].name)
+		r.t.Errorf("no client reconnected to a live node through the forwarder while %s was down", r.c.NodeName(i))
 	}
 	r.pause(time.Second, 3*time.Second)
 	r.c.restartNode(r.t, i)
 	r.nodeKills++
 	return fmt.Sprintf("killed %s; %d connection(s) moved to the other node(s); it had its shards after %s; %s back after %s",
-		r.c.nodes[i].name, reconnected, takeover.Round(100*time.Millisecond), r.c.nodes[i].name,
+		r.c.NodeName(i), reconnected, takeover.Round(100*time.Millisecond), r.c.NodeName(i),
 		time.Since(down).Round(100*time.Millisecond))
 }
 
@@ -208,7 +203,7 @@ func (r *rehearsal) killNode() string {
 // one at frontend.
 func (r *rehearsal) elsewhere(frontend string) int {
 	n := 0
-	for _, f := range r.c.frontends() {
+	for _, f := range r.c.Frontends() {
 		if f != frontend {
 			n += r.fwd.connections(f)
 		}
@@ -219,7 +214,8 @@ func (r *rehearsal) elsewhere(frontend string) int {
 // killWorker kills one service's worker process with SIGKILL and starts it
 // again after a pause in which its task queue may have no worker.
 func (r *rehearsal) killWorker() string {
-	service := composeWorkers[r.rng.IntN(len(composeWorkers))]
+	services := compose.WorkerServices()
+	service := services[r.rng.IntN(len(services))]
 	r.workers[service].stop(r.t, syscall.SIGKILL)
 	r.pause(0, 3*time.Second)
 	r.workers[service] = r.c.startServiceWorker(r.t, service, r.fwd.addr())
@@ -230,15 +226,15 @@ func (r *rehearsal) killWorker() string {
 // restartExited starts again any worker or node that exited without being
 // killed, which is a failure: each must ride out the faults.
 func (r *rehearsal) restartExited() {
-	for _, service := range composeWorkers {
+	for _, service := range compose.WorkerServices() {
 		if p := r.workers[service]; p.exited() {
 			r.t.Errorf("the %s worker exited by itself (%v):\n%s", service, p.err, p.tail(20))
 			r.workers[service] = r.c.startServiceWorker(r.t, service, r.fwd.addr())
 		}
 	}
-	for i, n := range r.c.nodes {
-		if n.proc.exited() {
-			r.t.Errorf("%s exited by itself (%v):\n%s", n.name, n.proc.err, n.proc.tail(20))
+	for i := range r.c.Nodes() {
+		if exited, err := r.c.NodeExit(i); exited {
+			r.t.Errorf("%s exited by itself (%v):\n%s", r.c.NodeName(i), err, fileTail(r.c.NodeLog(i), 20))
 			r.c.restartNode(r.t, i)
 		}
 	}

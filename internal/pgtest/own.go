@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"sync"
 	"testing"
 )
 
@@ -22,7 +23,8 @@ type Options struct {
 // small max_connections. Its roles other than the superuser log in with a
 // password, as in production.
 type Cluster struct {
-	c *cluster
+	c        *cluster
+	stopOnce sync.Once
 }
 
 // Start starts a cluster for t alone, and stops and removes it when t
@@ -31,25 +33,59 @@ type Cluster struct {
 // -short.
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
+	c, err := StartCluster(opts)
+	if err != nil {
+		if testing.Short() {
+			t.Skipf("PostgreSQL cluster skipped in -short mode: %v", err)
+		}
+		t.Fatalf("PostgreSQL cluster: %v (%s, or run with -short to skip)", err, InstallHint)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	return c
+}
+
+// InstallHint says how to get the PostgreSQL server binaries that a
+// cluster needs.
+const InstallHint = "install the PostgreSQL server with scripts/install-test-deps.sh, which make test runs"
+
+// StartCluster starts a cluster as Start does, for a program that is not a
+// test (a benchmark, a stack brought up by hand): the caller stops it with
+// Stop. Its superuser holds one connection, for Database and Admin.
+func StartCluster(opts Options) (*Cluster, error) {
 	if opts.MaxConnections == 0 {
 		opts.MaxConnections = sharedMaxConnections
 	}
 	c, err := start(settings{maxConnections: opts.MaxConnections, passwords: true})
 	if err != nil {
-		if testing.Short() {
-			t.Skipf("PostgreSQL cluster skipped in -short mode: %v", err)
-		}
-		t.Fatalf("PostgreSQL cluster: %v (install the PostgreSQL server with scripts/install-test-deps.sh, which make test runs, or run with -short to skip)", err)
+		return nil, err
 	}
 	// The admin connection is one, and counts against MaxConnections.
 	c.admin.SetMaxOpenConns(1)
-	t.Cleanup(func() {
-		if err := c.stop(); err != nil {
-			t.Errorf("pgtest: %v", err)
-		}
-	})
-	return &Cluster{c: c}
+	return &Cluster{c: c}, nil
 }
+
+// Stop stops the server at once and removes its files. Only the first
+// call stops it; later ones return nil.
+func (c *Cluster) Stop() error {
+	var err error
+	c.stopOnce.Do(func() { err = c.c.stop() })
+	return err
+}
+
+// PID is the postmaster's process ID; the server's backends are its
+// children.
+func (c *Cluster) PID() int { return c.c.server.Process.Pid }
+
+// Port is the loopback TCP port the server listens on.
+func (c *Cluster) Port() int { return c.c.port }
+
+// SocketDir is the directory of the server's Unix socket, for psql and
+// other clients that connect as the superuser without TCP.
+func (c *Cluster) SocketDir() string { return c.c.dir }
 
 // Database creates a new, empty database and a role that owns it, is no
 // superuser and logs in with a password, and returns the role's name and
