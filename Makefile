@@ -11,6 +11,7 @@
 #   make rehearsal  500 orders on the compose stack as a two-node Temporal cluster on
 #               PostgreSQL, without Docker, while server nodes and workers are killed
 #   make bench  the saga against a baseline workflow on a fresh dev server: bench/results.md
+#               (BENCH_SERVER=cluster: on the compose stack's Temporal, one node and two)
 #   make bench-open  10,000 orders open at once on one worker, its peak RSS: bench/open-orders.md
 #   make bench-audit  `worker audit` over 100,000 orders in the stores, its time and peak RSS: bench/audit.md
 #   make compose-up / compose-down  the production-shaped stack in Docker (docker-compose.yml)
@@ -81,9 +82,14 @@ test-deps:
 # 'fixed=--pollers fixed' -variant 'autoscaling=--pollers autoscaling'";
 # BENCH_FLAGS=-profile adds where the dev server's CPU goes, sampled with
 # perf (Debian: apt-get install linux-perf), as bench/results.md has it.
+# BENCH_SERVER=cluster runs the rounds on docker-compose.yml's Temporal
+# instead, brought up without Docker as `make rehearsal` brings it up
+# (PostgreSQL, temporal-server nodes), with one node and then two
+# (BENCH_FLAGS=-nodes 1,2,3 for more), into bench/results-cluster.md.
 BENCH_FLAGS ?=
-bench: build $(TEMPORAL)
-	$(GO) run ./bench $(BENCH_FLAGS)
+BENCH_SERVER ?= dev
+bench: build $(TEMPORAL) bin/temporal-server bin/temporal-sql-tool
+	$(GO) run ./bench -server $(BENCH_SERVER) $(BENCH_FLAGS)
 
 # 10,000 orders waiting in their cancel window at once on one worker, then
 # shipped; reports the worker's peak RSS. Takes about 16 minutes.

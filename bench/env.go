@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ordersaga/ordersaga/internal/cluster"
 )
 
 // Paths of the programs the benchmark runs, from the repository's root.
@@ -29,11 +31,13 @@ const (
 	benchStock = 10_000_000
 )
 
-// env is a dev server and a worker on a fresh database and fresh stores.
+// env is a Temporal server (a dev server, or the compose stack's cluster)
+// and a worker, on a fresh database and fresh stores.
 type env struct {
 	dir     string
 	address string
-	server  *proc
+	server  *proc            // the dev server; nil on a cluster
+	cluster *cluster.Cluster // the compose stack's cluster; nil on a dev server
 	worker  *proc
 	base    []string // environment of the worker and starter
 
@@ -45,12 +49,22 @@ func startEnv(ctx context.Context, o options) (*env, error) {
 	if err := checkBinaries(); err != nil {
 		return nil, err
 	}
+	if o.server == serverCluster {
+		if err := checkClusterBinaries(); err != nil {
+			return nil, err
+		}
+	}
 	dir, err := os.MkdirTemp("", "ordersaga-bench-")
 	if err != nil {
 		return nil, err
 	}
 	e := &env{dir: dir}
-	if err := e.startServer(ctx, o.serverArgs); err != nil {
+	if o.server == serverCluster {
+		err = e.startCluster(ctx, o.nodes)
+	} else {
+		err = e.startServer(ctx, o.serverArgs)
+	}
+	if err != nil {
 		e.close(true)
 		return nil, err
 	}
@@ -161,6 +175,11 @@ func (e *env) command(ctx context.Context, name string, args ...string) *exec.Cm
 func (e *env) close(keep bool) {
 	e.worker.stop()
 	e.server.stop()
+	if e.cluster != nil {
+		if err := e.cluster.Close(); err != nil {
+			fmt.Printf("stop the cluster: %v\n", err)
+		}
+	}
 	if keep {
 		fmt.Printf("kept %s\n", e.dir)
 		return
@@ -237,6 +256,7 @@ func (e *env) load(ctx context.Context, workflow string, n, c int, extra ...stri
 	wall := time.Duration(r.report.Seconds * float64(time.Second))
 	if wall > 0 {
 		r.serverCPU = float64(after.server-before.server) / float64(wall)
+		r.dbCPU = float64(after.db-before.db) / float64(wall)
 		r.workerCPU = float64(after.worker-before.worker) / float64(wall)
 		if st := cmd.ProcessState; st != nil {
 			r.starterCPU = float64(st.UserTime()+st.SystemTime()) / float64(wall)
@@ -246,13 +266,25 @@ func (e *env) load(ctx context.Context, workflow string, n, c int, extra ...stri
 	return r, nil
 }
 
-type cpuSample struct{ server, worker time.Duration }
+// cpuSample is the CPU time used so far by the Temporal server (every
+// node of a cluster), its database (PostgreSQL's processes on a cluster;
+// the dev server's SQLite is in its own process) and the worker.
+type cpuSample struct{ server, db, worker time.Duration }
 
 func (e *env) cpu() (cpuSample, error) {
 	var s cpuSample
+	for _, pid := range e.serverPIDs() {
+		t, err := cpuTime(pid)
+		if err != nil {
+			return s, fmt.Errorf("server CPU: %w", err)
+		}
+		s.server += t
+	}
 	var err error
-	if s.server, err = cpuTime(e.server.pid()); err != nil {
-		return s, fmt.Errorf("server CPU: %w", err)
+	if e.cluster != nil {
+		if s.db, err = treeCPU(e.cluster.PostgresPID()); err != nil {
+			return s, fmt.Errorf("PostgreSQL CPU: %w", err)
+		}
 	}
 	if e.worker != nil {
 		if s.worker, err = cpuTime(e.worker.pid()); err != nil {

@@ -15,6 +15,12 @@
 // compare each variant with the baseline and with the first variant
 // (bench/variants.go).
 //
+// With --server cluster (or BENCH_SERVER=cluster) the rounds run on
+// docker-compose.yml's Temporal without Docker instead of the dev server:
+// temporal-server nodes on PostgreSQL, configured from the compose file
+// (internal/cluster), once with each node count of --nodes, and the
+// results compare the node counts too (bench/results-cluster.md).
+//
 // With --open N it instead holds N orders open at once in their cancel
 // window on the one worker, lets them all complete, and reports the
 // worker's peak RSS.
@@ -29,6 +35,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -50,6 +57,9 @@ type options struct {
 	workerArgs    []string
 	variants      []variant // as given; none runs the saga on the -worker-args worker alone
 	serverArgs    []string
+	server        string // serverDev or serverCluster
+	nodeCounts    []int  // the cluster's node counts to measure, in turn
+	nodes         int    // the node count of the runs being measured (cluster)
 	keep          bool
 	profile       bool
 
@@ -91,6 +101,9 @@ func parseFlags(args []string) (options, error) {
 	fs.Var((*variantFlags)(&o.variants), "variant", "a variant `name=flags`: the saga on a worker started with these flags on top of -worker-args, "+
 		"such as 'autoscaling=--pollers autoscaling'; repeat it to compare several, the first being the reference")
 	serverArgs := fs.String("server-args", "", "extra flags for `temporal server start-dev`, space-separated")
+	fs.StringVar(&o.server, "server", cmp.Or(os.Getenv(serverEnv), serverDev),
+		"the Temporal server: dev (the dev server as `make dev` starts it) or cluster (docker-compose.yml's Temporal on PostgreSQL, without Docker; env "+serverEnv+")")
+	nodes := fs.String("nodes", "1,2", "with --server cluster: the node counts to measure, comma-separated")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (server database, stores, logs)")
 	fs.BoolVar(&o.profile, "profile", false, "sample the dev server's stacks with perf during the rounds and add where its CPU goes to the results")
 	fs.IntVar(&o.open, "open", 0, "instead of the rounds, hold this many orders open at once and report the worker's peak RSS")
@@ -107,12 +120,24 @@ func parseFlags(args []string) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q: bench takes only flags (see -h)", fs.Arg(0))
 	}
-	for _, s := range strings.Split(*conc, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 {
-			return o, fmt.Errorf("--concurrency %q: give positive whole numbers such as 10,50,100", *conc)
-		}
-		o.concurrencies = append(o.concurrencies, n)
+	var err error
+	if o.concurrencies, err = positiveList(*conc); err != nil {
+		return o, fmt.Errorf("--concurrency %q: give positive whole numbers such as 10,50,100", *conc)
+	}
+	if o.nodeCounts, err = positiveList(*nodes); err != nil {
+		return o, fmt.Errorf("--nodes %q: give node counts such as 1,2", *nodes)
+	}
+	outSet := false
+	fs.Visit(func(f *flag.Flag) { outSet = outSet || f.Name == "out" })
+	switch {
+	case o.server != serverDev && o.server != serverCluster:
+		return o, fmt.Errorf("--server %q (or %s): give %s or %s", o.server, serverEnv, serverDev, serverCluster)
+	case o.server == serverCluster && *serverArgs != "":
+		return o, fmt.Errorf("--server-args are the dev server's flags: the cluster takes docker-compose.yml's configuration; leave them out")
+	case o.server == serverCluster && (o.open > 0 || o.audit > 0):
+		return o, fmt.Errorf("--open and --audit run on the dev server: leave out --server cluster (and %s)", serverEnv)
+	case o.server == serverCluster && !outSet:
+		o.out = "bench/results-cluster.md"
 	}
 	switch {
 	case o.rounds < 1:
@@ -135,6 +160,19 @@ func parseFlags(args []string) (options, error) {
 	return o, nil
 }
 
+// positiveList parses comma-separated positive whole numbers.
+func positiveList(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive whole number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
 func run(ctx context.Context, o options) error {
 	if o.audit > 0 {
 		return runAuditBench(ctx, o)
@@ -153,12 +191,15 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	var runs []result
-	for _, c := range o.concurrencies {
-		rs, err := runConcurrency(ctx, o, c)
-		if err != nil {
-			return err
+	for _, n := range o.setups() {
+		o.nodes = n
+		for _, c := range o.concurrencies {
+			rs, err := runConcurrency(ctx, o, c)
+			if err != nil {
+				return err
+			}
+			runs = append(runs, rs...)
 		}
-		runs = append(runs, rs...)
 	}
 	if err := writeResults(o.out, o, runs); err != nil {
 		return err
@@ -208,11 +249,21 @@ func runConcurrency(ctx context.Context, o options, c int) (runs []result, err e
 				return nil, err
 			}
 			r.round = round + 1
+			r.nodes = o.nodes
 			fmt.Println(r.line())
 			runs = append(runs, r)
 		}
 	}
 	return runs, nil
+}
+
+// setups are the node counts the rounds run with, in turn: the cluster's,
+// or the dev server's single one (0).
+func (o options) setups() []int {
+	if o.server == serverCluster {
+		return o.nodeCounts
+	}
+	return []int{0}
 }
 
 // runVariants are the variants the rounds run: those given, or the saga
@@ -230,7 +281,7 @@ func measureRound(ctx context.Context, env *env, profile bool, ct contender, n, 
 	if !profile {
 		return env.loadAs(ctx, ct, n, c)
 	}
-	prof, err := startProfile(env.dir, env.server.pid(), fmt.Sprintf("%s-c%d", ct.name, c))
+	prof, err := startProfile(env.dir, env.serverPIDs(), fmt.Sprintf("%s-c%d", ct.name, c))
 	if err != nil {
 		return result{}, err
 	}

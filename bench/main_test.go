@@ -12,6 +12,7 @@ import (
 )
 
 func TestParseFlags(t *testing.T) {
+	t.Setenv(serverEnv, "")
 	o, err := parseFlags(nil)
 	if err != nil {
 		t.Fatalf("defaults: %v", err)

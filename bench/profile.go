@@ -36,9 +36,14 @@ var serverWork = []struct {
 	{"workflow task started", regexp.MustCompile(`RecordWorkflowTaskStarted`)},
 	{"activity task completed", regexp.MustCompile(`RespondActivityTaskCompleted`)},
 	{"activity task started", regexp.MustCompile(`RecordActivityTaskStarted`)},
-	{"workflow start", regexp.MustCompile(`StartWorkflowExecution`)},
+	// The saga starts with Update-with-Start: ExecuteMultiOperation, whose
+	// history side starts the workflow without a StartWorkflowExecution
+	// frame.
+	{"workflow start", regexp.MustCompile(`StartWorkflowExecution|ExecuteMultiOperation|api/startworkflow\.`)},
 	{"history reads (result, long polls)", regexp.MustCompile(`GetWorkflowExecutionHistory|PollMutableState|GetMutableState`)},
 	{"task queues (matching)", regexp.MustCompile(`service/matching\.|Poll(Workflow|Activity)TaskQueue|Add(Workflow|Activity)Task`)},
+	{"cluster membership (ringpop)", regexp.MustCompile(`ringpop|service/frontend\.\(\*?[a-zA-Z]*[Mm]embership|common/membership`)},
+	{"persistence outside a request (SQL)", regexp.MustCompile(`common/persistence/sql`)},
 	{"gRPC transport", regexp.MustCompile(`google\.golang\.org/grpc`)},
 	{"garbage collection", regexp.MustCompile(`runtime\.(gcBgMarkWorker|gcAssist|bgsweep|bgscavenge)`)},
 	{"stack growth", regexp.MustCompile(`runtime\.morestack`)},
@@ -61,10 +66,15 @@ func checkPerf() error {
 	return nil
 }
 
-// startProfile samples pid's stacks into a file under dir until stop.
-func startProfile(dir string, pid int, name string) (*profiler, error) {
+// startProfile samples the stacks of pids (the dev server, or every node
+// of a cluster) into a file under dir until stop.
+func startProfile(dir string, pids []int, name string) (*profiler, error) {
 	file := filepath.Join(dir, name+".perf")
-	cmd := exec.Command("perf", "record", "--quiet", "-F", strconv.Itoa(profileHz), "-g", "-p", strconv.Itoa(pid), "-o", file)
+	list := make([]string, len(pids))
+	for i, pid := range pids {
+		list[i] = strconv.Itoa(pid)
+	}
+	cmd := exec.Command("perf", "record", "--quiet", "-F", strconv.Itoa(profileHz), "-g", "-p", strings.Join(list, ","), "-o", file)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

@@ -17,11 +17,16 @@ type result struct {
 	name        string // the contender: the baseline or a variant; the workflow's if empty
 	concurrency int
 	round       int
+	nodes       int // the cluster's node count; 0 on the dev server
 	report      loadReport
 	exitErr     error
 	// CPU used during the run by each process, in cores (1.0 = one core busy).
 	serverCPU, workerCPU, starterCPU float64
-	workerRSS                        int64 // the worker's peak RSS so far
+	// dbCPU is PostgreSQL's, on a cluster: every node's history, task
+	// queues and visibility live there, where the dev server's SQLite is
+	// inside its own process (and its serverCPU).
+	dbCPU     float64
+	workerRSS int64 // the worker's peak RSS so far
 	// serverWork is the dev server's CPU per workflow by kind of work, in
 	// ms, when the round was profiled.
 	serverWork map[string]float64
@@ -36,9 +41,16 @@ func (r result) label() string {
 }
 
 func (r result) line() string {
-	l := fmt.Sprintf("c=%-3d round %d %-8s %4d in %5.1fs: %6.1f/s p50 %6.0fms p99 %6.0fms  cpu server %.2f worker %.2f starter %.2f",
+	l := ""
+	if r.nodes > 0 {
+		l = fmt.Sprintf("nodes=%d ", r.nodes)
+	}
+	l += fmt.Sprintf("c=%-3d round %d %-8s %4d in %5.1fs: %6.1f/s p50 %6.0fms p99 %6.0fms  cpu server %.2f worker %.2f starter %.2f",
 		r.concurrency, r.round, r.label(), r.report.Total, r.report.Seconds, r.report.PerSecond,
 		r.report.Latency.P50, r.report.Latency.P99, r.serverCPU, r.workerCPU, r.starterCPU)
+	if r.nodes > 0 {
+		l += fmt.Sprintf(" postgres %.2f", r.dbCPU)
+	}
 	if a := r.report.Answer; a != nil {
 		l += fmt.Sprintf("  answer p50 %.0fms p99 %.0fms", a.P50, a.P99)
 	}
@@ -50,6 +62,9 @@ func (r result) line() string {
 func (r result) problems() []string {
 	var out []string
 	where := fmt.Sprintf("%s c=%d round %d", r.label(), r.concurrency, r.round)
+	if r.nodes > 0 {
+		where = fmt.Sprintf("%d node(s) %s", r.nodes, where)
+	}
 	if n := len(r.report.Mismatches); n > 0 {
 		out = append(out, fmt.Sprintf("%s: %d ended otherwise than asked", where, n))
 	}
@@ -67,7 +82,7 @@ func (r result) problems() []string {
 
 // summary is the mean of the rounds of one contender at one concurrency.
 type summary struct {
-	perSecond, p50, p99, serverCPU, workerCPU float64
+	perSecond, p50, p99, serverCPU, workerCPU, dbCPU float64
 	// answerP50 and answerP99 are the means of the times to the
 	// placements' answers over the rounds that had answers (answered of
 	// them; none for the baseline).
@@ -88,6 +103,7 @@ func summarize(runs []result, name string, c int) summary {
 		s.p99 += r.report.Latency.P99
 		s.serverCPU += r.serverCPU
 		s.workerCPU += r.workerCPU
+		s.dbCPU += r.dbCPU
 		if a := r.report.Answer; a != nil {
 			s.answered++
 			s.answerP50 += a.P50
@@ -96,7 +112,7 @@ func summarize(runs []result, name string, c int) summary {
 	}
 	if n > 0 {
 		f := float64(n)
-		s.perSecond, s.p50, s.p99, s.serverCPU, s.workerCPU = s.perSecond/f, s.p50/f, s.p99/f, s.serverCPU/f, s.workerCPU/f
+		s.perSecond, s.p50, s.p99, s.serverCPU, s.workerCPU, s.dbCPU = s.perSecond/f, s.p50/f, s.p99/f, s.serverCPU/f, s.workerCPU/f, s.dbCPU/f
 	}
 	if s.answered > 0 {
 		f := float64(s.answered)
@@ -117,6 +133,9 @@ func (s summary) answerCell() string {
 // writeResults writes the machine, the summary tables with the ratios, the
 // targets, and every round.
 func writeResults(path string, o options, runs []result) error {
+	if o.server == serverCluster {
+		return writeClusterResults(path, o, runs)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmark: the order saga against the baseline\n\n")
 	fmt.Fprintf(&b, "Written by `make bench` on %s. %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine())
@@ -184,6 +203,12 @@ func variantList(o options) string {
 // each variant at each concurrency, and each variant's extra. Empty if no
 // round was profiled.
 func serverWorkTable(runs []result, concurrencies []int, variants []string) string {
+	return workTable(runs, concurrencies, variants, "the dev server's")
+}
+
+// workTable is serverWorkTable for whose CPU it was ("the dev server's",
+// or a cluster's nodes').
+func workTable(runs []result, concurrencies []int, variants []string, who string) string {
 	mean := func(name string, c int, kind string) float64 {
 		sum, n := 0.0, 0
 		for _, r := range runs {
@@ -199,9 +224,9 @@ func serverWorkTable(runs []result, concurrencies []int, variants []string) stri
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "## Where the dev server's CPU goes\n\n"+
-		"`--profile`: perf sampled the server's stacks at %d Hz during every round. Milliseconds of server CPU per workflow, the mean of the rounds; "+
-		"a sample counts for the first kind of work, in this order, that its stack shows (bench/profile.go), so a request claims the database calls made under it.\n\n", profileHz)
+	fmt.Fprintf(&b, "## Where %[1]s CPU goes\n\n"+
+		"`--profile`: perf sampled the server's stacks (every node's, on a cluster) at %[2]d Hz during every round. Milliseconds of server CPU per workflow, the mean of the rounds; "+
+		"a sample counts for the first kind of work, in this order, that its stack shows (bench/profile.go), so a request claims the database calls made under it.\n\n", who, profileHz)
 	b.WriteString("| work |")
 	for _, c := range concurrencies {
 		fmt.Fprintf(&b, " c=%d %s |", c, baselineName)
