@@ -54,6 +54,17 @@ for attr in OrderStatus CustomerId; do
   retry ensure_keyword "$attr"
 done
 
+# searchable: a query by both attributes answers. The frontend checks an
+# order's search attributes against its cache of the namespace, which
+# catches up a few seconds after they are registered; until then it
+# refuses a new order with "no mapping defined for search attribute", so
+# the job is done only once its frontend accepts them. Run the job against
+# every frontend of a cluster to know each one does.
+searchable() {
+  temporal workflow list --namespace "$ns" --limit 1 \
+    --query 'OrderStatus = "PENDING" AND CustomerId = "setup-namespace"' >/dev/null
+}
+
 list=$(temporal operator search-attribute list --namespace "$ns")
 for attr in OrderStatus CustomerId; do
   echo "$list" | grep -w "$attr" || true
@@ -62,4 +73,5 @@ for attr in OrderStatus CustomerId; do
     exit 1
   fi
 done
+retry searchable
 echo "namespace: $ns ready"

@@ -154,11 +154,20 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err := c.WaitMembers(ctx); err != nil {
 		return err
 	}
-	env, err = c.ServiceEnv("temporal-namespace", map[string]string{EnvAddress: c.Frontend(0)})
-	if err != nil {
-		return err
+	// Against every node in turn: the job is done once its frontend takes
+	// orders with the search attributes, and each frontend has its own
+	// cache of the namespace. Behind compose's service name it would reach
+	// one node; the stack runs one.
+	for i := range c.nodes {
+		env, err = c.ServiceEnv("temporal-namespace", map[string]string{EnvAddress: c.Frontend(i)})
+		if err != nil {
+			return err
+		}
+		if err := c.runJob(ctx, fmt.Sprintf("temporal-namespace-%d", i+1), env, "sh", filepath.Join(c.root, setupNamespace)); err != nil {
+			return err
+		}
 	}
-	return c.runJob(ctx, "temporal-namespace", env, "sh", filepath.Join(c.root, setupNamespace))
+	return nil
 }
 
 // Close kills every node with SIGKILL and stops PostgreSQL. It leaves the
