@@ -18,8 +18,9 @@ import (
 // minute.
 const jobTimeout = 2 * time.Minute
 
-// startPostgres starts PostgreSQL with compose's max_connections and runs
-// the init script as the postgres image's docker-entrypoint.sh does on an
+// startPostgres starts PostgreSQL with compose's max_connections and the
+// server's own durability settings, as the postgres image runs it (the
+// tests' clusters turn fsync off), and runs the init script as the postgres image's docker-entrypoint.sh does on an
 // empty data directory: as the superuser, psql over the Unix socket, with
 // the service's environment and POSTGRES_DB and PGPASSWORD exported.
 func (c *Cluster) startPostgres(ctx context.Context) error {
@@ -28,7 +29,7 @@ func (c *Cluster) startPostgres(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.pg, err = pgtest.StartCluster(pgtest.Options{MaxConnections: maxConns})
+	c.pg, err = pgtest.StartCluster(pgtest.Options{MaxConnections: maxConns, Durable: true})
 	if err != nil {
 		return fmt.Errorf("start PostgreSQL: %w (%s)", err, pgtest.InstallHint)
 	}

@@ -30,6 +30,8 @@ type settings struct {
 	// passwords: roles other than the superuser postgres log in with a
 	// password over TCP (scram-sha-256); else every role is trusted.
 	passwords bool
+	// durable keeps fsync, synchronous_commit and full_page_writes on.
+	durable bool
 }
 
 // cluster is a PostgreSQL server that this process started.
@@ -144,11 +146,13 @@ func (c *cluster) startServer() error {
 	if err != nil {
 		return fmt.Errorf("create server log: %w", err)
 	}
-	c.server = exec.Command(filepath.Join(c.bin, "postgres"), "-D", c.dataDir(),
-		"-c", "listen_addresses=127.0.0.1", "-p", strconv.Itoa(c.port), "-k", c.dir,
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "max_connections="+strconv.Itoa(c.maxConnections),
-		"-c", "superuser_reserved_connections="+strconv.Itoa(SuperuserReservedConnections))
+	args := []string{"-D", c.dataDir(), "-c", "listen_addresses=127.0.0.1", "-p", strconv.Itoa(c.port), "-k", c.dir,
+		"-c", "max_connections=" + strconv.Itoa(c.maxConnections),
+		"-c", "superuser_reserved_connections=" + strconv.Itoa(SuperuserReservedConnections)}
+	if !c.durable {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	c.server = exec.Command(filepath.Join(c.bin, "postgres"), args...)
 	c.server.Stdout, c.server.Stderr = logFile, logFile
 	c.server.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Pdeathsig: syscall.SIGKILL}
 	if err := c.server.Start(); err != nil {

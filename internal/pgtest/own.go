@@ -16,6 +16,11 @@ type Options struct {
 	// cluster's. Roles other than the superuser get
 	// MaxConnections − SuperuserReservedConnections of them.
 	MaxConnections int
+	// Durable keeps PostgreSQL's own durability settings (fsync,
+	// synchronous_commit and full_page_writes on), as a production server
+	// and the postgres image run it, for figures and behaviour that match
+	// production. Tests leave it off, trading a crash's data for speed.
+	Durable bool
 }
 
 // Cluster is a PostgreSQL server that one test started for itself, for a
@@ -59,7 +64,7 @@ func StartCluster(opts Options) (*Cluster, error) {
 	if opts.MaxConnections == 0 {
 		opts.MaxConnections = sharedMaxConnections
 	}
-	c, err := start(settings{maxConnections: opts.MaxConnections, passwords: true})
+	c, err := start(settings{maxConnections: opts.MaxConnections, passwords: true, durable: opts.Durable})
 	if err != nil {
 		return nil, err
 	}
