@@ -2,8 +2,16 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"maps"
+	"net"
+	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,18 +20,26 @@ import (
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
 	compose "github.com/ordersaga/ordersaga/internal/cluster"
+	"github.com/ordersaga/ordersaga/internal/codec"
+	"github.com/ordersaga/ordersaga/internal/connect"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // TestClusterTwoNodes runs orders on the production-shaped stack of
 // docker-compose.yml, brought up from its own files without Docker: a
-// two-node Temporal cluster on PostgreSQL and one worker per service.
-// An order completes; the workers and the starter move to node 2 and node
-// 1 is killed with SIGKILL; another order completes on node 2 alone; node
-// 1 comes back and the cluster has two members again. Each order leaves
-// one captured charge in the payment service's database.
+// two-node Temporal cluster on PostgreSQL and one worker per service,
+// with a key ring and a codec token in its .env, so that every payload is
+// encrypted and the codec server runs. An order completes; the workers
+// and the starter move to node 2 and node 1 is killed with SIGKILL;
+// another order completes on node 2 alone; node 1 comes back and the
+// cluster has two members again. Each order leaves one captured charge in
+// the payment service's database; Temporal's database holds neither
+// order's payment token nor its address, and the Temporal CLI reads both
+// through the codec server with its token, and not without it.
 func TestClusterTwoNodes(t *testing.T) {
-	c := startCluster(t, clusterOptions{})
+	env, token := encryptedEnv(t)
+	c := startCluster(t, clusterOptions{env: env})
+	codecURL := c.startCodecServer(t)
 	workers := c.startServiceWorkers(t, c.Frontend(0))
 	c.placeOrder(t, c.Frontend(0), "cluster-1")
 
@@ -61,6 +77,147 @@ func TestClusterTwoNodes(t *testing.T) {
 	if len(charges) != len(want) || !maps.Equal(got, want) {
 		t.Errorf("the payment database holds %d charges %v, want one captured charge per order: %v", len(charges), got, want)
 	}
+	// An activity's type is in clear, so the search can find what is.
+	if n := c.historyRowsHolding(t, "ReserveStock"); n == 0 {
+		t.Errorf("no row of Temporal's history in PostgreSQL holds the activity type ReserveStock, which is never encrypted: the search is blind")
+	}
+	for _, secret := range []string{"tok_visa", shipTo} {
+		if n := c.historyRowsHolding(t, secret); n != 0 {
+			t.Errorf("%d rows of Temporal's history in PostgreSQL hold %q in clear", n, secret)
+		}
+	}
+	c.assertCodecServerReads(t, c.Frontend(0), "order-cluster-1", codecURL, token, "tok_visa", shipTo)
+}
+
+// payloadData is every payload's data in a history that `temporal
+// workflow show -o json` printed, one after the other: the CLI prints
+// each as base64, decoded by the codec server if it was given one.
+func payloadData(t *testing.T, r result) string {
+	t.Helper()
+	if r.code != 0 {
+		return ""
+	}
+	var history any
+	if err := json.Unmarshal([]byte(r.stdout), &history); err != nil {
+		t.Fatalf("temporal workflow show -o json: %v: %s", err, r)
+	}
+	var b strings.Builder
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if s, ok := e.(string); ok && k == "data" {
+					raw, _ := base64.StdEncoding.DecodeString(s)
+					b.Write(raw)
+					b.WriteByte('\n')
+					continue
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(history)
+	return b.String()
+}
+
+// encryptedEnv is the stack's test .env with encryption on: a new key
+// ring for every process, and a bearer token for the codec server.
+func encryptedEnv(t *testing.T) (env map[string]string, token string) {
+	t.Helper()
+	env, err := compose.TestEnv(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := codec.NewKey("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	token = hex.EncodeToString(b)
+	env[connect.CodecKeysEnv], env[codecTokenEnv] = key.Line(), token
+	return env, token
+}
+
+// codecTokenEnv is the codec server's bearer token, in .env and in its
+// environment.
+const codecTokenEnv = "ORDERSAGA_CODEC_TOKEN"
+
+// startCodecServer starts compose's codec server, with its command and
+// environment, on a loopback port, and returns its URL.
+func (c *cluster) startCodecServer(t *testing.T) string {
+	t.Helper()
+	cmd, err := c.ServiceCommand(compose.CodecServer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := c.serviceEnv(t, compose.CodecServer, nil)
+	p := startProcess(t, compose.CodecServer, compose.Environ(env), workerBin, cmd...)
+	p.waitOutput(t, "codec server listening", workerStartTimeout)
+	return "http://" + cmd[slices.Index(cmd, "--listen")+1]
+}
+
+// historyRowsHolding counts the rows of Temporal's history in its
+// PostgreSQL database whose events hold secret in clear, connecting as
+// the temporal service does.
+func (c *cluster) historyRowsHolding(t *testing.T, secret string) int {
+	t.Helper()
+	env := c.serviceEnv(t, "temporal", nil)
+	dsn := (&url.URL{Scheme: "postgres", User: url.UserPassword(env["POSTGRES_USER"], env["POSTGRES_PWD"]),
+		Host: net.JoinHostPort(env["POSTGRES_SEEDS"], env["DB_PORT"]), Path: env["DBNAME"], RawQuery: "sslmode=disable"}).String()
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows, n int
+	if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM history_node`).Scan(&rows); err != nil || rows == 0 {
+		t.Fatalf("read Temporal's history in PostgreSQL: %d rows, %v", rows, err)
+	}
+	err = db.QueryRowContext(t.Context(), `SELECT count(*) FROM history_node WHERE position($1::bytea in data) > 0`, []byte(secret)).Scan(&n)
+	if err != nil {
+		t.Fatalf("search Temporal's history in PostgreSQL: %v", err)
+	}
+	return n
+}
+
+// assertCodecServerReads shows workflowID's history with the Temporal
+// CLI, as docs/production.md tells an operator to: through the codec
+// server with its token the secrets (its payment token, its address) are
+// there in clear; with a wrong token the CLI fails, and without the codec
+// server they are not there.
+func (c *cluster) assertCodecServerReads(t *testing.T, frontend, workflowID, codecURL, token string, secrets ...string) {
+	t.Helper()
+	ns, err := c.Namespace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	show := []string{"workflow", "show", "--address", frontend, "--namespace", ns, "-w", workflowID, "-o", "json"}
+	holds := func(r result) bool {
+		data := payloadData(t, r)
+		return slices.ContainsFunc(secrets, func(s string) bool { return strings.Contains(data, s) })
+	}
+	r := runCommand(t, temporalBin(t), append(show, "--codec-endpoint", codecURL, "--codec-auth", "Bearer "+token)...)
+	for _, secret := range secrets {
+		if r.code != 0 || !strings.Contains(payloadData(t, r), secret) {
+			t.Errorf("temporal workflow show %s through the codec server: exit %d, want %q in clear: %s", workflowID, r.code, secret, r)
+		}
+	}
+	r = runCommand(t, temporalBin(t), append(show, "--codec-endpoint", codecURL, "--codec-auth", "Bearer wrong-"+token)...)
+	if r.code == 0 {
+		t.Errorf("temporal workflow show with a wrong codec token succeeded: %s", r)
+	}
+	r = runCommand(t, temporalBin(t), show...)
+	if r.code != 0 || holds(r) {
+		t.Errorf("temporal workflow show %s without the codec server: exit %d, want the history without %q: %s", workflowID, r.code, secrets, r)
+	}
 }
 
 // placeOrder places an order through frontend with the starter, as
@@ -79,6 +236,8 @@ func (c *cluster) placeOrder(t *testing.T, frontend, id string) {
 type clusterOptions struct {
 	// nodes is how many server nodes start, each with every role; 0 is 2.
 	nodes int
+	// env is the stack's .env; nil is compose.TestEnv's.
+	env map[string]string
 }
 
 // cluster is docker-compose.yml's stack without Docker (internal/cluster)
@@ -99,7 +258,7 @@ func startCluster(t *testing.T, opts clusterOptions) *cluster {
 		t.Skip("the two-node Temporal cluster on PostgreSQL is skipped in -short mode: it takes a minute or more")
 	}
 	logf := func(format string, args ...any) { t.Logf("cluster: "+format, args...) }
-	c, err := compose.Start(t.Context(), compose.Options{Root: repoRoot, Dir: t.TempDir(), Nodes: opts.nodes, Logf: logf})
+	c, err := compose.Start(t.Context(), compose.Options{Root: repoRoot, Dir: t.TempDir(), Nodes: opts.nodes, Env: opts.env, Logf: logf})
 	if err != nil {
 		t.Fatal(err)
 	}

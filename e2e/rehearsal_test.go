@@ -11,7 +11,9 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/ordersaga/ordersaga"
 	compose "github.com/ordersaga/ordersaga/internal/cluster"
+	"github.com/ordersaga/ordersaga/internal/connect"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
 )
 
@@ -45,7 +47,12 @@ func TestRehearsal(t *testing.T) {
 	t.Logf("rehearsal: seed=%d orders=%d rate=%g/s node_kills=%d worker_kills=%d (%s=%d repeats the plan)",
 		cfg.seed, cfg.orders, cfg.rate, cfg.serverRestarts, cfg.workerKills, rehearsalSeedEnv, cfg.seed)
 
-	c := startCluster(t, clusterOptions{})
+	env, token := encryptedEnv(t)
+	c := startCluster(t, clusterOptions{env: env})
+	codecURL := c.startCodecServer(t)
+	// The test's own clients (its order client, `worker audit`) take the
+	// stack's key ring as compose's starter and audit services do.
+	t.Setenv(connect.CodecKeysEnv, env[connect.CodecKeysEnv])
 	fwd := startForwarder(t, c.Frontends()...)
 	r := newRehearsal(t, c, fwd, rand.New(rand.NewPCG(cfg.seed, 2)))
 	st := c.stores(t)
@@ -65,6 +72,24 @@ func TestRehearsal(t *testing.T) {
 		t.Logf("faults:\n  %s", strings.Join(r.log, "\n  "))
 	}
 	assertAuditJudged(t, c.auditStack(t, fwd.addr(), oc), tally.ended, tally.reused)
+	c.assertSealed(t, fwd.addr(), orders[0], codecURL, token)
+}
+
+// assertSealed checks that Temporal's database holds none of the orders'
+// payment tokens and addresses in clear, and that the Temporal CLI reads
+// those of o through the codec server.
+func (c *cluster) assertSealed(t *testing.T, address string, o *chaosOrder, codecURL, token string) {
+	t.Helper()
+	secrets := map[string]bool{shipTo: true}
+	for _, k := range chaosKinds {
+		secrets[k.token] = true
+	}
+	for secret := range secrets {
+		if n := c.historyRowsHolding(t, secret); n != 0 {
+			t.Errorf("%d rows of Temporal's history in PostgreSQL hold %q in clear", n, secret)
+		}
+	}
+	c.assertCodecServerReads(t, address, ordersaga.WorkflowID(o.order.ID), codecURL, token, o.order.PaymentToken, o.order.Address)
 }
 
 // rehearsalConfigFromEnv sizes the rehearsal; its serverRestarts are node
@@ -85,14 +110,21 @@ func rehearsalConfigFromEnv(t *testing.T) chaosConfig {
 }
 
 // orderClient dials the cluster at address, in the namespace compose's
-// starter service uses, and returns the starter's order client over it.
+// starter service uses, and returns the starter's order client over it,
+// which encrypts and decrypts with the key ring in this process's
+// environment, as the starter's does.
 func (c *cluster) orderClient(t *testing.T, address string) *orderclient.Client {
 	t.Helper()
 	ns, err := c.Namespace()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := client.Dial(client.Options{HostPort: address, Namespace: ns, Logger: quietLogger{}})
+	opts, err := (&connect.Flags{Address: address, Namespace: ns}).Options(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Logger = quietLogger{}
+	tc, err := client.Dial(opts)
 	if err != nil {
 		t.Fatalf("dial the cluster at %s: %v", address, err)
 	}

@@ -95,6 +95,16 @@ func TestComposeDriftCaught(t *testing.T) {
 			want:   "FRONTEND_GRPC_PORT",
 		},
 		{
+			name: "the codec server's listener given another way",
+			change: func(s map[string]Service) {
+				cs := s[CodecServer]
+				cs.Command = []string{"codec-server", "--address", "0.0.0.0:8081"}
+				s[CodecServer] = cs
+			},
+			check: readDrift,
+			want:  "has no --listen",
+		},
+		{
 			name:   "the starter's namespace renamed",
 			change: func(s map[string]Service) { delete(s["starter"].Environment, "TEMPORAL_NAMESPACE") },
 			check:  readDrift,
@@ -338,6 +348,11 @@ func readDrift(c *Cluster) []string {
 	}
 	if _, err := c.ServiceEnv("audit", nil); err != nil {
 		problems = append(problems, err.Error())
+	}
+	if cmd, err := c.ServiceCommand(CodecServer); err != nil {
+		problems = append(problems, err.Error())
+	} else if !slices.Contains(cmd, listenFlag) {
+		problems = append(problems, fmt.Sprintf("%s: the %s service's command %q has no %s, which the cluster moves to a loopback port: give it one", ComposeFile, CodecServer, cmd, listenFlag))
 	}
 	if _, err := healthCheckArgs(c.compose["temporal"].Healthcheck, "127.0.0.1:7233"); err != nil {
 		problems = append(problems, err.Error())

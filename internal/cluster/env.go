@@ -32,6 +32,13 @@ const (
 	dsnSuffix        = "_DSN"                     // the workers, audit: a store's DSN
 )
 
+// listenFlag names a listener's address in a service's command.
+const listenFlag = "--listen"
+
+// CodecServer is the compose service that decrypts payloads for the
+// Temporal CLI, when the stack has keys (its codec profile).
+const CodecServer = "codec-server"
+
 // postgresHost is the compose service name in the stack's DSNs.
 const postgresHost = "postgres"
 
@@ -70,6 +77,31 @@ func (c *Cluster) ServiceEnv(service string, extra map[string]string) (map[strin
 	maps.Copy(env, host)
 	maps.Copy(env, extra)
 	return env, nil
+}
+
+// ServiceCommand is the compose service's command on this host: a
+// listener it names with --listen (the codec server's, which compose binds
+// on every interface of its container) binds a free loopback port instead.
+func (c *Cluster) ServiceCommand(service string) ([]string, error) {
+	s, err := c.Service(service)
+	if err != nil {
+		return nil, err
+	}
+	cmd := s.Command
+	for i, arg := range cmd {
+		if arg != listenFlag {
+			continue
+		}
+		if i+1 == len(cmd) {
+			return nil, fmt.Errorf("%s: the %s service's %s has no address: give it host:port", ComposeFile, service, listenFlag)
+		}
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		cmd[i+1] = net.JoinHostPort("127.0.0.1", port)
+	}
+	return cmd, nil
 }
 
 // Namespace is the namespace compose's starter service works in, which
