@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -38,12 +37,7 @@ func writeClusterResults(path string, o options, runs []result) error {
 		b.WriteString(nodesTable(runs, o.concurrencies, o.nodeCounts, []string{baselineName, saga}))
 		b.WriteString("\n")
 	}
-	b.WriteString("## Every round\n\n```\n")
-	for _, r := range runs {
-		b.WriteString(r.line() + "\n")
-	}
-	b.WriteString("```\n")
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	return writeWithRounds(path, &b, runs)
 }
 
 // clusterMethod says how the rounds on the cluster ran.

@@ -381,6 +381,7 @@ func TestWriteResultsWithoutVariants(t *testing.T) {
 		"then 1 rounds of each, alternating which goes first;",
 		"| 10 | 30.0 | 27.0 | **0.90** | 300 | 330 | **1.10** |",
 		"- saga p50 latency at most 1.2 of the baseline's at concurrency 10: 1.10, met",
+		"[results-cluster.md](results-cluster.md), `make bench BENCH_SERVER=cluster`",
 		"c=10  round 1 saga      200 in",
 	} {
 		if !strings.Contains(got, want) {

@@ -159,7 +159,19 @@ func writeResults(path string, o options, runs []result) error {
 		b.WriteString(againstFirstTable(runs, o.concurrencies, names(variants)))
 	}
 	b.WriteString("\n" + targets(runs, o) + "\n")
+	b.WriteString(clusterPointer)
 	b.WriteString(serverWorkTable(runs, o.concurrencies, names(variants)))
+	return writeWithRounds(path, &b, runs)
+}
+
+// clusterPointer points the dev server's results at the same rounds on
+// the compose stack's Temporal, which production runs.
+const clusterPointer = "The same rounds on docker-compose.yml's Temporal (Server 1.29.1 on PostgreSQL, one node and two): " +
+	"[results-cluster.md](results-cluster.md), `make bench BENCH_SERVER=cluster`.\n\n"
+
+// writeWithRounds ends the results in b with every round's line and
+// writes them to path.
+func writeWithRounds(path string, b *strings.Builder, runs []result) error {
 	b.WriteString("## Every round\n\n```\n")
 	for _, r := range runs {
 		b.WriteString(r.line() + "\n")
