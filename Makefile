@@ -39,8 +39,9 @@ $(TEMPORAL): tools/go.mod tools/go.sum
 
 # The Temporal Server and its SQL schema tool, at the version the CLI embeds
 # (v1.29.1, pinned in tools/go.mod): what the compose stack's server and
-# admin-tools images run, for the end-to-end test that brings up a
-# two-node cluster on PostgreSQL (e2e/cluster_test.go).
+# admin-tools images run, for the two-node cluster on PostgreSQL that
+# internal/cluster brings up (the cluster test, make rehearsal, make bench
+# BENCH_SERVER=cluster).
 bin/temporal-server: tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o ../$@ go.temporal.io/server/cmd/server
 

@@ -19,7 +19,7 @@
 #
 # TEMPORAL_SCHEMA_DIR, which compose leaves unset, replaces the image's
 # directory below with the same release's versioned SQL elsewhere: outside
-# the image, e2e/cluster_test.go runs this script on the Go module cache's
+# the image, internal/cluster runs this script on the Go module cache's
 # copy of the server's schema/postgresql/v12, so the stack's own script is
 # what it tests.
 set -eu
