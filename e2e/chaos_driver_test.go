@@ -182,7 +182,7 @@ const chaosDeleteInterval = 5 * time.Second
 // knows it, and its list no longer shows the run: the audit judges such a
 // placement by the stores alone.
 func (d *chaosDriver) forget(ctx context.Context, orderID, runID string) error {
-	ctx, cancel := context.WithTimeout(ctx, chaosPlaceTimeout)
+	ctx, cancel := context.WithTimeout(ctx, chaosForgetTimeout)
 	defer cancel()
 	wf := ordersaga.WorkflowID(orderID)
 	var requested time.Time

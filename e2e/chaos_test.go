@@ -46,6 +46,13 @@ const (
 	chaosRetryInterval = 500 * time.Millisecond
 	// chaosPlaceTimeout bounds the placement of one order, retries included.
 	chaosPlaceTimeout = 3 * time.Minute
+	// chaosForgetTimeout bounds the wait for Temporal to delete an ended
+	// order's workflow, as its retention would. Deletion is a transfer task
+	// that waits until the run's close task is acknowledged (queues record
+	// that every 30 s by default) and retries with a growing backoff: on
+	// the cluster, on a durable PostgreSQL and with nodes dying, it has
+	// taken over three minutes.
+	chaosForgetTimeout = 8 * time.Minute
 	// chaosCancelTimeout bounds the wait for the moment to cancel an order
 	// and the cancel itself.
 	chaosCancelTimeout = 3 * time.Minute
