@@ -20,6 +20,16 @@
 //	ORDERSAGA_DATA_DIR, ORDERSAGA_INVENTORY_DSN, ORDERSAGA_PAYMENT_DSN,
 //	ORDERSAGA_SHIPPING_DSN  where load finds the stores it audits (see
 //	                      internal/stores); the flags are --data-dir and --*-dsn
+//	OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+//	                      the OTLP collector that receives traces; unset,
+//	                      tracing is off (see internal/tracing). With it, each
+//	                      command but load is the root span of its trace
+//	                      ("starter place", with ordersaga.order_id), which
+//	                      the order's workflow and activities join
+//	OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
+//	                      grpc, or http/protobuf (the default)
+//	OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES  the spans' resource
+//	                      (default service name ordersaga-starter)
 //
 // Exit status: 0 on success; 1 on any error, reported as one line on stderr
 // ("starter: ..."); 3 when an order the starter waited for ended otherwise
@@ -39,9 +49,12 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ordersaga/ordersaga/internal/connect"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/internal/tracing"
 )
 
 // Exit codes.
@@ -70,11 +83,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	root := newRootCommand(&app{stdout: stdout})
+	a := &app{stdout: stdout}
+	root := newRootCommand(a)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	if terr := a.endTrace(err); terr != nil {
+		// The command's own outcome and exit code stand.
+		fmt.Fprintf(stderr, "starter: %s\n", oneLine(terr.Error()))
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -91,12 +109,15 @@ func exitCode(err error) int {
 	return exitError
 }
 
-// app holds what every command shares: the global flags and where output goes.
+// app holds what every command shares: the global flags and where output
+// goes, and with tracing on the command's span.
 type app struct {
-	conn   connect.Flags
-	uiURL  string
-	output string
-	stdout io.Writer
+	conn    connect.Flags
+	uiURL   string
+	output  string
+	stdout  io.Writer
+	tracing *tracing.Tracing
+	span    trace.Span
 }
 
 func newRootCommand(a *app) *cobra.Command {
@@ -127,11 +148,14 @@ CANCELLED; load: any order not as its kind asked, or an audit violation).`,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.conn.Check(); err != nil {
 				return err
 			}
-			return a.checkOutput()
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			return a.startTrace(cmd)
 		},
 	}
 	root.SuggestionsMinimumDistance = 2
@@ -164,6 +188,39 @@ func rootRun(cmd *cobra.Command, args []string) error {
 		msg += fmt.Sprintf(": did you mean %s?", strings.Join(s, " or "))
 	}
 	return fmt.Errorf("%s (see 'starter --help')", msg)
+}
+
+// startTrace turns tracing on when the environment names an OTLP
+// endpoint, and starts the command's span, the root of its trace: the
+// order's workflow, activities and store transactions join it through
+// the Temporal client's interceptor. load starts no span of its own:
+// each of its orders is the root of a trace of its own.
+func (a *app) startTrace(cmd *cobra.Command) error {
+	tr, err := tracing.Setup(cmd.Context(), tracing.StarterService, nil)
+	if err != nil || tr == nil {
+		return err
+	}
+	a.tracing, a.conn.Tracing = tr, tr
+	if cmd.Name() == "load" {
+		return nil
+	}
+	ctx, span := tr.Tracer().Start(cmd.Context(), cmd.CommandPath(), trace.WithSpanKind(trace.SpanKindClient))
+	cmd.SetContext(ctx)
+	a.span = span
+	return nil
+}
+
+// endTrace ends the command's span with its outcome and sends the spans
+// not sent yet, waiting at most tracing.ShutdownTimeout; it reports spans
+// the collector did not take. It does nothing with tracing off.
+func (a *app) endTrace(cmdErr error) error {
+	if a.span != nil {
+		if cmdErr != nil {
+			a.span.SetStatus(codes.Error, oneLine(cmdErr.Error()))
+		}
+		a.span.End()
+	}
+	return a.tracing.Shutdown()
 }
 
 func uiURLDefault() string {

@@ -4,6 +4,10 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/internal/tracing"
 )
 
 func newStatusCommand(a *app) *cobra.Command {
@@ -18,7 +22,8 @@ any cancel it refused, and a link to its workflow in the Web UI.
 A running order's state comes from its worker (the order-status query); an
 ended order's from its workflow's result, so no worker is needed. When the
 state is incomplete (no worker answered, the workflow was terminated) a Note
-says why. -o json prints the order as one JSON object.`,
+says why. -o json prints the order as one JSON object, with the order's
+trace_id when it was placed with tracing on.`,
 		Example: `  starter status 42
   starter status 42 -o json | jq -r .status`,
 		Args: orderIDArg,
@@ -38,5 +43,32 @@ func (a *app) status(ctx context.Context, orderID string) error {
 	if err != nil {
 		return notFoundHint(err)
 	}
-	return render(a, v, printView)
+	if !a.json() {
+		return printView(a.stdout, v)
+	}
+	return writeJSON(a.stdout, statusView{View: v, TraceID: traceID(ctx, oc, v)}, true)
+}
+
+// statusView is an order as status -o json prints it: with the ID of the
+// trace its placement started, when it has one.
+type statusView struct {
+	orderclient.View
+	TraceID string `json:"trace_id,omitempty"`
+}
+
+// traceID is the ID of the order's trace: the span context that the
+// workflow's start carried in its header (tracing.HeaderKey), read from
+// the first event of the run's history. "" when the order was placed with
+// tracing off, or the history cannot be read: the rest of the status
+// stands without it.
+func traceID(ctx context.Context, oc *orderclient.Client, v orderclient.View) string {
+	it := oc.Temporal.GetWorkflowHistory(ctx, v.WorkflowID, v.RunID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	if !it.HasNext() {
+		return ""
+	}
+	first, err := it.Next()
+	if err != nil {
+		return ""
+	}
+	return tracing.TraceIDFromHeader(first.GetWorkflowExecutionStartedEventAttributes().GetHeader())
 }

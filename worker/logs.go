@@ -5,40 +5,67 @@ import (
 	"log/slog"
 	"strings"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/ordersaga/ordersaga"
 )
 
 // Log keys that tie a line to an order: the order workflow's and the
 // activities' loggers carry WorkflowID (the Temporal SDK adds it), and the
-// saga's own lines add order_id.
+// saga's own lines add order_id. With tracing on, the SDK's tracing
+// interceptor adds TraceID to the workflow's and the activities' loggers,
+// and lines logged with a context in a span have one too: trace_id is
+// added from either.
 const (
 	workflowIDKey = "WorkflowID"
 	orderIDKey    = "order_id"
+	sdkTraceIDKey = "TraceID"
+	traceIDKey    = "trace_id"
 )
 
 // orderIDHandler adds order_id to every line about an order that lacks it:
 // the Temporal SDK's own lines ("Activity error.", a workflow task's
 // failure) carry only the workflow ID, order-<ID>. So every line about an
-// order, whoever wrote it, can be found by order_id and by WorkflowID.
+// order, whoever wrote it, can be found by order_id and by WorkflowID. With
+// tracing on it adds trace_id too, to lines in a trace that lack it, so
+// that a line leads to the order's trace and back.
 type orderIDHandler struct {
 	slog.Handler
-	// workflowID and hasOrderID are what the logger's attributes (from
-	// With) already say.
+	// known is what the logger's attributes (from With) already say.
+	known lineIDs
+}
+
+// lineIDs is what a line's attributes say of its order and its trace.
+type lineIDs struct {
 	workflowID string
 	hasOrderID bool
+	traceID    string
+	hasTraceID bool
 }
 
 func withOrderIDs(h slog.Handler) slog.Handler { return &orderIDHandler{Handler: h} }
 
 func (h *orderIDHandler) Handle(ctx context.Context, r slog.Record) error {
-	workflowID, hasOrderID := h.workflowID, h.hasOrderID
+	ids := h.known
 	r.Attrs(func(a slog.Attr) bool {
-		workflowID, hasOrderID = note(a, workflowID, hasOrderID)
+		ids = ids.note(a)
 		return true
 	})
-	if orderID, ok := strings.CutPrefix(workflowID, ordersaga.WorkflowIDPrefix); ok && !hasOrderID {
+	if ids.traceID == "" {
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+			ids.traceID = sc.TraceID().String()
+		}
+	}
+	var add []slog.Attr
+	if orderID, ok := strings.CutPrefix(ids.workflowID, ordersaga.WorkflowIDPrefix); ok && !ids.hasOrderID {
+		add = append(add, slog.String(orderIDKey, orderID))
+	}
+	if ids.traceID != "" && !ids.hasTraceID {
+		add = append(add, slog.String(traceIDKey, ids.traceID))
+	}
+	if len(add) > 0 {
 		r = r.Clone()
-		r.AddAttrs(slog.String(orderIDKey, orderID))
+		r.AddAttrs(add...)
 	}
 	return h.Handler.Handle(ctx, r)
 }
@@ -46,7 +73,7 @@ func (h *orderIDHandler) Handle(ctx context.Context, r slog.Record) error {
 func (h *orderIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	c := *h
 	for _, a := range attrs {
-		c.workflowID, c.hasOrderID = note(a, c.workflowID, c.hasOrderID)
+		c.known = c.known.note(a)
 	}
 	c.Handler = h.Handler.WithAttrs(attrs)
 	return &c
@@ -58,13 +85,18 @@ func (h *orderIDHandler) WithGroup(name string) slog.Handler {
 	return &c
 }
 
-// note updates what is known of a line's order from one of its attributes.
-func note(a slog.Attr, workflowID string, hasOrderID bool) (string, bool) {
+// note updates what is known of a line's order and trace from one of its
+// attributes.
+func (ids lineIDs) note(a slog.Attr) lineIDs {
 	switch a.Key {
 	case workflowIDKey:
-		return a.Value.String(), hasOrderID
+		ids.workflowID = a.Value.String()
 	case orderIDKey:
-		return workflowID, true
+		ids.hasOrderID = true
+	case sdkTraceIDKey:
+		ids.traceID = a.Value.String()
+	case traceIDKey:
+		ids.traceID, ids.hasTraceID = a.Value.String(), true
 	}
-	return workflowID, hasOrderID
+	return ids
 }

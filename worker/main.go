@@ -24,6 +24,13 @@
 // to measure its cost) are read by internal/stores; the Temporal
 // connection's TEMPORAL_* variables and the payload keys'
 // ORDERSAGA_CODEC_KEY_FILE and ORDERSAGA_CODEC_KEYS by internal/connect.
+// The standard OpenTelemetry variables turn tracing on for `worker run`
+// (internal/tracing): OTEL_EXPORTER_OTLP_ENDPOINT or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (the collector; unset, tracing is
+// off), OTEL_EXPORTER_OTLP_PROTOCOL or OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
+// (grpc, or http/protobuf, the default), OTEL_SERVICE_NAME (default
+// ordersaga-worker) and OTEL_RESOURCE_ATTRIBUTES; with tracing on, every
+// log line about an order carries its trace_id.
 package main
 
 import (

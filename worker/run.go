@@ -12,12 +12,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/attribute"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/continuousaudit"
 	"github.com/ordersaga/ordersaga/internal/connect"
+	"github.com/ordersaga/ordersaga/internal/tracing"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -118,6 +120,11 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	tr, err := startTracing(ctx, g, opts.services, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tr, logger) // last: after the workers' and the client's last spans
 	c, copts, metrics, err := dialWithMetrics(g, opts.metricsAddr, opts.pprof, logger)
 	if err != nil {
 		return err
@@ -135,7 +142,7 @@ func runWorker(ctx context.Context, g *globals, opts *runOptions) error {
 	}
 	logger.Info("worker started", "services", opts.services, "benchmark_baseline", opts.benchmarkBaseline, "address", copts.HostPort, "data_dir", g.dataDir,
 		"payload_encryption", encryptionState(g), "decryption_keys", decryptionKeys(g), "plaintext_orders", plaintextOrders(refusePlaintext), "tuning", opts.tuning.String(),
-		"deployment", opts.deployment.String())
+		"deployment", opts.deployment.String(), "tracing", tr.String())
 	claiming := opts.deployment.claimFirstCurrent(ctx, c, logger)
 	<-ctx.Done()
 	logger.Info("worker stopping", "signal", context.Cause(ctx))
@@ -163,6 +170,31 @@ func dialWithMetrics(g *globals, metricsAddr string, withPprof bool, logger *slo
 		return nil, copts, nil, err
 	}
 	return c, copts, metrics, nil
+}
+
+// startTracing turns tracing on when the environment names an OTLP
+// endpoint (see internal/tracing): the client, and so every worker made
+// from it, then gets the Temporal SDK's tracing interceptor. The resource
+// names the services the process hosts (ordersaga.services), so that one
+// service's spans can be told apart when each runs in its own process.
+// Spans the collector does not take are logged as warnings.
+func startTracing(ctx context.Context, g *globals, services []string, logger *slog.Logger) (*tracing.Tracing, error) {
+	tr, err := tracing.Setup(ctx, tracing.WorkerService, func(err error) {
+		logger.Warn("traces not exported", "error", err)
+	}, attribute.StringSlice("ordersaga.services", services))
+	if err != nil {
+		return nil, err
+	}
+	g.conn.Tracing = tr
+	return tr, nil
+}
+
+// stopTracing sends the spans not sent yet, waiting at most
+// tracing.ShutdownTimeout. It does nothing with tracing off.
+func stopTracing(tr *tracing.Tracing, logger *slog.Logger) {
+	if err := tr.Shutdown(); err != nil {
+		logger.Warn("tracing stopped with errors", "error", err)
+	}
 }
 
 // startServices registers and starts a worker per service. On error it

@@ -36,6 +36,12 @@
 // worker refuses orders whose input arrives unencrypted unless it runs
 // with --require-encryption=false (the values decoded here learn whether
 // their payload was encrypted: recordEncryption).
+//
+// With tracing on (OTEL_EXPORTER_OTLP_ENDPOINT and the other variables of
+// internal/tracing), the binary sets Flags.Tracing and the client gets the
+// Temporal SDK's tracing interceptor, which the workers made from the
+// client use too: the span context travels in the headers of workflow
+// starts, activities, signals, queries and updates.
 package connect
 
 import (
@@ -56,6 +62,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ordersaga/ordersaga/internal/codec"
+	"github.com/ordersaga/ordersaga/internal/tracing"
 )
 
 // DefaultAddress is where `make dev` serves Temporal.
@@ -78,6 +85,9 @@ type Flags struct {
 	Profile    string
 	// CodecKeyFile is the file of the payload encryption keys.
 	CodecKeyFile string
+	// Tracing, when set (tracing.Setup, tracing on), adds its
+	// interceptors to the client options.
+	Tracing *tracing.Tracing
 
 	apiKey refusedAPIKey
 }
@@ -120,7 +130,8 @@ func (f *Flags) Check() error {
 }
 
 // Options returns the client options: profile, then environment, then
-// flags. logger receives the SDK's own logs.
+// flags. logger receives the SDK's own logs. With f.Tracing set, the
+// client traces its calls, and workers made from it their tasks.
 func (f *Flags) Options(logger *slog.Logger) (client.Options, error) {
 	if err := f.Check(); err != nil {
 		return client.Options{}, err
@@ -157,6 +168,7 @@ func (f *Flags) Options(logger *slog.Logger) (client.Options, error) {
 	if c != nil {
 		encryptPayloads(&opts, c)
 	}
+	opts.Interceptors = append(opts.Interceptors, f.Tracing.Interceptors()...)
 	return opts, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ordersaga/ordersaga/internal/sqlitedb"
 )
@@ -117,6 +118,9 @@ func Source(dsn, sqlitePath string) (string, error) {
 type DB struct {
 	db      *sql.DB
 	dialect Dialect
+	// name is the schema's name, the service whose store this is: it
+	// names the transactions' spans.
+	name string
 }
 
 // Open opens the database that source names — a PostgreSQL DSN, or else the
@@ -132,13 +136,13 @@ func Open(ctx context.Context, source string, schema Schema, opts ...Option) (*D
 		if err != nil {
 			return nil, err
 		}
-		return &DB{db: db, dialect: SQLite}, nil
+		return &DB{db: db, dialect: SQLite, name: schema.Name}, nil
 	}
 	db, err := openPostgres(ctx, source, schema, o.maxConns)
 	if err != nil {
 		return nil, err
 	}
-	return &DB{db: db, dialect: Postgres}, nil
+	return &DB{db: db, dialect: Postgres, name: schema.Name}, nil
 }
 
 // Dialect is the kind of database d is.
@@ -167,12 +171,19 @@ func (d *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sq
 // write lock from its start, so writers never interleave. In PostgreSQL it
 // runs at READ COMMITTED: fn serialises writers of one idempotency key with
 // Tx.LockKey, and changes shared counters with single conditional UPDATEs.
-func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+//
+// In a trace (an activity's context with tracing on) the transaction has
+// its span, "store.tx <service>", with the service, the dialect, and the
+// step and the idempotency key (see Step); outside one it has none.
+func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error, opts ...TxOption) error {
+	ctx, span, keyed := d.startTx(ctx, opts)
 	// sqlitedb.InTx only begins, commits and rolls back through
 	// database/sql, so it serves both dialects.
-	return sqlitedb.InTx(ctx, d.db, func(tx *sql.Tx) error {
-		return fn(&Tx{tx: tx, dialect: d.dialect})
+	err := sqlitedb.InTx(ctx, d.db, func(tx *sql.Tx) error {
+		return fn(&Tx{tx: tx, dialect: d.dialect, store: d.name, span: span, keyed: keyed})
 	})
+	endTx(span, err)
+	return err
 }
 
 // Tx is a transaction that InTx runs. Its query methods take "?"
@@ -180,6 +191,11 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 type Tx struct {
 	tx      *sql.Tx
 	dialect Dialect
+	// store, span and keyed serve the transaction's span: keyed once
+	// it names its idempotency key (noteLockKey).
+	store string
+	span  trace.Span
+	keyed bool
 }
 
 // ExecContext runs a statement that returns no rows.
@@ -204,7 +220,10 @@ func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sq
 // a transaction-scoped advisory lock on a hash of key (a collision only
 // serialises two keys that did not need it); in SQLite the transaction
 // already holds the write lock, so it does nothing.
+//
+// The first key locked names the transaction's idempotency key on its span.
 func (t *Tx) LockKey(ctx context.Context, key string) error {
+	t.noteLockKey(key)
 	if t.dialect != Postgres {
 		return nil
 	}

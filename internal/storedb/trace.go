@@ -1,0 +1,116 @@
+package storedb
+
+import (
+	"context"
+	"strings"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.temporal.io/sdk/activity"
+)
+
+// Attributes of a store transaction's span ("store.tx <service>"). They
+// name what was written, never with what: no payment token, no address,
+// no SQL argument.
+const (
+	ServiceAttr        = attribute.Key("ordersaga.service")
+	StepAttr           = attribute.Key("ordersaga.step")
+	IdempotencyKeyAttr = attribute.Key("ordersaga.idempotency_key")
+	DialectAttr        = attribute.Key("ordersaga.store.dialect")
+	dbSystemAttr       = attribute.Key("db.system.name")
+)
+
+// TxSpanPrefix starts the name of every store transaction's span; the
+// service's name follows.
+const TxSpanPrefix = "store.tx "
+
+// tracerName is the instrumentation scope of the stores' spans.
+const tracerName = "github.com/ordersaga/ordersaga/internal/storedb"
+
+// TxOption describes a transaction to its span.
+type TxOption func(*txLabels)
+
+type txLabels struct{ step, key string }
+
+// Step names the step a transaction does for its order ("reserve",
+// "release", "charge", "refund") and the idempotency key it writes, on the
+// transaction's span. Without it, the span names the Temporal activity
+// that runs the transaction (ChargePayment, ReleaseStock) as its step, and
+// the key that the transaction locks (Tx.LockKey) as its key.
+func Step(step, key string) TxOption {
+	return func(l *txLabels) { l.step, l.key = step, key }
+}
+
+// startTx starts the span of a transaction, a child of ctx's span (an
+// activity's, with tracing on). Outside a trace — tracing off, the stock
+// command, a store seeding itself at start — it starts none and costs a
+// context look-up.
+func (d *DB) startTx(ctx context.Context, opts []TxOption) (context.Context, trace.Span, bool) {
+	parent := trace.SpanFromContext(ctx)
+	if !parent.SpanContext().IsValid() {
+		return ctx, parent, false
+	}
+	var l txLabels
+	for _, opt := range opts {
+		opt(&l)
+	}
+	if l.step == "" && activity.IsActivity(ctx) {
+		l.step = activity.GetInfo(ctx).ActivityType.Name
+	}
+	attrs := []attribute.KeyValue{
+		ServiceAttr.String(d.name),
+		DialectAttr.String(d.dialect.String()),
+		dbSystemAttr.String(dbSystem(d.dialect)),
+	}
+	if l.step != "" {
+		attrs = append(attrs, StepAttr.String(l.step))
+	}
+	if l.key != "" {
+		attrs = append(attrs, IdempotencyKeyAttr.String(l.key))
+	}
+	ctx, span := otel.Tracer(tracerName).Start(ctx, TxSpanPrefix+d.name,
+		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	return ctx, span, l.key != ""
+}
+
+// endTx ends a transaction's span. A rolled-back transaction's span is
+// marked as an error without the error's text: the activity's span has
+// the error, and a database's message may quote the values written.
+func endTx(span trace.Span, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, "rolled back")
+	}
+	span.End()
+}
+
+// noteLockKey names, on the transaction's span, the idempotency key of
+// the first key the transaction locks, unless Step named it.
+func (t *Tx) noteLockKey(lockKey string) {
+	if t.keyed || t.span == nil || !t.span.IsRecording() {
+		return
+	}
+	t.keyed = true
+	t.span.SetAttributes(IdempotencyKeyAttr.String(idempotencyKey(t.store, lockKey)))
+}
+
+// idempotencyKey is the idempotency key in a store's lock key: every store
+// locks "<store>/<table>/<key>" ("payment/charges/order-42/charge"). A
+// lock key of another shape is the key as it is.
+func idempotencyKey(store, lockKey string) string {
+	if rest, ok := strings.CutPrefix(lockKey, store+"/"); ok {
+		if _, key, ok := strings.Cut(rest, "/"); ok && key != "" {
+			return key
+		}
+	}
+	return lockKey
+}
+
+// dbSystem is the dialect's OpenTelemetry db.system.name.
+func dbSystem(d Dialect) string {
+	if d == Postgres {
+		return "postgresql"
+	}
+	return "sqlite"
+}
