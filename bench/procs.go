@@ -72,31 +72,65 @@ func (p *proc) stop() {
 	}
 }
 
-// cpuTime is the CPU time a process and its reaped children have used.
+// cpuTime is the CPU time a process has used itself (utime + stime).
 // The dev server script execs the server, so the script's pid is the
 // server's.
 func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	_, own, _, err := procStat(pid)
+	return own, err
+}
+
+// treeCPU is the CPU time of pid, of its children that are running, and
+// of those it has reaped: PostgreSQL's postmaster forks one backend per
+// connection, and a backend that exits during a round leaves its time in
+// the postmaster's reaped children's.
+func treeCPU(pid int) (time.Duration, error) {
+	_, own, reaped, err := procStat(pid)
 	if err != nil {
 		return 0, err
 	}
-	// The command name is in parentheses and may hold spaces: fields
-	// count from after the last ')'. utime and stime are fields 14 and 15.
+	total := own + reaped
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, ent := range entries {
+		child, err := strconv.Atoi(ent.Name())
+		if err != nil || child == pid {
+			continue
+		}
+		ppid, cpu, _, err := procStat(child)
+		if err != nil || ppid != pid { // a process may exit while we look
+			continue
+		}
+		total += cpu
+	}
+	return total, nil
+}
+
+// procStat reads a process's parent, its own CPU time (utime + stime) and
+// its reaped children's (cutime + cstime) from /proc/pid/stat.
+func procStat(pid int) (ppid int, own, reaped time.Duration, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	// Fields count from after the command name's ')': state, ppid, ...,
+	// utime (index 11), stime, cutime, cstime (14).
 	s := string(b)
 	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(fields))
+	if len(fields) < 15 {
+		return 0, 0, 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(fields))
 	}
-	var ticks int64
-	for _, f := range fields[11:13] {
-		n, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	n := make([]int64, 15)
+	for _, i := range []int{1, 11, 12, 13, 14} {
+		if n[i], err = strconv.ParseInt(fields[i], 10, 64); err != nil {
+			return 0, 0, 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 		}
-		ticks += n
 	}
 	const clockTicks = 100 // USER_HZ on Linux
-	return time.Duration(ticks) * time.Second / clockTicks, nil
+	tick := func(t int64) time.Duration { return time.Duration(t) * time.Second / clockTicks }
+	return int(n[1]), tick(n[11] + n[12]), tick(n[13] + n[14]), nil
 }
 
 // peakRSS is the process's peak resident set size (VmHWM) in bytes.
