@@ -66,11 +66,17 @@ func runners() []string { return append(slices.Sorted(maps.Keys(workers)), audit
 // release line it must stay on. The Temporal server, its admin-tools (the
 // schema files must be the server's) and the UI follow the Temporal CLI
 // pinned in tools/go.mod (Server 1.29.1, UI 2.42.1): move them together.
+// Prometheus is the release of the module deploy/go.mod loads its files
+// with (TestPrometheusImageIsTheModule); Grafana and Jaeger stay on the
+// major versions whose configuration this stack is written for.
 var pinnedImages = map[string]*regexp.Regexp{
 	"postgres":               regexp.MustCompile(`^15\.\d+(-[a-z0-9.]+)?$`),
 	"temporalio/server":      regexp.MustCompile(`^1\.29\.\d+$`),
 	"temporalio/admin-tools": regexp.MustCompile(`^1\.29\.\d+(-[a-z0-9.-]+)?$`),
 	"temporalio/ui":          regexp.MustCompile(`^2\.42\.\d+$`),
+	"prom/prometheus":        regexp.MustCompile(`^v3\.\d+\.\d+$`),
+	"grafana/grafana":        regexp.MustCompile(`^13\.\d+\.\d+$`),
+	"jaegertracing/jaeger":   regexp.MustCompile(`^2\.\d+\.\d+$`),
 }
 
 // codeEnv are the variables the compose file must set on the workers, and

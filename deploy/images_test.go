@@ -39,6 +39,17 @@ var imageSources = map[string]source{
 	"temporalio/admin-tools:1.29.1-tctl-1.18.4-cli-1.5.0": {repo: "temporalio/docker-builds", commit: "b9a3ead", programs: []string{"sh", "temporal", "temporal-sql-tool", "tctl"}},
 	// temporalio/ui-server (= temporalio/ui's server/), tag v2.42.1.
 	"temporalio/ui:2.42.1": {repo: "temporalio/ui-server", commit: "v2.42.1"},
+	// prometheus/prometheus v3.16.0, as the Go module v0.316.0: its
+	// Dockerfile's base, quay.io/prometheus/busybox, is busybox:glibc
+	// (prometheus/busybox, glibc/Dockerfile), whose applets include wget.
+	"prom/prometheus:v3.16.0": {repo: "prometheus/prometheus", commit: "v0.316.0", programs: []string{"prometheus", "promtool", "wget"}},
+	// grafana/grafana's Dockerfile, read at 78515af and on mid-2026's main
+	// (the tag's own could not be read: see the compose file's comment):
+	// the Alpine final stage installs curl; run.sh execs grafana.
+	"grafana/grafana:13.1.2": {repo: "grafana/grafana", commit: "78515af", programs: []string{"grafana", "curl"}},
+	// jaegertracing/jaeger v2.20.0 (798e4b0), cmd/jaeger/Dockerfile on
+	// scripts/build/docker/base/Dockerfile (alpine:3.24.1, busybox wget).
+	"jaegertracing/jaeger:2.20.0": {repo: "jaegertracing/jaeger", commit: "798e4b0", programs: []string{"jaeger-linux", "wget"}},
 }
 
 // serverTemplateEnv are the variables the server image's
@@ -48,7 +59,7 @@ var serverTemplateEnv = []string{
 	"DB", "DB_PORT", "POSTGRES_SEEDS", "POSTGRES_USER", "POSTGRES_PWD",
 	"DBNAME", "VISIBILITY_DBNAME", "SQL_MAX_CONNS", "SQL_VIS_MAX_CONNS",
 	"NUM_HISTORY_SHARDS", "BIND_ON_IP", "DYNAMIC_CONFIG_FILE_PATH",
-	"LOG_LEVEL", "FRONTEND_GRPC_PORT",
+	"LOG_LEVEL", "FRONTEND_GRPC_PORT", "PROMETHEUS_ENDPOINT",
 }
 
 // sqlToolEnv are the variables temporal-sql-tool reads for its connection

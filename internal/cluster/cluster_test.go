@@ -217,16 +217,18 @@ func TestServiceEnvOnOneHost(t *testing.T) {
 			want: map[string]string{"POSTGRES_SEEDS": "127.0.0.1", "DB_PORT": "5999", "BIND_ON_IP": "127.0.0.1",
 				"DYNAMIC_CONFIG_FILE_PATH": filepath.Join(c.root, dynamicConfig)},
 			ports: nodePorts,
+			addrs: []string{"PROMETHEUS_ENDPOINT"},
 		},
 		{
 			service: "payment",
 			want: map[string]string{"TEMPORAL_ADDRESS": "127.0.0.1:1234",
-				"ORDERSAGA_PAYMENT_DSN": "postgres://payment:e2e-payment@127.0.0.1:5999/payment?sslmode=disable"},
+				"ORDERSAGA_PAYMENT_DSN":       "postgres://payment:e2e-payment@127.0.0.1:5999/payment?sslmode=disable",
+				"OTEL_EXPORTER_OTLP_ENDPOINT": ""},
 			addrs: []string{"ORDERSAGA_METRICS_ADDR"},
 		},
 		{
 			service: "starter",
-			want:    map[string]string{"TEMPORAL_ADDRESS": "127.0.0.1:1234", "TEMPORAL_NAMESPACE": "default"},
+			want:    map[string]string{"TEMPORAL_ADDRESS": "127.0.0.1:1234", "TEMPORAL_NAMESPACE": "default", "OTEL_EXPORTER_OTLP_ENDPOINT": ""},
 		},
 	}
 	seen := map[string]bool{}

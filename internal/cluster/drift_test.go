@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ordersaga/ordersaga/internal/tracing"
 )
 
 // The drift tests read docker-compose.yml, the files it mounts and the
@@ -103,6 +105,28 @@ func TestComposeDriftCaught(t *testing.T) {
 			},
 			check: readDrift,
 			want:  "has no --listen",
+		},
+		{
+			name:   "the server's metrics listener dropped",
+			change: func(s map[string]Service) { delete(s["temporal"].Environment, "PROMETHEUS_ENDPOINT") },
+			check: func(c *Cluster) []string {
+				return onOneHostDrift(c, map[string]bool{"PROMETHEUS_ENDPOINT": true, "FRONTEND_GRPC_PORT": true})
+			},
+			want: "onOneHost changes PROMETHEUS_ENDPOINT for the temporal service, which compose does not set",
+		},
+		{
+			name: "a worker's traces sent to a collector by the traces-only variable",
+			change: func(s map[string]Service) {
+				s["payment"].Environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = "http://collector:4318/v1/traces"
+				delete(s["payment"].Environment, "OTEL_EXPORTER_OTLP_ENDPOINT")
+			},
+			check: func(c *Cluster) []string {
+				saved := tracingEndpoints
+				tracingEndpoints = []string{"OTEL_EXPORTER_OTLP_ENDPOINT"} // as if onOneHost knew only the one
+				defer func() { tracingEndpoints = saved }()
+				return readDrift(c)
+			},
+			want: "the payment service's environment on this host turns tracing on",
 		},
 		{
 			name:   "the starter's namespace renamed",
@@ -300,6 +324,7 @@ func reads() []read {
 		{"temporal", envPostgresSeeds, false, "onOneHost"},
 		{"temporal", envDBPort, false, "onOneHost"},
 		{"temporal", envDynamicConfig, false, "onOneHost"},
+		{"temporal", envServerMetrics, false, "onOneHost (each node's own metrics port) and NodeMetrics"},
 		{"temporal-namespace", EnvAddress, false, "Start (the namespace job's frontend)"},
 		{"starter", EnvAddress, false, "the starter's callers"},
 		{"starter", EnvNamespace, false, "Namespace"},
@@ -346,6 +371,7 @@ func readDrift(c *Cluster) []string {
 	if _, err := c.StoreDSNs(); err != nil {
 		problems = append(problems, err.Error())
 	}
+	problems = append(problems, tracingDrift(c)...)
 	if _, err := c.ServiceEnv("audit", nil); err != nil {
 		problems = append(problems, err.Error())
 	}
@@ -359,6 +385,30 @@ func readDrift(c *Cluster) []string {
 	}
 	if _, err := maxConnections(c.compose["postgres"].Command); err != nil {
 		problems = append(problems, err.Error())
+	}
+	return problems
+}
+
+// tracingDrift checks that no service of the ordersaga image traces on this
+// host, as internal/tracing decides from its environment: compose's
+// collector is its jaeger service, which the cluster does not run, and a
+// process that exports to it waits for it at every exit.
+func tracingDrift(c *Cluster) []string {
+	var problems []string
+	for _, service := range slices.Sorted(maps.Keys(c.compose)) {
+		if !strings.HasPrefix(c.compose[service].Image, "ordersaga:") {
+			continue
+		}
+		env, err := c.ServiceEnv(service, nil)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		cfg, err := tracing.ReadConfig(func(k string) string { return env[k] })
+		if err != nil || cfg.On {
+			problems = append(problems, fmt.Sprintf("%s: the %s service's environment on this host turns tracing on (or is wrong: %v), to a collector the cluster does not run: add the variable to tracingEndpoints in internal/cluster/env.go",
+				ComposeFile, service, err))
+		}
 	}
 	return problems
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/ordersaga/ordersaga/internal/tracing"
 )
 
 // Variables the cluster reads or sets by name, with the compose service
@@ -18,6 +20,7 @@ const (
 	EnvNamespace = "TEMPORAL_NAMESPACE" // the workers, starter
 
 	envMetricsAddr   = "ORDERSAGA_METRICS_ADDR"   // the workers: their Prometheus listener
+	envServerMetrics = "PROMETHEUS_ENDPOINT"      // temporal: its Prometheus listener
 	envBindOnIP      = "BIND_ON_IP"               // temporal: the address its listeners bind
 	envFrontendPort  = "FRONTEND_GRPC_PORT"       // temporal (a template default compose leaves alone)
 	envDynamicConfig = "DYNAMIC_CONFIG_FILE_PATH" // temporal
@@ -31,6 +34,11 @@ const (
 	envPostgresDB    = "POSTGRES_DB"              // postgres, optional: POSTGRES_USER's by default
 	dsnSuffix        = "_DSN"                     // the workers, audit: a store's DSN
 )
+
+// tracingEndpoints are the variables that turn a process's tracing on
+// (internal/tracing), each naming its collector: in compose, the jaeger
+// service, which this host has no name for.
+var tracingEndpoints = []string{tracing.EndpointEnv, tracing.TracesEndpointEnv}
 
 // listenFlag names a listener's address in a service's command.
 const listenFlag = "--listen"
@@ -123,9 +131,11 @@ func (c *Cluster) Namespace() (string, error) {
 // its own address: a service's name and port become a loopback address and
 // a free port, a listener binds loopback only, and each server node, which
 // compose would give its own IP and the template's default ports, gets
-// ports of its own. The mounted dynamic config is read where it is in the
-// checkout; the schema job reads the server module's schema files where
-// the admin-tools image has its copy of them.
+// ports of its own, its metrics listener's too. The mounted dynamic config
+// is read where it is in the checkout; the schema job reads the server
+// module's schema files where the admin-tools image has its copy of them.
+// Tracing is off, there being no jaeger service here: a caller that
+// collects spans passes its own endpoint in ServiceEnv's extra.
 func (c *Cluster) onOneHost(service string) (map[string]string, error) {
 	switch service {
 	case "temporal-schema":
@@ -141,11 +151,22 @@ func (c *Cluster) onOneHost(service string) (map[string]string, error) {
 			}
 			env[k] = port
 		}
+		port, err := c.nodePort(false)
+		if err != nil {
+			return nil, err
+		}
+		env[envServerMetrics] = net.JoinHostPort("127.0.0.1", port)
 		return env, nil
 	}
 	// The workers, the namespace job and the starter: TEMPORAL_ADDRESS is
-	// the caller's; the metrics listener and the DSNs move to this host.
+	// the caller's; the metrics listener and the DSNs move to this host;
+	// tracing is off ("" is no endpoint).
 	env := map[string]string{}
+	for _, k := range tracingEndpoints {
+		if _, ok := c.compose[service].Environment[k]; ok {
+			env[k] = ""
+		}
+	}
 	if _, ok := c.compose[service].Environment[envMetricsAddr]; ok {
 		port, err := freePort()
 		if err != nil {

@@ -39,6 +39,7 @@ type node struct {
 	log      string   // its output, every run's
 	env      []string // the compose service's environment, on this host
 	frontend string   // gRPC address of its frontend
+	metrics  string   // address of its Prometheus listener
 	proc     *process // nil until started
 }
 
@@ -52,6 +53,7 @@ func (c *Cluster) newNode(i int) (*node, error) {
 		return nil, err
 	}
 	n.frontend = net.JoinHostPort(env[envBindOnIP], env[envFrontendPort])
+	n.metrics = env[envServerMetrics]
 	config := filepath.Join(n.root, "config")
 	if err := os.MkdirAll(config, 0o755); err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", name, err)
