@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"html/template"
 	"maps"
 	"mime"
 	"net"
@@ -81,8 +85,8 @@ payloads decrypted or encrypted with the same key ring as the workers
 (--codec-key-file, ORDERSAGA_CODEC_KEY_FILE or ORDERSAGA_CODEC_KEYS). The
 browser calls it directly, so only the Web UI's origin (--ui-origin) is
 allowed cross-origin; point the UI at it with
-'temporal server start-dev --ui-codec-endpoint http://127.0.0.1:8081' or in the
-UI's codec server settings.
+'temporal server start-dev --ui-codec-endpoint http://127.0.0.1:8081', the
+UI's codec server settings, or the UI container's TEMPORAL_CODEC_ENDPOINT.
 
 With a bearer token (--token-file, a file only its owner may read, or env
 ORDERSAGA_CODEC_TOKEN) every request but the CORS preflight must carry
@@ -90,16 +94,26 @@ ORDERSAGA_CODEC_TOKEN) every request but the CORS preflight must carry
 "Bearer <token>". Anyone who can reach the endpoint without a token can
 decrypt: without one it listens on loopback only.
 
+The Web UI cannot send that header: log its browser in instead. Open
+http://localhost:8081/login (by the Web UI's host name) once and paste the
+token; the answer sets an HttpOnly, SameSite=Strict cookie, derived from the
+token and valid for 12 hours, that the browser then sends with the UI's
+requests when the UI runs with TEMPORAL_CODEC_INCLUDE_CREDENTIALS=true (or
+"Include cross-origin credentials" in its codec server settings). The cookie
+counts only on requests from --ui-origin, and stops working when the token
+changes. The login form takes posts from its own page only.
+
 It answers only requests addressed to it by name: a Host header of
 localhost, 127.0.0.1 or [::1] with its port, or the --listen host; behind a
 reverse proxy, name the proxy's host in --allowed-hosts. A web page whose own
 name resolves to this machine (DNS rebinding) is refused that way. POST
-bodies must be Content-Type: application/json, which a plain HTML form
-cannot send. It stops on SIGINT or SIGTERM.`,
+/decode and /encode bodies must be Content-Type: application/json, which a
+plain HTML form cannot send. It stops on SIGINT or SIGTERM.`,
 		Example: `  ORDERSAGA_CODEC_KEY_FILE=ordersaga-keys worker codec-server
   worker codec-server --codec-key-file ordersaga-keys --listen 127.0.0.1:8081 --ui-origin http://localhost:8233
   worker codec-server --listen 0.0.0.0:8081 --token-file codec-token --allowed-hosts codec.example.com
-  temporal workflow show -w order-42 --codec-endpoint http://127.0.0.1:8081`,
+  temporal workflow show -w order-42 --codec-endpoint http://127.0.0.1:8081 --codec-auth "Bearer $(cat codec-token)"
+  # with a token, log the Web UI's browser in (once every 12 hours): open http://localhost:8081/login`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runCodecServer(cmd.Context(), g, opts) },
 	}
@@ -295,13 +309,15 @@ func splitHost(s string) (host, port string, ok bool) {
 
 // codecHandler guards the SDK's codec handler: only requests addressed to
 // this server by name, CORS for the Web UI's origin only, JSON POSTs only,
-// and the bearer token when one is set.
+// and the bearer token, or the login cookie derived from it, when one is
+// set.
 type codecHandler struct {
-	codec  http.Handler
-	origin string
-	token  []byte // SHA-256 of "Bearer <token>"; nil when none is required
-	hosts  codecHosts
-	keyIDs []string
+	codec      http.Handler
+	origin     string
+	token      []byte // SHA-256 of "Bearer <token>"; nil when none is required
+	sessionKey []byte // signs the login cookies, derived from the token
+	hosts      codecHosts
+	keyIDs     []string
 }
 
 func newCodecHandler(codec http.Handler, origin, token string) *codecHandler {
@@ -309,6 +325,7 @@ func newCodecHandler(codec http.Handler, origin, token string) *codecHandler {
 	if token != "" {
 		sum := sha256.Sum256([]byte("Bearer " + token))
 		h.token = sum[:]
+		h.sessionKey = deriveSessionKey(token)
 	}
 	return h
 }
@@ -317,6 +334,10 @@ func (h *codecHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.hosts.allows(r.Host) {
 		http.Error(w, fmt.Sprintf("Host %q is not a name of this codec server: if it is one, start it with --allowed-hosts naming it", r.Host),
 			http.StatusMisdirectedRequest)
+		return
+	}
+	if r.URL.Path == codecLoginPath {
+		h.login(w, r)
 		return
 	}
 	if h.cors(w, r) {
@@ -329,7 +350,7 @@ func (h *codecHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !h.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ordersaga codec"`)
-		http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+		http.Error(w, "missing or wrong bearer token: send Authorization: Bearer <token>, or log the Web UI's browser in at "+codecLoginPath, http.StatusUnauthorized)
 		return
 	}
 	// An HTML form can POST cross-origin without a preflight, but not as
@@ -366,13 +387,19 @@ func (h *codecHandler) cors(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// authorized compares the Authorization header with the token in constant
-// time (both hashed, so their lengths do not show either).
+// authorized accepts the bearer token, or a login cookie on a request from
+// the Web UI's origin, the only page that has a use for it.
 func (h *codecHandler) authorized(r *http.Request) bool {
-	if h.token == nil {
+	if h.token == nil || h.bearerMatches(r.Header.Get("Authorization")) {
 		return true
 	}
-	got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+	return r.Header.Get("Origin") == h.origin && h.hasSession(r)
+}
+
+// bearerMatches compares an Authorization header with the token in constant
+// time (both hashed, so their lengths do not show either).
+func (h *codecHandler) bearerMatches(header string) bool {
+	got := sha256.Sum256([]byte(header))
 	return subtle.ConstantTimeCompare(got[:], h.token) == 1
 }
 
@@ -408,4 +435,202 @@ func serveCodec(ctx context.Context, ln net.Listener, srv *http.Server) error {
 		return fmt.Errorf("codec server: %w", err)
 	}
 	return nil
+}
+
+// The login that lets the Web UI's browser in without a bearer header: the
+// UI cannot send one, but with TEMPORAL_CODEC_INCLUDE_CREDENTIALS it sends
+// the cookies of the codec server's site.
+const (
+	codecLoginPath     = "/login"
+	codecSessionCookie = "ordersaga_codec_session"
+	codecSessionTTL    = 12 * time.Hour
+	codecLoginMaxBody  = 4 << 10 // a pasted token, form-encoded
+	codecSessionLabel  = "ordersaga codec-server login cookie v1"
+)
+
+// deriveSessionKey keys the login cookies with the token, so that a cookie
+// never holds the token, and every cookie stops working when the token
+// changes. Signed cookies rather than sessions kept in memory: they outlive
+// a restart with the same token and work across replicas, and the expiry
+// they carry is checked here, not only by the browser.
+func deriveSessionKey(token string) []byte {
+	mac := hmac.New(sha256.New, []byte(token))
+	mac.Write([]byte(codecSessionLabel))
+	return mac.Sum(nil)
+}
+
+// newSession is a login cookie's value, "<expiry, Unix seconds>.<MAC>".
+func (h *codecHandler) newSession(expires time.Time) string {
+	exp := strconv.FormatInt(expires.Unix(), 10)
+	return exp + "." + base64.RawURLEncoding.EncodeToString(h.sessionMAC(exp))
+}
+
+func (h *codecHandler) sessionMAC(exp string) []byte {
+	mac := hmac.New(sha256.New, h.sessionKey)
+	mac.Write([]byte(exp))
+	return mac.Sum(nil)
+}
+
+// validSession reports whether value is a login cookie of this token that
+// has not expired; the MACs are compared in constant time.
+func (h *codecHandler) validSession(value string) bool {
+	exp, sig, ok := strings.Cut(value, ".")
+	if !ok {
+		return false
+	}
+	unix, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || !time.Now().Before(time.Unix(unix, 0)) {
+		return false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	return err == nil && hmac.Equal(got, h.sessionMAC(exp))
+}
+
+// hasSession reports whether any cookie of the login's name is valid: a
+// page of the same site may have set another under that name.
+func (h *codecHandler) hasSession(r *http.Request) bool {
+	for _, c := range r.CookiesNamed(codecSessionCookie) {
+		if h.validSession(c.Value) {
+			return true
+		}
+	}
+	return false
+}
+
+// login serves the form at /login and takes its post. The page is never
+// framed, and only a post from its own origin is taken, so that another
+// page can neither trick a person into logging in nor post for them.
+func (h *codecHandler) login(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Frame-Options", "DENY")
+	hdr.Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Referrer-Policy", "no-referrer")
+	switch {
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		h.loginPage(w, r, http.StatusOK, "")
+	case r.Method != http.MethodPost:
+		hdr.Set("Allow", "GET, POST")
+		http.Error(w, "open "+codecLoginPath+" in a browser and log in with its form", http.StatusMethodNotAllowed)
+	case h.token == nil:
+		h.loginPage(w, r, http.StatusOK, "")
+	case !sameOrigin(r.Header.Get("Origin"), r.Host):
+		http.Error(w, "log in from this server's own "+codecLoginPath+" page: posts from other pages are refused", http.StatusForbidden)
+	default:
+		h.checkLogin(w, r)
+	}
+}
+
+// checkLogin sets the login cookie if the posted token is right; it never
+// logs nor echoes the token.
+func (h *codecHandler) checkLogin(w http.ResponseWriter, r *http.Request) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
+		http.Error(w, "post the login form as application/x-www-form-urlencoded, from this server's "+codecLoginPath+" page", http.StatusUnsupportedMediaType)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, codecLoginMaxBody)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "the login form did not arrive whole: paste the token alone and send it again", http.StatusBadRequest)
+		return
+	}
+	if !h.bearerMatches("Bearer " + strings.TrimSpace(r.PostForm.Get("token"))) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ordersaga codec"`)
+		h.loginPage(w, r, http.StatusUnauthorized, "That is not this codec server's token: paste the one in its --token-file or ORDERSAGA_CODEC_TOKEN.")
+		return
+	}
+	expires := time.Now().Add(codecSessionTTL)
+	http.SetCookie(w, &http.Cookie{
+		Name:     codecSessionCookie,
+		Value:    h.newSession(expires),
+		Path:     "/",
+		MaxAge:   int(codecSessionTTL / time.Second),
+		HttpOnly: true,
+		Secure:   r.TLS != nil || strings.HasPrefix(r.Header.Get("Origin"), "https:"),
+		SameSite: http.SameSiteStrictMode,
+	})
+	h.loginPage(w, r, http.StatusOK, "Logged in: the Web UI at "+h.origin+" can decrypt in this browser until "+
+		expires.UTC().Format("2006-01-02 15:04 UTC")+". You may close this page.")
+}
+
+// sameOrigin reports whether origin, a request's Origin header, is this
+// server's own, as the browser reached it by the Host header; a missing or
+// "null" origin is not.
+func sameOrigin(origin, host string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Path != "" || u.User != nil {
+		return false
+	}
+	oHost, oPort, ok := splitHost(u.Host)
+	hHost, hPort, ok2 := splitHost(host)
+	if !ok || !ok2 {
+		return false
+	}
+	defaultPort := map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	return oHost == hHost && cmp.Or(oPort, defaultPort) == cmp.Or(hPort, defaultPort)
+}
+
+// loginPageData fills codecLoginPage.
+type loginPageData struct {
+	Message  string
+	Form     bool   // a token is set: show the form
+	UIOrigin string // where the cookie is meant for
+	Hint     string // the page's host differs from the UI's: how to reach it
+	Hours    int    // how long a login lasts
+}
+
+// codecLoginPage needs no script and no style, so that its CSP allows none.
+var codecLoginPage = template.Must(template.New("login").Parse(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>ordersaga codec server: log in</title></head>
+<body>
+<h1>ordersaga codec server</h1>
+{{if .Message}}<p>{{.Message}}</p>{{end}}
+{{if .Form}}<form method="post" action="/login">
+<p><label>Codec server token <input type="password" name="token" autocomplete="off" required autofocus></label>
+<button type="submit">Log in</button></p>
+</form>
+<p>Logging in lets the Web UI at <a href="{{.UIOrigin}}">{{.UIOrigin}}</a>, run with TEMPORAL_CODEC_INCLUDE_CREDENTIALS=true,
+decrypt in this browser for {{.Hours}} hours, by a cookie that never holds the token.</p>
+{{if .Hint}}<p>{{.Hint}}</p>{{end}}
+{{else}}<p>This codec server requires no token, so no login is needed: point the Web UI at it directly.</p>{{end}}
+</body>
+</html>
+`))
+
+// loginPage answers with the login page, and message above its form.
+func (h *codecHandler) loginPage(w http.ResponseWriter, r *http.Request, status int, message string) {
+	data := loginPageData{Message: message, Form: h.token != nil, UIOrigin: h.origin, Hint: h.loginHint(r.Host),
+		Hours: int(codecSessionTTL / time.Hour)}
+	var page bytes.Buffer
+	if err := codecLoginPage.Execute(&page, data); err != nil {
+		http.Error(w, "render the login page: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(page.Bytes())
+	}
+}
+
+// loginHint tells a person who opened the page by another loopback name
+// than the UI's (127.0.0.1 for localhost) that the UI's requests will not
+// carry a cookie of this name, and which address to open instead.
+func (h *codecHandler) loginHint(host string) string {
+	u, err := url.Parse(h.origin)
+	if err != nil {
+		return ""
+	}
+	uiHost, _, ok := splitHost(u.Host)
+	pageHost, port, ok2 := splitHost(host)
+	if !ok || !ok2 || uiHost == pageHost || !isLoopback(uiHost) || !isLoopback(pageHost) {
+		return ""
+	}
+	addr := uiHost
+	if port != "" {
+		addr = net.JoinHostPort(uiHost, port)
+	}
+	return "This page was opened as " + pageHost + ", the Web UI as " + uiHost + ": the browser keeps cookies per host name, " +
+		"so log in at " + u.Scheme + "://" + addr + codecLoginPath + " instead."
 }

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -599,5 +601,289 @@ func TestCodecServerLimits(t *testing.T) {
 	srv := newCodecServer(http.NotFoundHandler(), l)
 	if srv.ReadHeaderTimeout != l.readHeader || srv.ReadTimeout != l.read || srv.WriteTimeout != l.write || srv.IdleTimeout != l.idle {
 		t.Errorf("server timeouts %s %s %s %s, want %+v", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout, l)
+	}
+}
+
+// loginResult is what a POST /login answered.
+type loginResult struct {
+	status int
+	cookie *http.Cookie // the login cookie it set, if any
+	body   string
+	header http.Header
+}
+
+// postLogin posts the login form to addr as a browser does, from origin
+// ("" for none) and with Host host ("" for addr).
+func postLogin(t *testing.T, addr, host, origin, contentType, form string) loginResult {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), "POST", "http://"+addr+codecLoginPath, strings.NewReader(form))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	if host != "" {
+		req.Host = host
+	}
+	resp, body := sendCodecRequest(t, req)
+	res := loginResult{status: resp.StatusCode, body: string(body), header: resp.Header}
+	for _, c := range resp.Cookies() {
+		if c.Name == codecSessionCookie {
+			res.cookie = c
+		}
+	}
+	return res
+}
+
+// loginCookie logs in to addr with the right token and returns the
+// cookie's value.
+func loginCookie(t *testing.T, addr, token string) string {
+	t.Helper()
+	res := postLogin(t, addr, "", "http://"+addr, formContentType, url.Values{"token": {token}}.Encode())
+	if res.status != 200 || res.cookie == nil {
+		t.Fatalf("login: status %d, cookie %v: %s", res.status, res.cookie, res.body)
+	}
+	return res.cookie.Value
+}
+
+const formContentType = "application/x-www-form-urlencoded"
+
+// TestCodecServerLogin posts the login form as a browser would: the right
+// token sets a cookie that holds no token, for 12 hours, out of reach of
+// scripts and of other sites; anything else sets none.
+func TestCodecServerLogin(t *testing.T) {
+	c := newTestCodec(t)
+	guarded := serveTestCodec(t, newCodecHandler(converter.NewPayloadCodecHTTPHandler(c), testUIOrigin, testToken), codecServerLimits)
+	open := serveTestCodec(t, newCodecHandler(converter.NewPayloadCodecHTTPHandler(c), testUIOrigin, ""), codecServerLimits)
+	_, port, err := net.SplitHostPort(guarded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := "http://" + guarded
+	form := func(token string) string { return url.Values{"token": {token}}.Encode() }
+	tests := []struct {
+		name, addr, host, origin, contentType, form string
+		wantStatus                                  int
+		wantCookie                                  bool
+		wantText                                    string
+	}{
+		{"right token", guarded, "", self, formContentType, form(testToken), 200, true, "Logged in"},
+		{"right token, pasted with a newline", guarded, "", self, formContentType, form(" " + testToken + "\n"), 200, true, "Logged in"},
+		{"right token, by localhost", guarded, "localhost:" + port, "http://localhost:" + port, formContentType, form(testToken), 200, true, testUIOrigin},
+		{"wrong token", guarded, "", self, formContentType, form("wrong"), 401, false, "not this codec server"},
+		{"the token as a prefix", guarded, "", self, formContentType, form(testToken + "x"), 401, false, ""},
+		{"no token", guarded, "", self, formContentType, "", 401, false, ""},
+		{"from another site", guarded, "", "http://evil.example", formContentType, form(testToken), 403, false, "own /login page"},
+		{"from the Web UI's origin", guarded, "", testUIOrigin, formContentType, form(testToken), 403, false, ""},
+		{"from this host on another port", guarded, "", "http://127.0.0.1:1", formContentType, form(testToken), 403, false, ""},
+		{"over https, same host and port (a TLS proxy)", guarded, "", "https://" + guarded, formContentType, form(testToken), 200, true, ""},
+		{"without an Origin", guarded, "", "", formContentType, form(testToken), 403, false, ""},
+		{"from an opaque origin", guarded, "", "null", formContentType, form(testToken), 403, false, ""},
+		{"as JSON", guarded, "", self, "application/json", `{"token": "` + testToken + `"}`, 415, false, "x-www-form-urlencoded"},
+		{"as multipart", guarded, "", self, "multipart/form-data; boundary=x", "--x--", 415, false, ""},
+		{"too long", guarded, "", self, formContentType, form(strings.Repeat("a", codecLoginMaxBody)), 400, false, ""},
+		{"by a rebinding name", guarded, "evil.example:" + port, "http://evil.example:" + port, formContentType, form(testToken), 421, false, "--allowed-hosts"},
+		{"no token required", open, "", "http://" + open, formContentType, form(testToken), 200, false, "no login is needed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := postLogin(t, tt.addr, tt.host, tt.origin, tt.contentType, tt.form)
+			if res.status != tt.wantStatus {
+				t.Fatalf("status %d, want %d: %s", res.status, tt.wantStatus, res.body)
+			}
+			if (res.cookie != nil) != tt.wantCookie || (!tt.wantCookie && len(res.header.Values("Set-Cookie")) > 0) {
+				t.Fatalf("cookies %q, want the login cookie: %v", res.header.Values("Set-Cookie"), tt.wantCookie)
+			}
+			if res.cookie != nil && res.cookie.Secure != strings.HasPrefix(tt.origin, "https:") {
+				t.Errorf("cookie Secure %v for a login from %s", res.cookie.Secure, tt.origin)
+			}
+			if !strings.Contains(res.body, tt.wantText) {
+				t.Errorf("body %q does not say %q", res.body, tt.wantText)
+			}
+			if strings.Contains(res.body, testToken) {
+				t.Errorf("the answer shows the token: %q", res.body)
+			}
+			if tt.wantStatus != 421 {
+				assertNotFramed(t, res.header)
+			}
+			if res.cookie != nil {
+				assertLoginCookie(t, res.cookie)
+			}
+		})
+	}
+}
+
+// assertLoginCookie checks the cookie holds no token, is hidden from
+// scripts, sent only same-site, to every path, and kept for 12 hours.
+func assertLoginCookie(t *testing.T, c *http.Cookie) {
+	t.Helper()
+	if strings.Contains(c.Value, testToken) || c.Value == "" {
+		t.Errorf("cookie value %q: want one derived from the token, not the token", c.Value)
+	}
+	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" || c.MaxAge != 12*60*60 {
+		t.Errorf("cookie HttpOnly %v SameSite %v Path %q Max-Age %d, want HttpOnly, Strict, / and 43200", c.HttpOnly, c.SameSite, c.Path, c.MaxAge)
+	}
+}
+
+// assertNotFramed checks the login page may be neither framed nor cached.
+func assertNotFramed(t *testing.T, h http.Header) {
+	t.Helper()
+	if h.Get("X-Frame-Options") != "DENY" || !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Errorf("X-Frame-Options %q, CSP %q: want DENY and frame-ancestors 'none'", h.Get("X-Frame-Options"), h.Get("Content-Security-Policy"))
+	}
+	if h.Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control %q, want no-store", h.Get("Cache-Control"))
+	}
+}
+
+// TestCodecServerLoginPage: GET /login shows the form, or says that no
+// login is needed, and tells a person who opened it by another loopback
+// name than the Web UI's which address to open.
+func TestCodecServerLoginPage(t *testing.T) {
+	c := newTestCodec(t)
+	guarded := serveTestCodec(t, newCodecHandler(converter.NewPayloadCodecHTTPHandler(c), testUIOrigin, testToken), codecServerLimits)
+	open := serveTestCodec(t, newCodecHandler(converter.NewPayloadCodecHTTPHandler(c), testUIOrigin, ""), codecServerLimits)
+	_, port, err := net.SplitHostPort(guarded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, method, addr, host string
+		wantStatus               int
+		want, wantNot            string
+	}{
+		{"form", "GET", guarded, "localhost:" + port, 200, `<form method="post" action="/login">`, "opened as"},
+		{"form by 127.0.0.1, UI on localhost", "GET", guarded, "127.0.0.1:" + port, 200, "http://localhost:" + port + "/login", ""},
+		{"no token required", "GET", open, "", 200, "no login is needed", "<form"},
+		{"by a rebinding name", "GET", guarded, "evil.example:" + port, 421, "--allowed-hosts", "<form"},
+		{"another method", "PUT", guarded, "", 405, "log in with its form", ""},
+		{"preflight", "OPTIONS", guarded, "", 405, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), tt.method, "http://"+tt.addr+codecLoginPath, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.host != "" {
+				req.Host = tt.host
+			}
+			req.Header.Set("Origin", testUIOrigin)
+			resp, body := sendCodecRequest(t, req)
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.wantStatus, body)
+			}
+			if !strings.Contains(string(body), tt.want) || (tt.wantNot != "" && strings.Contains(string(body), tt.wantNot)) {
+				t.Errorf("body %q: want %q in it and not %q", body, tt.want, tt.wantNot)
+			}
+			if tt.wantStatus != 421 {
+				assertNotFramed(t, resp.Header)
+			}
+			if origin := resp.Header.Get("Access-Control-Allow-Origin"); origin != "" {
+				t.Errorf("the login page grants CORS to %q, want no grant", origin)
+			}
+		})
+	}
+}
+
+// TestCodecServerLoginCookie decodes as the Web UI does with credentials
+// included: the cookie a login set stands for the token from the UI's
+// origin only, until it expires or the token changes.
+func TestCodecServerLoginCookie(t *testing.T) {
+	c := newTestCodec(t)
+	h := newCodecHandler(converter.NewPayloadCodecHTTPHandler(c), testUIOrigin, testToken)
+	guarded := serveTestCodec(t, h, codecServerLimits)
+	// The same server restarted with another token: a cookie's value does
+	// not depend on the address.
+	restarted := newCodecHandler(converter.NewPayloadCodecHTTPHandler(c), testUIOrigin, "another-token")
+	restartedAddr := serveTestCodec(t, restarted, codecServerLimits)
+	valid := loginCookie(t, guarded, testToken)
+	exp, mac, _ := strings.Cut(valid, ".")
+	later, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := &commonpb.Payload{Metadata: map[string][]byte{"encoding": []byte("json/plain")}, Data: []byte(`"221B Baker Street"`)}
+	sealed, err := c.Encode([]*commonpb.Payload{plain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := payloadsJSON(t, sealed...)
+	tests := []struct {
+		name, addr, method, origin string
+		cookies                    []string
+		wantStatus                 int
+		wantCORS                   bool
+	}{
+		{"decode from the UI", guarded, "POST", testUIOrigin, []string{valid}, 200, true},
+		{"preflight from the UI", guarded, "OPTIONS", testUIOrigin, nil, 204, true},
+		{"after a junk cookie of the same name", guarded, "POST", testUIOrigin, []string{"junk", valid}, 200, true},
+		{"no cookie", guarded, "POST", testUIOrigin, nil, 401, true},
+		{"from another origin", guarded, "POST", "http://localhost:3000", []string{valid}, 401, false},
+		{"without an origin (not a browser)", guarded, "POST", "", []string{valid}, 401, false},
+		{"forged", guarded, "POST", testUIOrigin, []string{exp + "." + base64.RawURLEncoding.EncodeToString(make([]byte, 32))}, 401, true},
+		{"expiry pushed back", guarded, "POST", testUIOrigin, []string{strconv.FormatInt(later+3600, 10) + "." + mac}, 401, true},
+		{"expired", guarded, "POST", testUIOrigin, []string{h.newSession(time.Now().Add(-time.Minute))}, 401, true},
+		{"the token itself", guarded, "POST", testUIOrigin, []string{testToken}, 401, true},
+		{"no expiry", guarded, "POST", testUIOrigin, []string{mac}, 401, true},
+		{"after a restart with another token", restartedAddr, "POST", testUIOrigin, []string{valid}, 401, true},
+		{"logged in again after the restart", restartedAddr, "POST", testUIOrigin, []string{restarted.newSession(time.Now().Add(time.Hour))}, 200, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := newCodecRequest(t, tt.method, "http://"+tt.addr+"/decode", tt.origin, "", body)
+			for _, v := range tt.cookies {
+				req.AddCookie(&http.Cookie{Name: codecSessionCookie, Value: v})
+			}
+			resp, answer := sendCodecRequest(t, req)
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.wantStatus, answer)
+			}
+			if tt.wantCORS {
+				assertCORS(t, resp, true)
+			} else if origin := resp.Header.Get("Access-Control-Allow-Origin"); origin != "" {
+				t.Errorf("CORS granted to %q, want no grant", origin)
+			}
+			if tt.method != "POST" || tt.wantStatus != 200 {
+				return
+			}
+			if got := decodePayloads(t, answer); len(got) != 1 || !got[0].Equal(plain) {
+				t.Errorf("decoded %v, want %v", got, plain)
+			}
+		})
+	}
+}
+
+// TestSameOrigin compares a login post's Origin header with the server's
+// own origin, as the browser reached it; no port is the scheme's default.
+func TestSameOrigin(t *testing.T) {
+	tests := []struct {
+		origin, host string
+		want         bool
+	}{
+		{"http://localhost:8081", "localhost:8081", true},
+		{"http://LocalHost:8081", "localhost.:8081", true},
+		{"http://[::1]:8081", "[::1]:8081", true},
+		{"http://localhost", "localhost:80", true},
+		{"http://localhost:80", "localhost", true},
+		{"https://codec.example.com", "codec.example.com:443", true},
+		{"https://codec.example.com", "codec.example.com", true},
+		{"http://codec.example.com", "codec.example.com:443", false},
+		{"http://localhost:8233", "localhost:8081", false},
+		{"http://127.0.0.1:8081", "localhost:8081", false},
+		{"http://evil.example:8081", "localhost:8081", false},
+		{"http://localhost:8081/login", "localhost:8081", false},
+		{"http://user@localhost:8081", "localhost:8081", false},
+		{"null", "localhost:8081", false},
+		{"", "localhost:8081", false},
+		{"file://", "localhost:8081", false},
+		{"http://localhost:8081", "", false},
+	}
+	for _, tt := range tests {
+		if got := sameOrigin(tt.origin, tt.host); got != tt.want {
+			t.Errorf("Origin %q to Host %q is the same origin: %v, want %v", tt.origin, tt.host, got, tt.want)
+		}
 	}
 }
