@@ -36,8 +36,8 @@ type tracedTx struct {
 // under the workflow's (the retried charge's three attempts; the declined
 // one's release after its charge), a store transaction span under each
 // activity that wrote, naming service, step and key; no span holds a
-// payment token or the address. status -o json reports the trace's ID,
-// and the worker's log lines about the order carry it.
+// payment token or the address. status reports the trace's ID (-o json
+// as trace_id), and every worker log line about the order carries it.
 func TestTracing(t *testing.T) {
 	s := newStack(t)
 	r := tracetest.Start(t)
@@ -79,13 +79,14 @@ func TestTracing(t *testing.T) {
 			t.Fatalf("order %s ended %s, want %s", o.id, v.Status, o.want)
 		}
 	}
-	statusTraceIDs := map[string]string{}
+	statusTraceIDs, statusTexts := map[string]string{}, map[string]string{}
 	for _, o := range orders {
 		var st struct {
 			TraceID string `json:"trace_id"`
 		}
 		decode(t, s.starter(t, "status", o.id, "-o", "json"), &st)
 		statusTraceIDs[o.id] = st.TraceID
+		statusTexts[o.id] = s.starter(t, "status", o.id).stdout
 	}
 	w.stop(t, syscall.SIGTERM) // the worker sends its last spans as it stops
 	if !strings.Contains(w.output(), "worker stopping") {
@@ -107,6 +108,9 @@ func TestTracing(t *testing.T) {
 			tr.checkConnected(t, r.Spans(), wf)
 			if statusTraceIDs[o.id] != tr.root.TraceID {
 				t.Errorf("status -o json: trace_id %q, want the place's trace %s", statusTraceIDs[o.id], tr.root.TraceID)
+			}
+			if want := "Trace ID: " + tr.root.TraceID + "\n"; !strings.Contains(statusTexts[o.id], want) {
+				t.Errorf("status shows no %q:\n%s", want, statusTexts[o.id])
 			}
 
 			workflow := tr.one(t, "RunWorkflow:"+ordersaga.OrderWorkflowType)
@@ -294,11 +298,13 @@ func checkNoSecrets(t *testing.T, all []tracetest.Span, token string) {
 	}
 }
 
-// checkLogTraceIDs checks that the worker's log lines about the order that
-// carry a trace ID carry the order's, and that there are such lines.
+// checkLogTraceIDs checks that every worker log line about the order
+// carries the order's trace ID: the saga's, and the SDK's own, even those
+// it logs outside any span ("Activity error.").
 func checkLogTraceIDs(t *testing.T, log, orderID, traceID string) {
 	t.Helper()
-	withID, without := 0, 0
+	withID := 0
+	var without []string
 	for _, line := range strings.Split(log, "\n") {
 		var fields map[string]any
 		if json.Unmarshal([]byte(line), &fields) != nil || fields["order_id"] != orderID {
@@ -308,13 +314,13 @@ func checkLogTraceIDs(t *testing.T, log, orderID, traceID string) {
 		case traceID:
 			withID++
 		case "":
-			without++
+			without = append(without, line)
 		default:
 			t.Errorf("log line about order %s has trace_id %s, want %s: %s", orderID, got, traceID, line)
 		}
 	}
-	if withID == 0 {
-		t.Errorf("no log line about order %s carries its trace_id %s", orderID, traceID)
+	if withID == 0 || len(without) > 0 {
+		t.Errorf("%d log lines about order %s carry its trace_id %s, %d none:\n%s",
+			withID, orderID, traceID, len(without), strings.Join(without, "\n"))
 	}
-	t.Logf("order %s: %d log lines carry its trace_id, %d (the SDK's own) none", orderID, withID, without)
 }

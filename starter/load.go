@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/audit"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/internal/stores"
+	"github.com/ordersaga/ordersaga/internal/tracing"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -306,7 +309,7 @@ func (a *app) load(ctx context.Context, p loadPlan) error {
 		return err
 	}
 	defer done()
-	job := sagaJob(oc, p.run, p.window)
+	job := tracedOrders(a.tracing.Tracer(), p.run, sagaJob(oc, p.run, p.window))
 	if p.workflow == loadBaseline {
 		job = baselineJob(oc.Temporal, p.run)
 	}
@@ -381,7 +384,7 @@ type jobFunc func(ctx context.Context, index int, kind loadKind) (jobEnd, error)
 func sagaJob(oc *orderclient.Client, run string, window time.Duration) jobFunc {
 	return func(ctx context.Context, index int, kind loadKind) (jobEnd, error) {
 		order := workflows.Order{
-			ID:           fmt.Sprintf("load-%s-%d", run, index),
+			ID:           loadOrderID(run, index),
 			CustomerID:   "load-" + run,
 			Items:        []inventory.Item{{SKU: "STICKER-PACK", Qty: 1}},
 			PaymentToken: kind.token,
@@ -408,6 +411,33 @@ func sagaJob(oc *orderclient.Client, run string, window time.Duration) jobFunc {
 		}
 		end.status = v.Status
 		return end, nil
+	}
+}
+
+// loadOrderID is the ID of a run's order index.
+func loadOrderID(run string, index int) string { return fmt.Sprintf("load-%s-%d", run, index) }
+
+// loadSpanName names the root span of each order that load places.
+const loadSpanName = "starter load"
+
+// tracedOrders makes each order's job the root span of a trace of its own,
+// with the order's ID (tracing.OrderIDKey) as place's span has it, so that
+// a load's orders are found in a trace viewer as placed ones are. The span
+// is in error when the order could not be followed to its end or ended
+// otherwise than its kind asked. With tracing off the tracer is a no-op.
+func tracedOrders(tracer trace.Tracer, run string, job jobFunc) jobFunc {
+	return func(ctx context.Context, index int, kind loadKind) (jobEnd, error) {
+		ctx, span := tracer.Start(ctx, loadSpanName, trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(tracing.OrderIDKey.String(loadOrderID(run, index))))
+		defer span.End()
+		end, err := job(ctx, index, kind)
+		switch {
+		case err != nil:
+			span.SetStatus(codes.Error, oneLine(err.Error()))
+		case end.status != kind.want:
+			span.SetStatus(codes.Error, fmt.Sprintf("ended %s, asked for %s", end.status, kind.want))
+		}
+		return end, err
 	}
 }
 

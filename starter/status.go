@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -22,8 +24,9 @@ any cancel it refused, and a link to its workflow in the Web UI.
 A running order's state comes from its worker (the order-status query); an
 ended order's from its workflow's result, so no worker is needed. When the
 state is incomplete (no worker answered, the workflow was terminated) a Note
-says why. -o json prints the order as one JSON object, with the order's
-trace_id when it was placed with tracing on.`,
+says why. An order placed with tracing on shows the ID of its trace, to look
+it up in a trace viewer. -o json prints the order as one JSON object, with
+that ID as trace_id.`,
 		Example: `  starter status 42
   starter status 42 -o json | jq -r .status`,
 		Args: orderIDArg,
@@ -43,10 +46,24 @@ func (a *app) status(ctx context.Context, orderID string) error {
 	if err != nil {
 		return notFoundHint(err)
 	}
+	tid := traceID(ctx, oc, v)
 	if !a.json() {
-		return printView(a.stdout, v)
+		return printStatus(a.stdout, v, tid)
 	}
-	return writeJSON(a.stdout, statusView{View: v, TraceID: traceID(ctx, oc, v)}, true)
+	return writeJSON(a.stdout, statusView{View: v, TraceID: tid}, true)
+}
+
+// printStatus prints the order as printView does, then the ID of its
+// trace when it has one.
+func printStatus(w io.Writer, v orderclient.View, traceID string) error {
+	if err := printView(w, v); err != nil {
+		return err
+	}
+	if traceID == "" {
+		return nil
+	}
+	_, err := fmt.Fprintf(w, "Trace ID: %s\n", traceID)
+	return err
 }
 
 // statusView is an order as status -o json prints it: with the ID of the

@@ -8,16 +8,19 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/internal/tracing"
 )
 
 // Log keys that tie a line to an order: the order workflow's and the
-// activities' loggers carry WorkflowID (the Temporal SDK adds it), and the
-// saga's own lines add order_id. With tracing on, the SDK's tracing
-// interceptor adds TraceID to the workflow's and the activities' loggers,
-// and lines logged with a context in a span have one too: trace_id is
-// added from either.
+// activities' loggers carry WorkflowID and RunID (the Temporal SDK adds
+// them), and the saga's own lines add order_id. With tracing on, the SDK's
+// tracing interceptor adds TraceID to the workflow's and the activities'
+// loggers, and lines logged with a context in a span have one too:
+// trace_id is added from either, or else from the run's trace, for the
+// SDK's lines about an activity's failure (tracing.RunTraceID).
 const (
 	workflowIDKey = "WorkflowID"
+	runIDKey      = "RunID"
 	orderIDKey    = "order_id"
 	sdkTraceIDKey = "TraceID"
 	traceIDKey    = "trace_id"
@@ -38,6 +41,7 @@ type orderIDHandler struct {
 // lineIDs is what a line's attributes say of its order and its trace.
 type lineIDs struct {
 	workflowID string
+	runID      string
 	hasOrderID bool
 	traceID    string
 	hasTraceID bool
@@ -52,9 +56,7 @@ func (h *orderIDHandler) Handle(ctx context.Context, r slog.Record) error {
 		return true
 	})
 	if ids.traceID == "" {
-		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-			ids.traceID = sc.TraceID().String()
-		}
+		ids.traceID = traceIDOf(ctx, ids)
 	}
 	var add []slog.Attr
 	if orderID, ok := strings.CutPrefix(ids.workflowID, ordersaga.WorkflowIDPrefix); ok && !ids.hasOrderID {
@@ -68,6 +70,18 @@ func (h *orderIDHandler) Handle(ctx context.Context, r slog.Record) error {
 		r.AddAttrs(add...)
 	}
 	return h.Handler.Handle(ctx, r)
+}
+
+// traceIDOf is the trace of a line that names none: its context's span's,
+// or else its run's.
+func traceIDOf(ctx context.Context, ids lineIDs) string {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		return sc.TraceID().String()
+	}
+	if ids.workflowID == "" || ids.runID == "" {
+		return ""
+	}
+	return tracing.RunTraceID(ids.workflowID, ids.runID)
 }
 
 func (h *orderIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
@@ -91,6 +105,8 @@ func (ids lineIDs) note(a slog.Attr) lineIDs {
 	switch a.Key {
 	case workflowIDKey:
 		ids.workflowID = a.Value.String()
+	case runIDKey:
+		ids.runID = a.Value.String()
 	case orderIDKey:
 		ids.hasOrderID = true
 	case sdkTraceIDKey:

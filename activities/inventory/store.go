@@ -209,7 +209,7 @@ func (s *Store) Reserve(ctx context.Context, req ReserveRequest) (Reservation, e
 		}
 		res, err = reserve(ctx, tx, req)
 		return err
-	})
+	}, storedb.Step(reserveStep, req.Key))
 	if err != nil {
 		return Reservation{}, fmt.Errorf("reserve %s: %w", req.Key, err)
 	}
@@ -366,7 +366,7 @@ func (s *Store) Release(ctx context.Context, req ReleaseRequest) (ReleaseResult,
 		result.Status = Released
 		result.UnitsReturned, err = release(ctx, tx, res.Reservation)
 		return err
-	})
+	}, storedb.Step(releaseStep, req.Key))
 	if err != nil {
 		return ReleaseResult{}, fmt.Errorf("release %s: %w", req.Key, err)
 	}
@@ -538,6 +538,13 @@ func reservationByKey(ctx context.Context, tx querier, key string) (reservationR
 	}
 	return r, true, rows.Err()
 }
+
+// The steps that name the store's transactions on their spans: the
+// activities that run them.
+const (
+	reserveStep = "ReserveStock"
+	releaseStep = "ReleaseStock"
+)
 
 // lockKey is the key that the inventory's transactions on the reservation
 // key lock, named apart from other stores' keys in a shared database.

@@ -80,7 +80,7 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Claim, error) {
 		}
 		claim = Claim{OrderID: req.OrderID, WorkflowID: req.WorkflowID, Placement: req.Placement, ClaimedAt: now()}
 		return insertClaim(ctx, tx, claim)
-	})
+	}, storedb.Step(claimStep, req.OrderID))
 	if err != nil {
 		return Claim{}, fmt.Errorf("claim order ID %q: %w", req.OrderID, err)
 	}
@@ -140,6 +140,10 @@ func (e *usedError) Error() string {
 }
 
 func (e *usedError) Is(target error) bool { return target == ErrOrderIDUsed }
+
+// claimStep names the claim's transaction on its span: the activity that
+// runs it.
+const claimStep = "ClaimOrderID"
 
 // lockKey is the key that the register's transactions on an order ID lock,
 // named apart from other stores' keys in a shared database.

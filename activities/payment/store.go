@@ -222,7 +222,7 @@ func (s *Store) capture(ctx context.Context, gw Gateway, req ChargeRequest) (Cha
 			return fmt.Errorf("capture at the gateway: %w", err)
 		}
 		return insertCharge(ctx, tx, charge)
-	})
+	}, storedb.Step(chargeStep, req.Key))
 	switch {
 	case err != nil:
 		return Charge{}, err
@@ -280,7 +280,7 @@ func (s *Store) recordDecline(ctx context.Context, req ChargeRequest, declined e
 		}
 		recorded = true
 		return insertCharge(ctx, tx, charge)
-	})
+	}, storedb.Step(chargeStep, req.Key))
 	switch {
 	case err != nil:
 		return Charge{}, err
@@ -373,7 +373,7 @@ func (s *Store) Refund(ctx context.Context, req RefundRequest) (RefundResult, er
 			return fmt.Errorf("mark refunded: %w", err)
 		}
 		return nil
-	})
+	}, storedb.Step(refundStep, req.Key))
 	if err != nil {
 		return RefundResult{}, fmt.Errorf("refund %s: %w", req.Key, err)
 	}
@@ -447,6 +447,13 @@ func chargeByKey(ctx context.Context, q querier, key string) (chargeRecord, bool
 	}
 	return c, true, nil
 }
+
+// The steps that name the store's transactions on their spans: the
+// activities that run them.
+const (
+	chargeStep = "ChargePayment"
+	refundStep = "RefundPayment"
+)
 
 // lockKey is the key that the payment store's transactions on an idempotency
 // key lock, named apart from other stores' keys in a shared database.

@@ -136,7 +136,7 @@ func (s *Store) Ship(ctx context.Context, req ShipRequest) (Shipment, error) {
 		}
 		sh = Shipment{ID: shipmentID(req.Key), Key: req.Key, OrderID: req.OrderID, Placement: req.Placement, TrackingNumber: trackingNumber(req.Key), Status: Created}
 		return insertShipment(ctx, tx, sh, req.Address, items)
-	})
+	}, storedb.Step(shipStep, req.Key))
 	if err != nil {
 		return Shipment{}, fmt.Errorf("ship %s: %w", req.Key, err)
 	}
@@ -214,7 +214,7 @@ func (s *Store) Cancel(ctx context.Context, req CancelRequest) (CancelResult, er
 			return fmt.Errorf("mark cancelled: %w", err)
 		}
 		return nil
-	})
+	}, storedb.Step(cancelStep, req.Key))
 	if err != nil {
 		return CancelResult{}, fmt.Errorf("cancel shipment %s: %w", req.Key, err)
 	}
@@ -301,6 +301,13 @@ func describeItems(items []Parcel) string {
 	slices.Sort(parts)
 	return strings.Join(parts, ",")
 }
+
+// The steps that name the store's transactions on their spans: the
+// activities that run them.
+const (
+	shipStep   = "CreateShipment"
+	cancelStep = "CancelShipment"
+)
 
 // lockKey is the key that the shipping store's transactions on an idempotency
 // key lock, named apart from other stores' keys in a shared database.

@@ -46,10 +46,15 @@ func (c *Client) PlaceAndAnswer(ctx context.Context, order workflows.Order) (Vie
 	}
 	actx, cancel := context.WithTimeout(ctx, c.answerTimeout())
 	defer cancel()
-	start := c.Temporal.NewWithStartWorkflowOperation(startOptions(order), ordersaga.OrderWorkflowType, order)
+	opts := startOptions(order)
+	start := c.Temporal.NewWithStartWorkflowOperation(opts, ordersaga.OrderWorkflowType, order)
 	handle, err := c.Temporal.UpdateWithStartWorkflow(actx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: start,
 		UpdateOptions: client.UpdateWorkflowOptions{
+			// The SDK would fill in the start's ID after its interceptors
+			// ran; naming it here puts it on the update's span too. It
+			// must be the start's.
+			WorkflowID:   opts.ID,
 			UpdateName:   ordersaga.OrderPlacedUpdate,
 			WaitForStage: client.WorkflowUpdateStageCompleted,
 		},

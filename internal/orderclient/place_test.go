@@ -142,8 +142,10 @@ func TestPlaceAndAnswer(t *testing.T) {
 				fake.start.WorkflowIDConflictPolicy != enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL {
 				t.Errorf("started with %+v; want order-42 on %s, REJECT_DUPLICATE, conflict FAIL", fake.start, ordersaga.OrdersTaskQueue)
 			}
-			if fake.update.UpdateName != ordersaga.OrderPlacedUpdate || fake.update.WaitForStage != client.WorkflowUpdateStageCompleted {
-				t.Errorf("update %q waiting for stage %v; want %q, completed", fake.update.UpdateName, fake.update.WaitForStage, ordersaga.OrderPlacedUpdate)
+			if fake.update.UpdateName != ordersaga.OrderPlacedUpdate || fake.update.WaitForStage != client.WorkflowUpdateStageCompleted ||
+				fake.update.WorkflowID != fake.start.ID || fake.update.RunID != "" {
+				t.Errorf("update %q of %q (run %q) waiting for stage %v; want %q of the started %q, no run, completed",
+					fake.update.UpdateName, fake.update.WorkflowID, fake.update.RunID, fake.update.WaitForStage, ordersaga.OrderPlacedUpdate, fake.start.ID)
 			}
 			if tt.wantErr == "" {
 				if err != nil {

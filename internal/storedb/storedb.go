@@ -19,7 +19,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ordersaga/ordersaga/internal/sqlitedb"
 )
@@ -176,11 +175,11 @@ func (d *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sq
 // its span, "store.tx <service>", with the service, the dialect, and the
 // step and the idempotency key (see Step); outside one it has none.
 func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error, opts ...TxOption) error {
-	ctx, span, keyed := d.startTx(ctx, opts)
+	ctx, span := d.startTx(ctx, opts)
 	// sqlitedb.InTx only begins, commits and rolls back through
 	// database/sql, so it serves both dialects.
 	err := sqlitedb.InTx(ctx, d.db, func(tx *sql.Tx) error {
-		return fn(&Tx{tx: tx, dialect: d.dialect, store: d.name, span: span, keyed: keyed})
+		return fn(&Tx{tx: tx, dialect: d.dialect})
 	})
 	endTx(span, err)
 	return err
@@ -191,11 +190,6 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error, opts ...TxOption) 
 type Tx struct {
 	tx      *sql.Tx
 	dialect Dialect
-	// store, span and keyed serve the transaction's span: keyed once
-	// it names its idempotency key (noteLockKey).
-	store string
-	span  trace.Span
-	keyed bool
 }
 
 // ExecContext runs a statement that returns no rows.
@@ -220,10 +214,7 @@ func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sq
 // a transaction-scoped advisory lock on a hash of key (a collision only
 // serialises two keys that did not need it); in SQLite the transaction
 // already holds the write lock, so it does nothing.
-//
-// The first key locked names the transaction's idempotency key on its span.
 func (t *Tx) LockKey(ctx context.Context, key string) error {
-	t.noteLockKey(key)
 	if t.dialect != Postgres {
 		return nil
 	}

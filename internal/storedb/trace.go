@@ -2,13 +2,11 @@ package storedb
 
 import (
 	"context"
-	"strings"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-	"go.temporal.io/sdk/activity"
 )
 
 // Attributes of a store transaction's span ("store.tx <service>"). They
@@ -34,11 +32,11 @@ type TxOption func(*txLabels)
 
 type txLabels struct{ step, key string }
 
-// Step names the step a transaction does for its order ("reserve",
-// "release", "charge", "refund") and the idempotency key it writes, on the
-// transaction's span. Without it, the span names the Temporal activity
-// that runs the transaction (ChargePayment, ReleaseStock) as its step, and
-// the key that the transaction locks (Tx.LockKey) as its key.
+// Step names, on the transaction's span, the step it does for its order —
+// the activity that runs it ("ReserveStock", "RefundPayment") — and the
+// idempotency key it writes ("order-42/reserve"). The stores pass it to
+// each transaction an activity runs; a transaction without it (a store
+// seeding itself, the stock command) has a span without step or key.
 func Step(step, key string) TxOption {
 	return func(l *txLabels) { l.step, l.key = step, key }
 }
@@ -47,17 +45,14 @@ func Step(step, key string) TxOption {
 // activity's, with tracing on). Outside a trace — tracing off, the stock
 // command, a store seeding itself at start — it starts none and costs a
 // context look-up.
-func (d *DB) startTx(ctx context.Context, opts []TxOption) (context.Context, trace.Span, bool) {
+func (d *DB) startTx(ctx context.Context, opts []TxOption) (context.Context, trace.Span) {
 	parent := trace.SpanFromContext(ctx)
 	if !parent.SpanContext().IsValid() {
-		return ctx, parent, false
+		return ctx, parent
 	}
 	var l txLabels
 	for _, opt := range opts {
 		opt(&l)
-	}
-	if l.step == "" && activity.IsActivity(ctx) {
-		l.step = activity.GetInfo(ctx).ActivityType.Name
 	}
 	attrs := []attribute.KeyValue{
 		ServiceAttr.String(d.name),
@@ -70,9 +65,8 @@ func (d *DB) startTx(ctx context.Context, opts []TxOption) (context.Context, tra
 	if l.key != "" {
 		attrs = append(attrs, IdempotencyKeyAttr.String(l.key))
 	}
-	ctx, span := otel.Tracer(tracerName).Start(ctx, TxSpanPrefix+d.name,
+	return otel.Tracer(tracerName).Start(ctx, TxSpanPrefix+d.name,
 		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
-	return ctx, span, l.key != ""
 }
 
 // endTx ends a transaction's span. A rolled-back transaction's span is
@@ -83,28 +77,6 @@ func endTx(span trace.Span, err error) {
 		span.SetStatus(codes.Error, "rolled back")
 	}
 	span.End()
-}
-
-// noteLockKey names, on the transaction's span, the idempotency key of
-// the first key the transaction locks, unless Step named it.
-func (t *Tx) noteLockKey(lockKey string) {
-	if t.keyed || t.span == nil || !t.span.IsRecording() {
-		return
-	}
-	t.keyed = true
-	t.span.SetAttributes(IdempotencyKeyAttr.String(idempotencyKey(t.store, lockKey)))
-}
-
-// idempotencyKey is the idempotency key in a store's lock key: every store
-// locks "<store>/<table>/<key>" ("payment/charges/order-42/charge"). A
-// lock key of another shape is the key as it is.
-func idempotencyKey(store, lockKey string) string {
-	if rest, ok := strings.CutPrefix(lockKey, store+"/"); ok {
-		if _, key, ok := strings.Cut(rest, "/"); ok && key != "" {
-			return key
-		}
-	}
-	return lockKey
 }
 
 // dbSystem is the dialect's OpenTelemetry db.system.name.

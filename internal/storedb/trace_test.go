@@ -11,8 +11,6 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
-	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/ordersaga/ordersaga/internal/pgtest"
 )
@@ -67,10 +65,11 @@ func TestInTxSpan(t *testing.T) {
 			wantStep string
 			wantKey  string
 		}{
-			{name: "key from the lock", key: "order-1/charge", wantKey: "order-1/charge"},
-			{name: "step and key given", key: "order-2/charge", opts: []TxOption{Step("refund", "order-2/charge")},
-				wantStep: "refund", wantKey: "order-2/charge"},
-			{name: "rolled back", key: "order-3/charge", fail: errors.New("declined for " + secretToken), wantKey: "order-3/charge"},
+			{name: "step and key given", key: "order-1/charge", opts: []TxOption{Step("ChargePayment", "order-1/charge")},
+				wantStep: "ChargePayment", wantKey: "order-1/charge"},
+			{name: "no step given", key: "order-2/charge"},
+			{name: "rolled back", key: "order-3/charge", opts: []TxOption{Step("ChargePayment", "order-3/charge")},
+				fail: errors.New("declined for " + secretToken), wantStep: "ChargePayment", wantKey: "order-3/charge"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -107,30 +106,6 @@ func TestInTxSpan(t *testing.T) {
 	})
 }
 
-// TestInTxSpanStepFromActivity checks that a transaction run by an
-// activity, with no step given, names the activity as its step.
-func TestInTxSpanStepFromActivity(t *testing.T) {
-	db := openTestDB(t, t.TempDir()+"/activity.db", traceSchema)
-	rec, tracer := recordSpans(t)
-	var parentID trace.SpanID
-	chargePayment := func(ctx context.Context) error {
-		ctx, parent := tracer.Start(ctx, "RunActivity:ChargePayment")
-		defer parent.End()
-		parentID = parent.SpanContext().SpanID()
-		return insertCharge(ctx, db, "order-9/charge", nil)
-	}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivityWithOptions(chargePayment, activity.RegisterOptions{Name: "ChargePayment"})
-	if _, err := env.ExecuteActivity("ChargePayment"); err != nil {
-		t.Fatal(err)
-	}
-	span := txSpan(t, rec, parentID)
-	if got := attrs(span)[string(StepAttr)]; got != "ChargePayment" {
-		t.Errorf("step %q, want the activity's type ChargePayment", got)
-	}
-}
-
 // TestInTxOutsideATrace checks that a transaction outside any trace (the
 // stock command, a store seeding itself) starts no span.
 func TestInTxOutsideATrace(t *testing.T) {
@@ -141,21 +116,6 @@ func TestInTxOutsideATrace(t *testing.T) {
 	}
 	if n := len(rec.Ended()); n != 0 {
 		t.Errorf("%d spans recorded, want none", n)
-	}
-}
-
-func TestIdempotencyKey(t *testing.T) {
-	tests := []struct{ store, lockKey, want string }{
-		{"payment", "payment/charges/order-42/charge", "order-42/charge"},
-		{"inventory", "inventory/reservations/order-a/b/reserve", "order-a/b/reserve"},
-		{"orders", "orders/order_ids/42", "42"},
-		{"shipping", "other/shape", "other/shape"},
-		{"shipping", "shipping/shipments/", "shipping/shipments/"},
-	}
-	for _, tt := range tests {
-		if got := idempotencyKey(tt.store, tt.lockKey); got != tt.want {
-			t.Errorf("idempotencyKey(%q, %q) = %q, want %q", tt.store, tt.lockKey, got, tt.want)
-		}
 	}
 }
 

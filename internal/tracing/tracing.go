@@ -199,12 +199,13 @@ func (h errorHandler) Handle(err error) {
 
 // Interceptors are the Temporal client interceptors of the tracing: the
 // order tagger and the SDK's tracing interceptor, which workers made from
-// the client use too. None when t is nil.
+// the client use too, and inside it the recorder of each run's trace for
+// RunTraceID, which only workers use. None when t is nil.
 func (t *Tracing) Interceptors() []interceptor.ClientInterceptor {
 	if t == nil {
 		return nil
 	}
-	return []interceptor.ClientInterceptor{&orderSpans{}, t.interceptor}
+	return []interceptor.ClientInterceptor{&orderSpans{}, t.interceptor, &runTraceRecorder{}}
 }
 
 // Tracer returns the tracer for spans of this module's own code, such as
