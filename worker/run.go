@@ -212,6 +212,11 @@ func startServices(ctx context.Context, c client.Client, picked []service, cfg s
 			return append(running, h), fmt.Errorf("start %s worker on task queue %q: %w", s.name, s.taskQueue, err)
 		}
 		running = append(running, h)
+		if s.started != nil {
+			if err := s.started(ctx, cfg); err != nil {
+				return running, fmt.Errorf("start %s service: %w", s.name, err)
+			}
+		}
 	}
 	return running, nil
 }
