@@ -70,7 +70,7 @@ var sqlToolEnv = []string{"SQL_PLUGIN", "SQL_HOST", "SQL_PORT", "SQL_USER", "SQL
 // at v2.42.1 (`env "NAME"`) that the compose file may set on the UI.
 var uiTemplateEnv = []string{
 	"TEMPORAL_ADDRESS", "TEMPORAL_UI_PORT", "TEMPORAL_CORS_ORIGINS",
-	"TEMPORAL_CODEC_ENDPOINT", "TEMPORAL_DEFAULT_NAMESPACE",
+	"TEMPORAL_CODEC_ENDPOINT", "TEMPORAL_CODEC_INCLUDE_CREDENTIALS", "TEMPORAL_DEFAULT_NAMESPACE",
 }
 
 // temporalServices are the services in the one server process

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -21,15 +22,14 @@ import (
 	"github.com/ordersaga/ordersaga/activities/shipping"
 	compose "github.com/ordersaga/ordersaga/internal/cluster"
 	"github.com/ordersaga/ordersaga/internal/codec"
-	"github.com/ordersaga/ordersaga/internal/connect"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // TestClusterTwoNodes runs orders on the production-shaped stack of
 // docker-compose.yml, brought up from its own files without Docker: a
 // two-node Temporal cluster on PostgreSQL and one worker per service,
-// with a key ring and a codec token in its .env, so that every payload is
-// encrypted and the codec server runs. An order completes; the workers
+// with a key file and a codec token in its .env, as compose always has,
+// so that every payload is encrypted and the codec server runs. An order completes; the workers
 // and the starter move to node 2 and node 1 is killed with SIGKILL;
 // another order completes on node 2 alone; node 1 comes back and the
 // cluster has two members again. Each order leaves one captured charge in
@@ -125,8 +125,10 @@ func payloadData(t *testing.T, r result) string {
 	return b.String()
 }
 
-// encryptedEnv is the stack's test .env with encryption on: a new key
-// ring for every process, and a bearer token for the codec server.
+// encryptedEnv is the stack's test .env as an operator fills it in: the
+// key file that compose mounts into every process as its codec-keys
+// secret, new and mode 0600 as `worker codec-key add` writes it, and a
+// bearer token for the codec server.
 func encryptedEnv(t *testing.T) (env map[string]string, token string) {
 	t.Helper()
 	env, err := compose.TestEnv(repoRoot)
@@ -137,12 +139,16 @@ func encryptedEnv(t *testing.T) (env map[string]string, token string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keyFile := filepath.Join(t.TempDir(), "codec-keys")
+	if _, err := codec.AddKeyToFile(keyFile, key); err != nil {
+		t.Fatal(err)
+	}
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
 	}
 	token = hex.EncodeToString(b)
-	env[connect.CodecKeysEnv], env[codecTokenEnv] = key.Line(), token
+	env[compose.EnvCodecKeyFile], env[codecTokenEnv] = keyFile, token
 	return env, token
 }
 

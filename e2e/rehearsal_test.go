@@ -51,8 +51,8 @@ func TestRehearsal(t *testing.T) {
 	c := startCluster(t, clusterOptions{env: env})
 	codecURL := c.startCodecServer(t)
 	// The test's own clients (its order client, `worker audit`) take the
-	// stack's key ring as compose's starter and audit services do.
-	t.Setenv(connect.CodecKeysEnv, env[connect.CodecKeysEnv])
+	// stack's key file as compose's starter and audit services do.
+	t.Setenv(connect.CodecKeyFileEnv, c.serviceEnv(t, "starter", nil)[compose.EnvCodecKeyFile])
 	fwd := startForwarder(t, c.Frontends()...)
 	r := newRehearsal(t, c, fwd, rand.New(rand.NewPCG(cfg.seed, 2)))
 	st := c.stores(t)

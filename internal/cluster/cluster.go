@@ -6,20 +6,23 @@
 // same cluster through it.
 //
 // Only what one host needs changes (host names to 127.0.0.1, free ports,
-// one port set per node: onOneHost); everything else is read from the
-// compose file, its .env and the files it mounts, and TestComposeDrift
-// fails when the two part ways.
+// one port set per node, a secret's mount path to its file: onOneHost);
+// everything else is read from the compose file, its .env and the files it
+// mounts, and TestComposeDrift fails when the two part ways.
 package cluster
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"text/template"
 
+	"github.com/ordersaga/ordersaga/internal/codec"
 	"github.com/ordersaga/ordersaga/internal/pgtest"
 )
 
@@ -28,7 +31,7 @@ type Options struct {
 	Root  string                           // the repository's root: docker-compose.yml, .env.example, deploy/, bin/, tools/
 	Dir   string                           // where configs, data and logs go (created if missing; the caller removes it)
 	Nodes int                              // server nodes, each with every role; 0 means 2
-	Env   map[string]string                // compose's .env; nil means TestEnv(Root)
+	Env   map[string]string                // compose's .env; nil means TestEnv(Root) with a fresh key file in Dir
 	Logf  func(format string, args ...any) // progress lines; nil discards
 }
 
@@ -86,11 +89,14 @@ func prepare(o Options) (*Cluster, error) {
 	env := o.Env
 	var err error
 	if env == nil {
-		if env, err = TestEnv(c.root); err != nil {
+		if env, err = testEnv(c.root, c.dir); err != nil {
 			return nil, err
 		}
 	}
 	if c.compose, err = loadCompose(c.root, env); err != nil {
+		return nil, err
+	}
+	if err := c.checkSecretFiles(); err != nil {
 		return nil, err
 	}
 	for _, s := range []string{"postgres", "temporal-schema", "temporal", "temporal-namespace", "starter"} {
@@ -102,6 +108,42 @@ func prepare(o Options) (*Cluster, error) {
 		return nil, err
 	}
 	return c, c.findPrograms()
+}
+
+// testEnv is TestEnv with a key ring of its own: a fresh key file in dir,
+// mode 0600, which ORDERSAGA_CODEC_KEY_FILE names. Always a new file,
+// never one that .env.example's name might find in the checkout: the
+// checkout's ./codec-keys is the compose stack's own ring, owned by the
+// image's user so that this user cannot even read it, and a test must
+// neither encrypt with production's keys nor write beside them.
+func testEnv(root, dir string) (map[string]string, error) {
+	env, err := TestEnv(root)
+	if err != nil {
+		return nil, err
+	}
+	key, err := codec.NewKey("")
+	if err != nil {
+		return nil, err
+	}
+	file := filepath.Join(dir, "codec-keys")
+	if _, err := codec.AddKeyToFile(file, key); err != nil {
+		return nil, fmt.Errorf("write the cluster's codec key file: %w", err)
+	}
+	env[EnvCodecKeyFile] = file
+	return env, nil
+}
+
+// checkSecretFiles checks that every file the services mount as a secret
+// is there, as compose needs it to be, before anything starts.
+func (c *Cluster) checkSecretFiles() error {
+	for _, name := range slices.Sorted(maps.Keys(c.compose)) {
+		for target, file := range c.compose[name].Secrets {
+			if _, err := os.Stat(file); err != nil {
+				return fmt.Errorf("the %s service's secret %s: %w: create the file the stack's .env names (for the key file: bin/worker codec-key add), or name another", name, target, err)
+			}
+		}
+	}
+	return nil
 }
 
 // findPrograms finds the server, its SQL tool and the CLI that the

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"text/template"
+
+	"github.com/ordersaga/ordersaga/internal/codec"
 )
 
 // repoRoot is the repository's root, two levels above this package.
@@ -75,6 +77,11 @@ func TestTestEnv(t *testing.T) {
 			example: "REGION=eu\n",
 			want:    map[string]string{"REGION": "e2e-eu"},
 		},
+		{
+			name:    "files keep their directory",
+			example: "KEY_FILE=./codec-keys\nCERT=/etc/ordersaga/change-me-cert.pem\n",
+			want:    map[string]string{"KEY_FILE": "./e2e-codec-keys", "CERT": "/etc/ordersaga/e2e-cert.pem"},
+		},
 		{name: "no variable", example: "# only comments\n", wantErr: true},
 	}
 	for _, tt := range tests {
@@ -111,6 +118,162 @@ func TestTestEnvInterpolatesCompose(t *testing.T) {
 	}
 	if got := services["postgres"].Environment[envPostgresPass]; got != "e2e-postgres" {
 		t.Errorf("postgres %s = %q, want e2e-postgres from %s", envPostgresPass, got, EnvExampleFile)
+	}
+}
+
+// TestLoadComposeSecrets checks that a service's secrets, in the short
+// and the long syntax, are read as compose mounts them: at
+// /run/secrets/<target> (or an absolute target), from the top-level
+// secret's file, interpolated from .env and taken from the root when
+// relative.
+func TestLoadComposeSecrets(t *testing.T) {
+	const top = `
+secrets:
+  keys:
+    file: ${KEY_FILE:?set KEY_FILE}
+  token:
+    file: /etc/token
+  env-only:
+    environment: TOKEN
+services:
+`
+	tests := []struct {
+		name     string
+		services string
+		env      map[string]string
+		want     map[string]string
+		wantErr  string
+	}{
+		{
+			name:     "short syntax, relative file",
+			services: "  a:\n    secrets: [keys]\n",
+			env:      map[string]string{"KEY_FILE": "./codec-keys"},
+			want:     map[string]string{"/run/secrets/keys": "ROOT/codec-keys"},
+		},
+		{
+			name:     "long syntax, a target of its own",
+			services: "  a:\n    secrets:\n      - source: keys\n        target: ring\n        mode: 0400\n      - source: token\n        target: /etc/app/token\n",
+			env:      map[string]string{"KEY_FILE": "/srv/keys"},
+			want:     map[string]string{"/run/secrets/ring": "/srv/keys", "/etc/app/token": "/etc/token"},
+		},
+		{
+			name:     "no secrets",
+			services: "  a:\n    image: x\n",
+			want:     nil,
+		},
+		{
+			name:     "the file's variable unset",
+			services: "  a:\n    secrets: [keys]\n",
+			wantErr:  "KEY_FILE: set KEY_FILE",
+		},
+		{
+			name:     "a secret the top level does not define",
+			services: "  a:\n    secrets: [other]\n",
+			wantErr:  "secret other is not one of the top-level secrets",
+		},
+		{
+			name:     "a secret without a file",
+			services: "  a:\n    secrets: [env-only]\n",
+			wantErr:  "secret env-only has no file",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			if err := os.WriteFile(filepath.Join(root, ComposeFile), []byte(top+tt.services), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			services, err := loadCompose(root, tt.env)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("loadCompose: %v, want an error with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tt.want {
+				tt.want[k] = strings.Replace(v, "ROOT", root, 1)
+			}
+			if got := services["a"].Secrets; !maps.Equal(got, tt.want) {
+				t.Errorf("secrets %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestDefaultEnvEncrypts checks that the cluster's own .env (no caller's)
+// gives every service of the ordersaga image a key ring that reads: a key
+// file of the cluster's directory, where the service's
+// ORDERSAGA_CODEC_KEY_FILE points on this host; and the codec server a
+// token.
+func TestDefaultEnvEncrypts(t *testing.T) {
+	c := offline(t)
+	env, err := testEnv(c.root, c.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.compose, err = loadCompose(c.root, env); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.checkSecretFiles(); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(c.dir, "codec-keys")
+	info, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("%s: mode %04o, want 0600", file, perm)
+	}
+	if _, err := codec.ReadKeyFile(file); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, name := range slices.Sorted(maps.Keys(c.compose)) {
+		if !strings.HasPrefix(c.compose[name].Image, "ordersaga:") {
+			continue
+		}
+		n++
+		got, err := c.ServiceEnv(name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[EnvCodecKeyFile] != file {
+			t.Errorf("%s: %s=%q on this host, want the cluster's key file %s", name, EnvCodecKeyFile, got[EnvCodecKeyFile], file)
+		}
+		if _, ok := got["ORDERSAGA_CODEC_KEYS"]; ok {
+			t.Errorf("%s: has ORDERSAGA_CODEC_KEYS: the ring comes from the key file", name)
+		}
+	}
+	if n < len(workerServices)+3 { // and the audit, the starter, the codec server
+		t.Errorf("%d services of the ordersaga image, want the four services, the audit, the starter and the codec server", n)
+	}
+	got, err := c.ServiceEnv(CodecServer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["ORDERSAGA_CODEC_TOKEN"] == "" {
+		t.Errorf("%s: no ORDERSAGA_CODEC_TOKEN: it refuses to start on every interface without one", CodecServer)
+	}
+}
+
+// TestMissingSecretFile checks that a caller's .env that names a secret
+// file that is not there stops the cluster before it starts anything.
+func TestMissingSecretFile(t *testing.T) {
+	c := offline(t)
+	env, err := TestEnv(c.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env[EnvCodecKeyFile] = filepath.Join(c.dir, "missing")
+	if c.compose, err = loadCompose(c.root, env); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.checkSecretFiles(); err == nil || !strings.Contains(err.Error(), "codec-key add") {
+		t.Errorf("checkSecretFiles = %v, want an error that says how to create the key file", err)
 	}
 }
 
@@ -223,12 +386,19 @@ func TestServiceEnvOnOneHost(t *testing.T) {
 			service: "payment",
 			want: map[string]string{"TEMPORAL_ADDRESS": "127.0.0.1:1234",
 				"ORDERSAGA_PAYMENT_DSN":       "postgres://payment:e2e-payment@127.0.0.1:5999/payment?sslmode=disable",
-				"OTEL_EXPORTER_OTLP_ENDPOINT": ""},
+				"OTEL_EXPORTER_OTLP_ENDPOINT": "",
+				"ORDERSAGA_CODEC_KEY_FILE":    filepath.Join(c.root, "e2e-codec-keys")},
 			addrs: []string{"ORDERSAGA_METRICS_ADDR"},
 		},
 		{
 			service: "starter",
-			want:    map[string]string{"TEMPORAL_ADDRESS": "127.0.0.1:1234", "TEMPORAL_NAMESPACE": "default", "OTEL_EXPORTER_OTLP_ENDPOINT": ""},
+			want: map[string]string{"TEMPORAL_ADDRESS": "127.0.0.1:1234", "TEMPORAL_NAMESPACE": "default", "OTEL_EXPORTER_OTLP_ENDPOINT": "",
+				"ORDERSAGA_CODEC_KEY_FILE": filepath.Join(c.root, "e2e-codec-keys")},
+		},
+		{
+			service: CodecServer,
+			want: map[string]string{"ORDERSAGA_CODEC_KEY_FILE": filepath.Join(c.root, "e2e-codec-keys"),
+				"ORDERSAGA_CODEC_TOKEN": "e2e-codec-token"},
 		},
 	}
 	seen := map[string]bool{}

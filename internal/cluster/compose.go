@@ -2,10 +2,12 @@ package cluster
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -44,6 +46,10 @@ type Service struct {
 	Volumes []string
 	// Healthcheck is the health check's test, ["CMD", program, args...].
 	Healthcheck []string
+	// Secrets are the files the service mounts as compose secrets: by the
+	// path in its container (/run/secrets/<target>), the file on this host
+	// (the top-level secret's file, relative to the repository's root).
+	Secrets map[string]string
 }
 
 // clone is a deep copy of s, so that a caller cannot change the cluster's.
@@ -53,21 +59,66 @@ func (s Service) clone() Service {
 	s.Environment = maps.Clone(s.Environment)
 	s.Volumes = slices.Clone(s.Volumes)
 	s.Healthcheck = slices.Clone(s.Healthcheck)
+	s.Secrets = maps.Clone(s.Secrets)
 	return s
 }
 
 // composeService is a service as the compose file spells it: a command
-// or an entrypoint as a list or a string, a volume in the short or the
-// long syntax.
+// or an entrypoint as a list or a string, a volume or a secret in the
+// short or the long syntax.
 type composeService struct {
 	Image       string            `yaml:"image"`
 	Entrypoint  stringList        `yaml:"entrypoint"`
 	Command     stringList        `yaml:"command"`
 	Environment map[string]string `yaml:"environment"`
 	Volumes     []volume          `yaml:"volumes"`
+	Secrets     []secretMount     `yaml:"secrets"`
 	Healthcheck struct {
 		Test stringList `yaml:"test"`
 	} `yaml:"healthcheck"`
+}
+
+// composeSecret is a top-level secret. The cluster mounts files only: an
+// environment or external secret has no file on this host to point at.
+type composeSecret struct {
+	File string `yaml:"file"`
+}
+
+// secretsDir is where compose mounts a service's secret whose target is
+// not an absolute path.
+const secretsDir = "/run/secrets"
+
+// secretMount is a service's secret, `- NAME` in the short syntax or
+// {source: NAME, target: T} in the long one; uid, gid and mode are left
+// out, as compose leaves them out for a file secret outside Swarm.
+type secretMount struct {
+	Source, Target string
+}
+
+func (m *secretMount) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		m.Source = n.Value
+		return nil
+	}
+	var long struct {
+		Source string `yaml:"source"`
+		Target string `yaml:"target"`
+	}
+	if err := n.Decode(&long); err != nil {
+		return err
+	}
+	m.Source, m.Target = long.Source, long.Target
+	return nil
+}
+
+// mountPath is where the secret is in the container: an absolute target
+// as it is, else /run/secrets/<target>, the target being the source's name
+// unless given.
+func (m secretMount) mountPath() string {
+	if path.IsAbs(m.Target) {
+		return m.Target
+	}
+	return path.Join(secretsDir, cmp.Or(m.Target, m.Source))
 }
 
 // stringList is a compose list that may be written as one string, which
@@ -116,6 +167,7 @@ func loadCompose(root string, env map[string]string) (map[string]Service, error)
 	}
 	var f struct {
 		Services map[string]composeService `yaml:"services"`
+		Secrets  map[string]composeSecret  `yaml:"secrets"`
 	}
 	if err := yaml.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("%s: %w", ComposeFile, err)
@@ -126,9 +178,40 @@ func loadCompose(root string, env map[string]string) (map[string]Service, error)
 		if err != nil {
 			return nil, fmt.Errorf("%s: service %s: %w", ComposeFile, name, err)
 		}
+		if s.Secrets, err = secretFiles(root, cs.Secrets, f.Secrets, env); err != nil {
+			return nil, fmt.Errorf("%s: service %s: %w", ComposeFile, name, err)
+		}
 		services[name] = s
 	}
 	return services, nil
+}
+
+// secretFiles are a service's secrets: by the path in its container, the
+// file on this host, interpolated from env and, when relative, taken from
+// root as compose takes it from the project's directory.
+func secretFiles(root string, mounts []secretMount, secrets map[string]composeSecret, env map[string]string) (map[string]string, error) {
+	if len(mounts) == 0 {
+		return nil, nil
+	}
+	files := map[string]string{}
+	for _, m := range mounts {
+		sec, ok := secrets[m.Source]
+		if !ok {
+			return nil, fmt.Errorf("secret %s is not one of the top-level secrets: define it there, with its file", m.Source)
+		}
+		file, err := interpolate(sec.File, env)
+		if err != nil {
+			return nil, fmt.Errorf("secret %s: %w", m.Source, err)
+		}
+		if file == "" {
+			return nil, fmt.Errorf("secret %s has no file, which the cluster needs to mount it on this host: give it one", m.Source)
+		}
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(root, file)
+		}
+		files[m.mountPath()] = filepath.Clean(file)
+	}
+	return files, nil
 }
 
 // interpolate is the service with its compose variables substituted from
@@ -197,7 +280,9 @@ var envLine = regexp.MustCompile(`^([A-Z_][A-Z0-9_]*)=(.*)$`)
 
 // TestEnv is a .env for a stack that is not production's: every variable
 // that .env.example sets, with a test value of the same shape
-// (change-me-orders → e2e-orders).
+// (change-me-orders → e2e-orders, ./codec-keys → ./e2e-codec-keys). A file
+// it names is not the checkout's own (that is production's), and may not
+// exist: Start, given no .env, writes the key file itself.
 func TestEnv(root string) (map[string]string, error) {
 	f, err := os.Open(filepath.Join(root, EnvExampleFile))
 	if err != nil {
@@ -208,7 +293,11 @@ func TestEnv(root string) (map[string]string, error) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if m := envLine.FindStringSubmatch(sc.Text()); m != nil {
-			env[m[1]] = "e2e-" + strings.TrimPrefix(m[2], "change-me-")
+			dir, value := "", m[2]
+			if strings.HasPrefix(value, "./") || strings.HasPrefix(value, "/") {
+				dir, value = path.Split(value)
+			}
+			env[m[1]] = dir + "e2e-" + strings.TrimPrefix(value, "change-me-")
 		}
 	}
 	if err := sc.Err(); err != nil {

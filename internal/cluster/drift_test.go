@@ -49,6 +49,15 @@ func TestComposeDriftReads(t *testing.T) {
 	}
 }
 
+// TestComposeDriftSecrets checks that every variable naming a path where
+// compose mounts secrets names a secret its service mounts, which
+// onOneHost points at the secret's file on this host.
+func TestComposeDriftSecrets(t *testing.T) {
+	for _, p := range secretDrift(offline(t).compose) {
+		t.Error(p)
+	}
+}
+
 // TestComposeDriftCaught changes the compose file as an edit might and
 // checks that the drift checks catch it.
 func TestComposeDriftCaught(t *testing.T) {
@@ -129,6 +138,26 @@ func TestComposeDriftCaught(t *testing.T) {
 			want: "the payment service's environment on this host turns tracing on",
 		},
 		{
+			name: "the key file mounted under another name",
+			change: func(s map[string]Service) {
+				cs := s[CodecServer]
+				cs.Secrets = map[string]string{"/run/secrets/ring": cs.Secrets["/run/secrets/codec-keys"]}
+				s[CodecServer] = cs
+			},
+			check: func(c *Cluster) []string { return secretDrift(c.compose) },
+			want:  "the codec-server service's ORDERSAGA_CODEC_KEY_FILE=/run/secrets/codec-keys names no secret it mounts",
+		},
+		{
+			name: "the starter without the key file",
+			change: func(s map[string]Service) {
+				st := s["starter"]
+				st.Secrets = nil
+				s["starter"] = st
+			},
+			check: readDrift,
+			want:  "the starter service's ORDERSAGA_CODEC_KEY_FILE=/run/secrets/codec-keys names a secret it does not mount",
+		},
+		{
 			name:   "the starter's namespace renamed",
 			change: func(s map[string]Service) { delete(s["starter"].Environment, "TEMPORAL_NAMESPACE") },
 			check:  readDrift,
@@ -158,6 +187,24 @@ func TestComposeDriftCaught(t *testing.T) {
 			}
 		})
 	}
+}
+
+// secretDrift checks that each variable naming a path in /run/secrets
+// names a secret its service mounts there.
+func secretDrift(services map[string]Service) []string {
+	var problems []string
+	for _, name := range slices.Sorted(maps.Keys(services)) {
+		s := services[name]
+		for _, k := range slices.Sorted(maps.Keys(s.Environment)) {
+			v := s.Environment[k]
+			if _, ok := s.Secrets[v]; ok || !strings.HasPrefix(v, secretsDir+"/") {
+				continue
+			}
+			problems = append(problems, fmt.Sprintf("%s: the %s service's %s=%s names no secret it mounts (it mounts %v): mount the secret there, or point the variable at its mount",
+				ComposeFile, name, k, v, slices.Sorted(maps.Keys(s.Secrets))))
+		}
+	}
+	return problems
 }
 
 // fileDrift checks the files the cluster runs and reads against the compose services'
@@ -328,6 +375,8 @@ func reads() []read {
 		{"temporal-namespace", EnvAddress, false, "Start (the namespace job's frontend)"},
 		{"starter", EnvAddress, false, "the starter's callers"},
 		{"starter", EnvNamespace, false, "Namespace"},
+		{"starter", EnvCodecKeyFile, true, "the rehearsal's own clients (the key file on this host)"},
+		{CodecServer, EnvCodecKeyFile, true, "the codec server (the key file on this host)"},
 		{"audit", "ORDERSAGA_INVENTORY_DSN", false, "the end-to-end audit"},
 		{"audit", "ORDERSAGA_PAYMENT_DSN", false, "the end-to-end audit"},
 		{"audit", "ORDERSAGA_SHIPPING_DSN", false, "the end-to-end audit"},

@@ -43,9 +43,14 @@ var tracingEndpoints = []string{tracing.EndpointEnv, tracing.TracesEndpointEnv}
 // listenFlag names a listener's address in a service's command.
 const listenFlag = "--listen"
 
-// CodecServer is the compose service that decrypts payloads for the
-// Temporal CLI, when the stack has keys (its codec profile).
+// CodecServer is the compose service that decrypts payloads for the Web
+// UI and the Temporal CLI.
 const CodecServer = "codec-server"
+
+// EnvCodecKeyFile names the payload encryption key file: in .env, the file
+// on the host that compose mounts as the codec-keys secret; in the
+// services' environment, where it is mounted.
+const EnvCodecKeyFile = "ORDERSAGA_CODEC_KEY_FILE"
 
 // postgresHost is the compose service name in the stack's DSNs.
 const postgresHost = "postgres"
@@ -135,8 +140,27 @@ func (c *Cluster) Namespace() (string, error) {
 // is read where it is in the checkout; the schema job reads the server
 // module's schema files where the admin-tools image has its copy of them.
 // Tracing is off, there being no jaeger service here: a caller that
-// collects spans passes its own endpoint in ServiceEnv's extra.
+// collects spans passes its own endpoint in ServiceEnv's extra. A
+// variable naming a secret where compose mounts it (/run/secrets/...)
+// names the secret's file on this host.
 func (c *Cluster) onOneHost(service string) (map[string]string, error) {
+	env, err := c.onOneHostAddrs(service)
+	if err != nil {
+		return nil, err
+	}
+	s := c.compose[service]
+	for k, v := range s.Environment {
+		if file, ok := s.Secrets[v]; ok {
+			env[k] = file
+		} else if strings.HasPrefix(v, secretsDir+"/") {
+			return nil, fmt.Errorf("%s: the %s service's %s=%s names a secret it does not mount: add the secret to its secrets", ComposeFile, service, k, v)
+		}
+	}
+	return env, nil
+}
+
+// onOneHostAddrs are onOneHost's changes of addresses, ports and tracing.
+func (c *Cluster) onOneHostAddrs(service string) (map[string]string, error) {
 	switch service {
 	case "temporal-schema":
 		return map[string]string{envSQLHost: "127.0.0.1", envSQLPort: c.pgPort,
