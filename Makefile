@@ -108,8 +108,10 @@ bench-audit: build $(TEMPORAL)
 	$(GO) run ./bench -audit $(AUDIT_ORDERS) $(BENCH_FLAGS)
 
 # The production-shaped stack (docker-compose.yml): PostgreSQL, Temporal
-# Server 1.29 and its UI, and one container per service. Needs Docker
-# Compose v2 and a .env with passwords (cp .env.example .env).
+# Server 1.29 and its UI, one container per service, the codec server,
+# Prometheus, Grafana and Jaeger. Needs Docker Compose v2, a .env with
+# passwords (cp .env.example .env) and the key file it names
+# (docs/production.md, Run it with Docker Compose).
 compose-up: .env
 	docker compose up -d --build
 
@@ -117,7 +119,7 @@ compose-down:
 	docker compose down
 
 .env:
-	@echo "no .env: cp .env.example .env and give every password its own value" >&2; exit 1
+	@echo "no .env: cp .env.example .env, give every password and the codec token its own value, and make the key file it names (docs/production.md)" >&2; exit 1
 
 # Checks docker-compose.yml, the Dockerfile and deploy/ (a module of its
 # own, so that the compose loader stays out of the main go.mod), and that
