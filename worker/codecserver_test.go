@@ -650,17 +650,25 @@ func loginCookie(t *testing.T, addr, token string) string {
 
 const formContentType = "application/x-www-form-urlencoded"
 
-// TestCodecServerLogin posts the login form as a browser would: the right
-// token sets a cookie that holds no token, for 12 hours, out of reach of
-// scripts and of other sites; anything else sets none.
-func TestCodecServerLogin(t *testing.T) {
+// serveLoginPair serves one key ring twice, with the test token and
+// without one, and returns both addresses and the guarded one's port.
+func serveLoginPair(t *testing.T) (guarded, open, port string) {
+	t.Helper()
 	c := newTestCodec(t)
-	guarded := serveTestCodec(t, newCodecHandler(converter.NewPayloadCodecHTTPHandler(c), testUIOrigin, testToken), codecServerLimits)
-	open := serveTestCodec(t, newCodecHandler(converter.NewPayloadCodecHTTPHandler(c), testUIOrigin, ""), codecServerLimits)
+	guarded = serveTestCodec(t, newCodecHandler(converter.NewPayloadCodecHTTPHandler(c), testUIOrigin, testToken), codecServerLimits)
+	open = serveTestCodec(t, newCodecHandler(converter.NewPayloadCodecHTTPHandler(c), testUIOrigin, ""), codecServerLimits)
 	_, port, err := net.SplitHostPort(guarded)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return guarded, open, port
+}
+
+// TestCodecServerLogin posts the login form as a browser would: the right
+// token sets a cookie that holds no token, for 12 hours, out of reach of
+// scripts and of other sites; anything else sets none.
+func TestCodecServerLogin(t *testing.T) {
+	guarded, open, port := serveLoginPair(t)
 	self := "http://" + guarded
 	form := func(token string) string { return url.Values{"token": {token}}.Encode() }
 	tests := []struct {
@@ -742,13 +750,7 @@ func assertNotFramed(t *testing.T, h http.Header) {
 // login is needed, and tells a person who opened it by another loopback
 // name than the Web UI's which address to open.
 func TestCodecServerLoginPage(t *testing.T) {
-	c := newTestCodec(t)
-	guarded := serveTestCodec(t, newCodecHandler(converter.NewPayloadCodecHTTPHandler(c), testUIOrigin, testToken), codecServerLimits)
-	open := serveTestCodec(t, newCodecHandler(converter.NewPayloadCodecHTTPHandler(c), testUIOrigin, ""), codecServerLimits)
-	_, port, err := net.SplitHostPort(guarded)
-	if err != nil {
-		t.Fatal(err)
-	}
+	guarded, open, port := serveLoginPair(t)
 	tests := []struct {
 		name, method, addr, host string
 		wantStatus               int
