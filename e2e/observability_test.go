@@ -28,8 +28,6 @@ import (
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
-	"github.com/prometheus/prometheus/storage"
-	"github.com/prometheus/prometheus/tsdb"
 	"go.temporal.io/sdk/client"
 
 	"github.com/ordersaga/ordersaga"
@@ -437,10 +435,10 @@ func checkEmittedMetrics(t *testing.T, prom *scraper) {
 // a fixed interval with Prometheus's own exposition parser, adds the
 // target's labels (job, instance, and service for a worker) as a scrape
 // config with honor_labels: false does, records up, marks the series a
-// target stopped exposing stale, and keeps it all in a TSDB that
-// Prometheus's PromQL engine queries.
+// target stopped exposing stale, and keeps it all in memory for
+// Prometheus's PromQL engine to query.
 type scraper struct {
-	db      *tsdb.DB
+	db      *memStorage
 	engine  *promql.Engine
 	client  *http.Client
 	targets []*scrapeTarget // guarded by mu
@@ -474,13 +472,8 @@ const acceptHeader = "application/openmetrics-text;version=1.0.0;escaping=allow-
 
 func newScraper(t *testing.T) *scraper {
 	t.Helper()
-	db, err := tsdb.Open(t.TempDir(), nil, nil, tsdb.DefaultOptions(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	return &scraper{
-		db: db,
+		db: newMemStorage(),
 		engine: promql.NewEngine(promql.EngineOpts{
 			MaxSamples:    50_000_000,
 			Timeout:       30 * time.Second,
@@ -560,17 +553,16 @@ func (s *scraper) round() {
 // scrape's start, plus up: 1, or 0 when the scrape failed, which then
 // stores none of the target's samples.
 func (s *scraper) scrape(tg *scrapeTarget) {
-	ctx := context.Background()
 	ts := time.Now().UnixMilli()
-	app := s.db.Appender(ctx)
+	app := s.db.Appender()
 	seen := map[uint64]promlabels.Labels{}
 	names := map[string]bool{}
 	up := 1.0
 	err := s.appendScrape(app, tg, ts, seen, names)
 	if err != nil {
 		up = 0
-		_ = app.Rollback()
-		app = s.db.Appender(ctx)
+		app.Rollback()
+		app = s.db.Appender()
 		seen, names = map[uint64]promlabels.Labels{}, nil
 	}
 	// A series the target no longer exposes (all of them, when it is
@@ -578,13 +570,13 @@ func (s *scraper) scrape(tg *scrapeTarget) {
 	// at once instead of lingering for the lookback delta.
 	for h, l := range tg.live {
 		if _, ok := seen[h]; !ok {
-			_, _ = app.Append(0, l, ts, math.Float64frombits(value.StaleNaN))
+			_ = app.Append(l, ts, math.Float64frombits(value.StaleNaN))
 		}
 	}
 	tg.live = seen
 	upLabels := promlabels.NewBuilder(tg.labels).Set(promlabels.MetricName, "up").Labels()
-	_, _ = app.Append(0, upLabels, ts, up)
-	_ = app.Commit()
+	_ = app.Append(upLabels, ts, up)
+	app.Commit()
 	s.mu.Lock()
 	tg.lastErr = err
 	for n := range names {
@@ -595,7 +587,7 @@ func (s *scraper) scrape(tg *scrapeTarget) {
 
 // appendScrape fetches the target's exposition and appends its samples,
 // noting each series in seen and each metric name in names.
-func (s *scraper) appendScrape(app storage.Appender, tg *scrapeTarget, ts int64, seen map[uint64]promlabels.Labels, names map[string]bool) error {
+func (s *scraper) appendScrape(app *memAppender, tg *scrapeTarget, ts int64, seen map[uint64]promlabels.Labels, names map[string]bool) error {
 	req, err := http.NewRequest(http.MethodGet, tg.url, nil)
 	if err != nil {
 		return err
@@ -638,7 +630,7 @@ func (s *scraper) appendScrape(app storage.Appender, tg *scrapeTarget, ts int64,
 		if stamp != nil {
 			at = *stamp
 		}
-		if _, err := app.Append(0, l, at, v); err != nil {
+		if err := app.Append(l, at, v); err != nil {
 			return fmt.Errorf("%s: append %s: %w", tg.url, l, err)
 		}
 		seen[l.Hash()] = l
@@ -767,17 +759,15 @@ func (s *scraper) eval(expr string, ts time.Time) (promql.Vector, error) {
 // rule's labels, as Prometheus's rule manager does.
 func (s *scraper) record(t *testing.T, name string, ruleLabels map[string]string, v promql.Vector, ts time.Time) {
 	t.Helper()
-	app := s.db.Appender(context.Background())
+	app := s.db.Appender()
 	for _, smp := range v {
 		b := promlabels.NewBuilder(smp.Metric).Set(promlabels.MetricName, name)
 		for k, val := range ruleLabels {
 			b.Set(k, val)
 		}
-		if _, err := app.Append(0, b.Labels(), ts.UnixMilli(), smp.F); err != nil {
+		if err := app.Append(b.Labels(), ts.UnixMilli(), smp.F); err != nil {
 			t.Fatalf("record %s: %v", name, err)
 		}
 	}
-	if err := app.Commit(); err != nil {
-		t.Fatalf("record %s: %v", name, err)
-	}
+	app.Commit()
 }
