@@ -32,7 +32,7 @@ const pgWait = 60 * time.Second
 // that row but may not write, create a table, or connect to Temporal's
 // databases or the order register.
 //
-// The cluster is started here as internal/pgtest starts its own (that
+// The cluster is started here as internal/platform/pgtest starts its own (that
 // package belongs to the main module, which this one keeps out of its
 // dependencies): initdb, then postgres as a child of the test on a free
 // loopback port, as nobody when the test runs as root.

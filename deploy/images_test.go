@@ -79,8 +79,9 @@ var uiTemplateEnv = []string{
 // service/*/fx.go at v1.29.1).
 const temporalServices = 4
 
-// Pool sizes of the main module (internal/storedb), which this module does
-// not import: a store's default pool, and the audit's per read store.
+// Pool sizes of the main module (internal/platform/storedb), which this
+// module does not import: a store's default pool, and the audit's per read
+// store.
 const (
 	storeMaxConns    = 10
 	readOnlyMaxConns = 2

@@ -15,8 +15,8 @@ import (
 	"github.com/ordersaga/ordersaga/activities/inventory"
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
-	"github.com/ordersaga/ordersaga/internal/pgtest"
-	"github.com/ordersaga/ordersaga/internal/storedb"
+	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/storedb"
 )
 
 // TestPoolsFitPostgres runs three replicas of every service, with every

@@ -13,7 +13,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities/inventory"
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
-	"github.com/ordersaga/ordersaga/internal/sqlitedb"
+	"github.com/ordersaga/ordersaga/internal/platform/sqlitedb"
 )
 
 // faultKind is one kind of fault TestChaos injects.

@@ -21,7 +21,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
 	compose "github.com/ordersaga/ordersaga/internal/cluster"
-	"github.com/ordersaga/ordersaga/internal/codec"
+	"github.com/ordersaga/ordersaga/internal/platform/codec"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 

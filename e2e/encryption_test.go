@@ -17,8 +17,8 @@ import (
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/activities/orders"
 	"github.com/ordersaga/ordersaga/activities/payment"
-	"github.com/ordersaga/ordersaga/internal/codec"
-	"github.com/ordersaga/ordersaga/internal/connect"
+	"github.com/ordersaga/ordersaga/internal/platform/codec"
+	"github.com/ordersaga/ordersaga/internal/platform/connect"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
-	"github.com/ordersaga/ordersaga/internal/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 

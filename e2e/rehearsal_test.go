@@ -13,8 +13,8 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	compose "github.com/ordersaga/ordersaga/internal/cluster"
-	"github.com/ordersaga/ordersaga/internal/connect"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/internal/platform/connect"
 )
 
 // The environment that sizes TestRehearsal. The default is what `make

@@ -14,9 +14,9 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/ordersaga/ordersaga/activities/payment"
-	"github.com/ordersaga/ordersaga/internal/codec"
-	"github.com/ordersaga/ordersaga/internal/connect"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/internal/platform/codec"
+	"github.com/ordersaga/ordersaga/internal/platform/connect"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/activities/payment"
-	"github.com/ordersaga/ordersaga/internal/storedb"
+	"github.com/ordersaga/ordersaga/internal/platform/storedb"
 	"github.com/ordersaga/ordersaga/internal/tracing"
 	"github.com/ordersaga/ordersaga/internal/tracing/tracetest"
 	"github.com/ordersaga/ordersaga/workflows"

@@ -3,7 +3,7 @@
 # already there: chromium, which the Web UI test (e2e/webui_test.go) drives
 # headless, and the PostgreSQL 15 server binaries (initdb, pg_ctl,
 # postgres, and psql with them), with which the store tests start a
-# throwaway cluster (internal/pgtest, deploy/grants_test.go). `make test`
+# throwaway cluster (internal/platform/pgtest, deploy/grants_test.go). `make test`
 # runs it first (its test-deps step). Idempotent, and silent when all is
 # there; runs as root or through sudo, and otherwise says in one line
 # which command to run.

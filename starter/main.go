@@ -2,7 +2,7 @@
 // place orders, read them, list them, cancel them, resume them, watch them run
 // and put the saga under load. It is a thin command-line face over
 // internal/orderclient and reaches Temporal the way the worker does, through
-// internal/connect.
+// internal/platform/connect.
 //
 // Environment variables read (flags override them):
 //
@@ -12,9 +12,9 @@
 //	TEMPORAL_NAMESPACE    Temporal namespace (default "default")
 //	TEMPORAL_API_KEY      API key for a secured Temporal; turns TLS on
 //	TEMPORAL_PROFILE      profile of the Temporal config file
-//	TEMPORAL_CONFIG_FILE, TEMPORAL_TLS_*  as in Temporal's own tools (see internal/connect)
+//	TEMPORAL_CONFIG_FILE, TEMPORAL_TLS_*  as in Temporal's own tools (see internal/platform/connect)
 //	ORDERSAGA_CODEC_KEY_FILE, ORDERSAGA_CODEC_KEYS  the payload encryption keys
-//	                      (see internal/connect); the flag is --codec-key-file
+//	                      (see internal/platform/connect); the flag is --codec-key-file
 //	ORDERSAGA_UI_URL      base URL of the Temporal Web UI, for the links the
 //	                      starter prints (default http://localhost:8233)
 //	ORDERSAGA_DATA_DIR, ORDERSAGA_INVENTORY_DSN, ORDERSAGA_PAYMENT_DSN,
@@ -52,8 +52,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/ordersaga/ordersaga/internal/connect"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/internal/platform/connect"
 	"github.com/ordersaga/ordersaga/internal/tracing"
 )
 
@@ -200,7 +200,7 @@ func (a *app) startTrace(cmd *cobra.Command) error {
 	if err != nil || tr == nil {
 		return err
 	}
-	a.tracing, a.conn.Tracing = tr, tr
+	a.tracing, a.conn.Interceptors = tr, tr.Interceptors()
 	if cmd.Name() == "load" {
 		return nil
 	}

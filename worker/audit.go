@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ordersaga/ordersaga/internal/audit"
-	"github.com/ordersaga/ordersaga/internal/connect"
+	"github.com/ordersaga/ordersaga/internal/platform/connect"
 	"github.com/ordersaga/ordersaga/internal/stores"
 	"github.com/ordersaga/ordersaga/workflows"
 )

@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ordersaga/ordersaga/internal/codec"
-	"github.com/ordersaga/ordersaga/internal/connect"
+	"github.com/ordersaga/ordersaga/internal/platform/codec"
+	"github.com/ordersaga/ordersaga/internal/platform/connect"
 )
 
 // newCodecKeyCommand makes and rotates payload encryption keys, for the

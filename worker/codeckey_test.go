@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ordersaga/ordersaga/internal/codec"
-	"github.com/ordersaga/ordersaga/internal/connect"
+	"github.com/ordersaga/ordersaga/internal/platform/codec"
+	"github.com/ordersaga/ordersaga/internal/platform/connect"
 )
 
 // TestCodecKey checks that `worker codec-key` prints one key file line that

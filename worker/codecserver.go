@@ -29,7 +29,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/ordersaga/ordersaga/internal/connect"
+	"github.com/ordersaga/ordersaga/internal/platform/connect"
 )
 
 // codecTokenEnv holds the codec server's bearer token when --token-file is

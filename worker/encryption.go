@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/ordersaga/ordersaga/internal/connect"
+	"github.com/ordersaga/ordersaga/internal/platform/connect"
 )
 
 // RequireEncryptionEnv holds --require-encryption's default.

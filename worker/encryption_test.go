@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/ordersaga/ordersaga/internal/codec"
-	"github.com/ordersaga/ordersaga/internal/connect"
+	"github.com/ordersaga/ordersaga/internal/platform/codec"
+	"github.com/ordersaga/ordersaga/internal/platform/connect"
 )
 
 // TestRequireEncryptionFollowsTheKeyRing: unset, --require-encryption is

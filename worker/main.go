@@ -23,7 +23,7 @@
 // concurrent activities) and ORDERSAGA_SQLITE_SYNCHRONOUS (full, or normal
 // to measure its cost) are read by internal/stores; the Temporal
 // connection's TEMPORAL_* variables and the payload keys'
-// ORDERSAGA_CODEC_KEY_FILE and ORDERSAGA_CODEC_KEYS by internal/connect.
+// ORDERSAGA_CODEC_KEY_FILE and ORDERSAGA_CODEC_KEYS by internal/platform/connect.
 // The standard OpenTelemetry variables turn tracing on for `worker run`
 // (internal/tracing): OTEL_EXPORTER_OTLP_ENDPOINT or
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (the collector; unset, tracing is
@@ -43,7 +43,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ordersaga/ordersaga/internal/connect"
+	"github.com/ordersaga/ordersaga/internal/platform/connect"
 	"github.com/ordersaga/ordersaga/internal/stores"
 )
 

@@ -18,7 +18,7 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/continuousaudit"
-	"github.com/ordersaga/ordersaga/internal/connect"
+	"github.com/ordersaga/ordersaga/internal/platform/connect"
 	"github.com/ordersaga/ordersaga/internal/tracing"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -185,7 +185,7 @@ func startTracing(ctx context.Context, g *globals, services []string, logger *sl
 	if err != nil {
 		return nil, err
 	}
-	g.conn.Tracing = tr
+	g.conn.Interceptors = tr.Interceptors()
 	return tr, nil
 }
 

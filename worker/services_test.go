@@ -14,7 +14,7 @@ import (
 
 	"github.com/ordersaga/ordersaga"
 	"github.com/ordersaga/ordersaga/activities/orders"
-	"github.com/ordersaga/ordersaga/internal/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 

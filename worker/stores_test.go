@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/ordersaga/ordersaga/activities/inventory"
-	"github.com/ordersaga/ordersaga/internal/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
 	"github.com/ordersaga/ordersaga/internal/stores"
 )
 

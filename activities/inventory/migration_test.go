@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordersaga/ordersaga/internal/pgtest"
-	"github.com/ordersaga/ordersaga/internal/storedb"
+	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/storedb"
 )
 
 // legacyRecordedAt is when the rows that openLegacyStore writes were

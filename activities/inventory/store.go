@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ordersaga/ordersaga/internal/storedb"
+	"github.com/ordersaga/ordersaga/internal/platform/storedb"
 )
 
 // DatabaseFile is the inventory store's SQLite file name inside the data

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ordersaga/ordersaga/internal/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
 	"time"
 )
 

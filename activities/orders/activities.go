@@ -6,7 +6,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/ordersaga/ordersaga/internal/apperr"
+	"github.com/ordersaga/ordersaga/internal/platform/apperr"
 )
 
 // Activities are the order service's activities: a thin adapter over the

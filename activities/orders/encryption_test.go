@@ -6,7 +6,7 @@ import (
 
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/ordersaga/ordersaga/internal/connect"
+	"github.com/ordersaga/ordersaga/internal/platform/connect"
 )
 
 // TestClaimOrderIDRequiresEncryption: a worker that requires encryption

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/ordersaga/ordersaga/internal/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
 )
 
 // TestMain stops the PostgreSQL cluster that the store tests started.

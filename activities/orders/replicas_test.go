@@ -3,7 +3,7 @@ package orders
 import (
 	"testing"
 
-	"github.com/ordersaga/ordersaga/internal/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
 )
 
 // replicaCounts are how many *Store values, as several workers of the order

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ordersaga/ordersaga/internal/storedb"
+	"github.com/ordersaga/ordersaga/internal/platform/storedb"
 )
 
 // DatabaseFile is the order register's SQLite file name inside the data

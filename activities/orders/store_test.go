@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordersaga/ordersaga/internal/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
 )
 
 // concurrency is how many placements race for one order ID in the

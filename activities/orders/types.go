@@ -43,7 +43,7 @@ var (
 	ErrInvalid     = errors.New("invalid claim")
 	// ErrInputNotEncrypted: the order's input reached a worker that
 	// requires encryption in clear. It names the fix: the variables are
-	// internal/connect's CodecKeyFileEnv and CodecKeysEnv.
+	// internal/platform/connect's CodecKeyFileEnv and CodecKeysEnv.
 	ErrInputNotEncrypted = errors.New("order input arrived unencrypted and this worker requires encryption: " +
 		"place it with the workers' key ring (ORDERSAGA_CODEC_KEY_FILE or ORDERSAGA_CODEC_KEYS)")
 )

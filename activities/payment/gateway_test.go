@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordersaga/ordersaga/internal/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
 )
 
 // waitTimeout bounds the tests' waits for a gateway call to begin or a

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ordersaga/ordersaga/internal/storedb"
+	"github.com/ordersaga/ordersaga/internal/platform/storedb"
 )
 
 // DatabaseFile is the payment store's SQLite file name inside the data

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ordersaga/ordersaga/internal/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
 )
 
 // concurrency is how many goroutines race on one key in the concurrent tests.

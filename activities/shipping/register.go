@@ -7,7 +7,7 @@ import (
 
 	"go.temporal.io/sdk/worker"
 
-	"github.com/ordersaga/ordersaga/internal/storedb"
+	"github.com/ordersaga/ordersaga/internal/platform/storedb"
 )
 
 // Register opens the shipping store — in PostgreSQL when dsn is a postgres://

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ordersaga/ordersaga/internal/storedb"
+	"github.com/ordersaga/ordersaga/internal/platform/storedb"
 )
 
 // DatabaseFile is the shipping store's SQLite file name inside the data

@@ -13,7 +13,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities/inventory"
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
-	"github.com/ordersaga/ordersaga/internal/storedb"
+	"github.com/ordersaga/ordersaga/internal/platform/storedb"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 

@@ -22,8 +22,8 @@ import (
 	"sync"
 	"text/template"
 
-	"github.com/ordersaga/ordersaga/internal/codec"
-	"github.com/ordersaga/ordersaga/internal/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/codec"
+	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
 )
 
 // Options are the settings of Start.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"text/template"
 
-	"github.com/ordersaga/ordersaga/internal/codec"
+	"github.com/ordersaga/ordersaga/internal/platform/codec"
 )
 
 // repoRoot is the repository's root, two levels above this package.

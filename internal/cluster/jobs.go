@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ordersaga/ordersaga/internal/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
 )
 
 // jobTimeout bounds a one-shot job: the namespace script retries for a

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/ordersaga/ordersaga/internal/sqlitedb"
-	"github.com/ordersaga/ordersaga/internal/storedb"
+	"github.com/ordersaga/ordersaga/internal/platform/sqlitedb"
+	"github.com/ordersaga/ordersaga/internal/platform/storedb"
 )
 
 // Environment variables read as the defaults of --sqlite-synchronous and

@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/ordersaga/ordersaga/internal/sqlitedb"
-	"github.com/ordersaga/ordersaga/internal/storedb"
+	"github.com/ordersaga/ordersaga/internal/platform/sqlitedb"
+	"github.com/ordersaga/ordersaga/internal/platform/storedb"
 )
 
 // register registers the worker's store flags on a new flag set, parses

@@ -35,7 +35,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
 	"github.com/ordersaga/ordersaga/internal/audit"
-	"github.com/ordersaga/ordersaga/internal/storedb"
+	"github.com/ordersaga/ordersaga/internal/platform/storedb"
 )
 
 // DataDirEnv holds --data-dir's default, the SQLite stores' directory.

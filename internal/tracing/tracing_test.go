@@ -11,6 +11,7 @@ import (
 	oteltracetest "go.opentelemetry.io/otel/sdk/trace/tracetest"
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
 
 	"github.com/ordersaga/ordersaga/internal/tracing"
 	"github.com/ordersaga/ordersaga/internal/tracing/tracetest"
@@ -160,6 +161,27 @@ func TestOff(t *testing.T) {
 	}
 	if _, span := tr.Tracer().Start(context.Background(), "x"); span.IsRecording() {
 		t.Error("a span of tracing off records")
+	}
+}
+
+// TestOnInterceptsWorkers: with tracing on, one of the client's
+// interceptors is a worker interceptor too, so the SDK gives it to every
+// worker made from the client and their tasks join the order's trace.
+func TestOnInterceptsWorkers(t *testing.T) {
+	t.Setenv(tracing.EndpointEnv, "http://127.0.0.1:4318")
+	tr, err := tracing.Setup(context.Background(), tracing.WorkerService, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Shutdown() })
+	workers := 0
+	for _, it := range tr.Interceptors() {
+		if _, ok := it.(interceptor.WorkerInterceptor); ok {
+			workers++
+		}
+	}
+	if workers == 0 {
+		t.Errorf("none of %d interceptors intercepts workers", len(tr.Interceptors()))
 	}
 }
 

@@ -20,7 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 
-	"github.com/ordersaga/ordersaga/internal/sqlitedb"
+	"github.com/ordersaga/ordersaga/internal/platform/sqlitedb"
 )
 
 // Dialect is the kind of database a store runs on.

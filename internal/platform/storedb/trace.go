@@ -25,7 +25,7 @@ const (
 const TxSpanPrefix = "store.tx "
 
 // tracerName is the instrumentation scope of the stores' spans.
-const tracerName = "github.com/ordersaga/ordersaga/internal/storedb"
+const tracerName = "github.com/ordersaga/ordersaga/internal/platform/storedb"
 
 // TxOption describes a transaction to its span.
 type TxOption func(*txLabels)

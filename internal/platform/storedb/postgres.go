@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
-	"github.com/ordersaga/ordersaga/internal/sqlitedb"
+	"github.com/ordersaga/ordersaga/internal/platform/sqlitedb"
 )
 
 // migrationLockKey names the advisory lock that a store holds while it

@@ -8,7 +8,7 @@ import (
 	failurepb "go.temporal.io/api/failure/v1"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/ordersaga/ordersaga/internal/codec"
+	"github.com/ordersaga/ordersaga/internal/platform/codec"
 )
 
 // recordEncryption wraps dc, a converter that decrypts payloads, so that

@@ -11,7 +11,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/ordersaga/ordersaga/internal/codec"
+	"github.com/ordersaga/ordersaga/internal/platform/codec"
 )
 
 // markedOrder stands for the order workflow's input: a value that records

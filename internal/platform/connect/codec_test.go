@@ -11,7 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/ordersaga/ordersaga/internal/codec"
+	"github.com/ordersaga/ordersaga/internal/platform/codec"
 )
 
 // cleanEnv clears every variable that changes the connection and points

@@ -37,11 +37,9 @@
 // with --require-encryption=false (the values decoded here learn whether
 // their payload was encrypted: recordEncryption).
 //
-// With tracing on (OTEL_EXPORTER_OTLP_ENDPOINT and the other variables of
-// internal/tracing), the binary sets Flags.Tracing and the client gets the
-// Temporal SDK's tracing interceptor, which the workers made from the
-// client use too: the span context travels in the headers of workflow
-// starts, activities, signals, queries and updates.
+// A binary adds its client interceptors (Flags.Interceptors), such as the
+// Temporal SDK's tracing interceptor when tracing is on; the workers made
+// from the client use them too.
 package connect
 
 import (
@@ -58,11 +56,11 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/ordersaga/ordersaga/internal/codec"
-	"github.com/ordersaga/ordersaga/internal/tracing"
+	"github.com/ordersaga/ordersaga/internal/platform/codec"
 )
 
 // DefaultAddress is where `make dev` serves Temporal.
@@ -85,9 +83,9 @@ type Flags struct {
 	Profile    string
 	// CodecKeyFile is the file of the payload encryption keys.
 	CodecKeyFile string
-	// Tracing, when set (tracing.Setup, tracing on), adds its
-	// interceptors to the client options.
-	Tracing *tracing.Tracing
+	// Interceptors are added to the client options: the tracing
+	// interceptors, when tracing is on.
+	Interceptors []interceptor.ClientInterceptor
 
 	apiKey refusedAPIKey
 }
@@ -130,8 +128,8 @@ func (f *Flags) Check() error {
 }
 
 // Options returns the client options: profile, then environment, then
-// flags. logger receives the SDK's own logs. With f.Tracing set, the
-// client traces its calls, and workers made from it their tasks.
+// flags. logger receives the SDK's own logs. f.Interceptors intercept the
+// client's calls, and the tasks of workers made from it.
 func (f *Flags) Options(logger *slog.Logger) (client.Options, error) {
 	if err := f.Check(); err != nil {
 		return client.Options{}, err
@@ -168,7 +166,7 @@ func (f *Flags) Options(logger *slog.Logger) (client.Options, error) {
 	if c != nil {
 		encryptPayloads(&opts, c)
 	}
-	opts.Interceptors = append(opts.Interceptors, f.Tracing.Interceptors()...)
+	opts.Interceptors = append(opts.Interceptors, f.Interceptors...)
 	return opts, nil
 }
 

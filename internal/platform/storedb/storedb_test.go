@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ordersaga/ordersaga/internal/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }

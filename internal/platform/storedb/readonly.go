@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/ordersaga/ordersaga/internal/sqlitedb"
+	"github.com/ordersaga/ordersaga/internal/platform/sqlitedb"
 )
 
 // ReadOnlyMaxConns bounds the pool of a store opened read-only. The audit

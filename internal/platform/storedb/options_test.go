@@ -6,8 +6,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ordersaga/ordersaga/internal/pgtest"
-	"github.com/ordersaga/ordersaga/internal/sqlitedb"
+	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/sqlitedb"
 )
 
 // A SQLite store commits with synchronous FULL (2) unless NORMAL (1) is

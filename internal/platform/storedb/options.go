@@ -1,6 +1,6 @@
 package storedb
 
-import "github.com/ordersaga/ordersaga/internal/sqlitedb"
+import "github.com/ordersaga/ordersaga/internal/platform/sqlitedb"
 
 // DefaultMaxConns bounds each store's pool of connections unless
 // WithMaxConns says otherwise. Each activity holds at most one connection

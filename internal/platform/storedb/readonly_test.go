@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ordersaga/ordersaga/internal/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
 )
 
 func TestOpenReadOnlyReadsButNeverWrites(t *testing.T) {
