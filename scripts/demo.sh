@@ -64,7 +64,7 @@ fi
 
 # The worker joins the Worker Deployment "ordersaga" as build $build (the
 # checkout's commit, "-dirty" with local changes): each order runs to its
-# end on the build it started on (README, Rolling out a new build).
+# end on the build it started on (docs/production.md, Rolling out a new build).
 deployment=ordersaga
 build=$(git describe --always --dirty 2>/dev/null || echo dev)
 echo "== starting a worker (build $build of deployment $deployment) with all four services and the scheduled audit, log in $logs/worker.log"

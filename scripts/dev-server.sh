@@ -61,7 +61,7 @@ mkdir -p "$(dirname "$db")"
 # grace period for visibility to catch up; the dev server's visibility is
 # its own SQLite file, so 5 s each lets `temporal worker deployment
 # describe-version` show a drained build within seconds when trying a
-# rollout (README, Rolling out a new build).
+# rollout (docs/production.md, Rolling out a new build).
 exec "$bin" server start-dev \
   --ip "${TEMPORAL_IP:-127.0.0.1}" \
   --port "${TEMPORAL_PORT:-7233}" \
