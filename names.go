@@ -16,19 +16,6 @@ const (
 	ShippingTaskQueue  = "shipping"
 )
 
-// The baseline workflow: three no-op activities in sequence, with no stores,
-// timers or search attributes. `starter load --workflow baseline` runs it to
-// measure what Temporal and the worker cost on their own, so the order
-// saga's load figures can be read against it. Only `worker run
-// --benchmark-baseline` polls its task queue.
-const (
-	BaselineTaskQueue    = "baseline"
-	BaselineWorkflowType = "BaselineWorkflow"
-	// BaselineWorkflowIDPrefix starts a baseline run's workflow IDs:
-	// "baseline-<run>-<index>".
-	BaselineWorkflowIDPrefix = "baseline-"
-)
-
 // Workflow, signal, query and update names that clients (the starter, the Web UI, the
 // Temporal CLI) use to reach an order.
 const (

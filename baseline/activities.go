@@ -2,8 +2,8 @@ package baseline
 
 import "context"
 
-// Activity names, registered on ordersaga.BaselineTaskQueue. They mirror the
-// order saga's three steps (reserve, charge, ship) without doing any of them.
+// Activity names, registered on TaskQueue. They mirror the order saga's
+// three steps (reserve, charge, ship) without doing any of them.
 const (
 	ReserveActivity = "BaselineReserve"
 	ChargeActivity  = "BaselineCharge"

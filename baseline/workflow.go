@@ -1,7 +1,8 @@
 // Package baseline is the yardstick for the order saga's load figures: a
 // workflow that runs three no-op activities in sequence and touches no store,
 // sets no timer and keeps no search attribute. What it costs is what Temporal
-// and a worker cost on their own.
+// and a worker cost on their own. `starter load --workflow baseline` runs it,
+// so that the order saga's load figures can be read against it.
 package baseline
 
 import (

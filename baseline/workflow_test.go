@@ -9,8 +9,6 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/ordersaga/ordersaga"
 )
 
 func TestWorkflow(t *testing.T) {
@@ -27,7 +25,7 @@ func TestWorkflow(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var suite testsuite.WorkflowTestSuite
 			env := suite.NewTestWorkflowEnvironment()
-			env.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: ordersaga.BaselineWorkflowType})
+			env.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: WorkflowType})
 			var ran []string
 			for _, step := range Steps {
 				env.RegisterActivityWithOptions(func(context.Context) error {
@@ -38,7 +36,7 @@ func TestWorkflow(t *testing.T) {
 					return nil
 				}, activity.RegisterOptions{Name: step})
 			}
-			env.ExecuteWorkflow(ordersaga.BaselineWorkflowType)
+			env.ExecuteWorkflow(WorkflowType)
 			if !env.IsWorkflowCompleted() {
 				t.Fatal("workflow did not complete")
 			}
@@ -56,7 +54,7 @@ func TestRegisterUsesPublicNames(t *testing.T) {
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
 	Register(env)
-	env.ExecuteWorkflow(ordersaga.BaselineWorkflowType)
+	env.ExecuteWorkflow(WorkflowType)
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatalf("baseline workflow with the registered activities: %v", err)
 	}

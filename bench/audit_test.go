@@ -116,7 +116,7 @@ func TestGenerateMakesStoresThatPass(t *testing.T) {
 	if err := generate(ctx, dir, n); err != nil {
 		t.Fatal(err)
 	}
-	r, err := stores.Audit(ctx, dir, stores.DSNs{}, nothingInTemporal{}, audit.Options{})
+	r, err := audit.RunAt(ctx, dir, stores.DSNs{}, nothingInTemporal{}, audit.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

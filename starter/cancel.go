@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -79,7 +80,7 @@ func (a *app) cancel(ctx context.Context, oc *orderclient.Client, orderID, reaso
 		return notFoundHint(err)
 	}
 	if !wait {
-		return render(a, answer, printCancelAccepted)
+		return cli.Render(a.stdout, a.output, answer, printCancelAccepted)
 	}
 	if !a.json() {
 		if err := printCancelAccepted(a.stdout, answer); err != nil {
@@ -98,7 +99,7 @@ func (a *app) signalCancel(ctx context.Context, oc *orderclient.Client, orderID,
 		return notFoundHint(err)
 	}
 	if !wait {
-		return render(a, before, printCancelRequested)
+		return cli.Render(a.stdout, a.output, before, printCancelRequested)
 	}
 	if !a.json() {
 		fmt.Fprintf(a.stdout, "Cancel of order %s requested (it was %s); waiting for it to end...\n\n", orderID, statusText(before.Status))
@@ -113,7 +114,7 @@ func (a *app) waitCancelled(ctx context.Context, oc *orderclient.Client, orderID
 	if err != nil {
 		return interrupted(ctx, orderID, err)
 	}
-	if err := render(a, final, printView); err != nil {
+	if err := cli.Render(a.stdout, a.output, final, printView); err != nil {
 		return err
 	}
 	return cancelOutcome(final)

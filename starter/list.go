@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -114,5 +115,5 @@ func (a *app) list(ctx context.Context, f orderclient.Filter) error {
 	if orders == nil {
 		orders = []orderclient.Summary{} // JSON: [] rather than null
 	}
-	return render(a, orders, printSummaries)
+	return cli.Render(a.stdout, a.output, orders, printSummaries)
 }

@@ -52,9 +52,11 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/internal/platform/connect"
 	"github.com/ordersaga/ordersaga/internal/tracing"
+	"github.com/ordersaga/ordersaga/starter/load"
 )
 
 // Exit codes.
@@ -66,12 +68,6 @@ const (
 
 // uiURLEnv names the environment variable that sets --ui-url's default.
 const uiURLEnv = "ORDERSAGA_UI_URL"
-
-// Output formats of -o/--output.
-const (
-	outputText = "text"
-	outputJSON = "json"
-)
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -91,19 +87,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	err := root.ExecuteContext(ctx)
 	if terr := a.endTrace(err); terr != nil {
 		// The command's own outcome and exit code stand.
-		fmt.Fprintf(stderr, "starter: %s\n", oneLine(terr.Error()))
+		fmt.Fprintf(stderr, "starter: %s\n", cli.OneLine(terr))
 	}
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "starter: %s\n", oneLine(err.Error()))
+	fmt.Fprintf(stderr, "starter: %s\n", cli.OneLine(err))
 	return exitCode(err)
 }
 
 // exitCode is the exit code of a command that failed with err.
 func exitCode(err error) int {
 	var outcome *outcomeError
-	if errors.As(err, &outcome) {
+	var loadOutcome *load.OutcomeError
+	if errors.As(err, &outcome) || errors.As(err, &loadOutcome) {
 		return exitOutcome
 	}
 	return exitError
@@ -164,7 +161,7 @@ CANCELLED; load: any order not as its kind asked, or an audit violation).`,
 	flags := root.PersistentFlags()
 	a.conn.Register(flags)
 	flags.StringVar(&a.uiURL, "ui-url", uiURLDefault(), "base URL of the Temporal Web UI, for links to orders (env "+uiURLEnv+")")
-	flags.StringVarP(&a.output, "output", "o", outputText, "output format: text or json")
+	cli.RegisterOutput(flags, &a.output)
 
 	root.AddCommand(
 		newPlaceCommand(a),
@@ -216,29 +213,25 @@ func (a *app) startTrace(cmd *cobra.Command) error {
 func (a *app) endTrace(cmdErr error) error {
 	if a.span != nil {
 		if cmdErr != nil {
-			a.span.SetStatus(codes.Error, oneLine(cmdErr.Error()))
+			a.span.SetStatus(codes.Error, cli.OneLine(cmdErr))
 		}
 		a.span.End()
 	}
 	return a.tracing.Shutdown()
 }
 
-func uiURLDefault() string {
-	if u := os.Getenv(uiURLEnv); u != "" {
-		return u
-	}
-	return orderclient.DefaultUIURL
-}
+func uiURLDefault() string { return cli.EnvOr(uiURLEnv, orderclient.DefaultUIURL) }
 
+// checkOutput refuses an -o/--output other than text or json, in the
+// starter's words: "invalid --output ...".
 func (a *app) checkOutput() error {
-	switch a.output {
-	case outputText, outputJSON:
-		return nil
+	if err := cli.CheckOutput(a.output); err != nil {
+		return fmt.Errorf("invalid %w", err)
 	}
-	return fmt.Errorf("invalid --output %q: use text or json", a.output)
+	return nil
 }
 
-func (a *app) json() bool { return a.output == outputJSON }
+func (a *app) json() bool { return a.output == cli.JSON }
 
 // connect dials Temporal and returns an order client on it; call done when
 // done. The SDK's own logs are dropped: every error it reports reaches the
@@ -291,15 +284,4 @@ func interrupted(ctx context.Context, orderID string, err error) error {
 		return fmt.Errorf("stopped waiting for order %s; the order goes on: follow it with 'starter watch %s'", orderID, orderID)
 	}
 	return err
-}
-
-// oneLine joins the lines of a multi-line message into one line.
-func oneLine(s string) string {
-	var parts []string
-	for _, line := range strings.Split(s, "\n") {
-		if line = strings.TrimSpace(line); line != "" {
-			parts = append(parts, line)
-		}
-	}
-	return strings.Join(parts, " ")
 }

@@ -70,7 +70,7 @@ func place(args ...string) []string {
 	return append([]string{"place", "--temporal-address", deadAddress}, args...)
 }
 
-func load(args ...string) []string {
+func loadArgs(args ...string) []string {
 	return append([]string{"load", "--temporal-address", deadAddress}, args...)
 }
 
@@ -154,24 +154,24 @@ func TestBadInputIsRefusedBeforeConnecting(t *testing.T) {
 		{"list with an argument", []string{"list", "--temporal-address", deadAddress, "COMPLETED"}, []string{`unexpected argument "COMPLETED"`}},
 
 		// load
-		{"load without --orders", load("--concurrency", "2"), []string{"--orders is 0", "at least 1"}},
-		{"load with negative --orders", load("--orders", "-5", "--concurrency", "2"), []string{"--orders is -5"}},
-		{"load without --concurrency", load("--orders", "10"), []string{"--concurrency is 0"}},
-		{"load with negative rate", load("--orders", "10", "--concurrency", "2", "--rate", "-1"), []string{"--rate is -1"}},
-		{"load with malformed mix", load("--orders", "10", "--concurrency", "2", "--mix", "success"), []string{`--mix "success"`, "KIND=WEIGHT"}},
-		{"load with unknown kind", load("--orders", "10", "--concurrency", "2", "--mix", "success=5,refund=5"), []string{`unknown kind "refund"`, "success, declined, flaky, cancel"}},
-		{"load with bad weight", load("--orders", "10", "--concurrency", "2", "--mix", "success=-1"), []string{`weight of success is "-1"`}},
-		{"load with zero weights", load("--orders", "10", "--concurrency", "2", "--mix", "success=0,cancel=0"), []string{"add up to 0"}},
-		{"load with unknown workflow", load("--orders", "10", "--concurrency", "2", "--workflow", "chaos"), []string{`unknown --workflow "chaos"`, "saga or baseline"}},
-		{"load baseline with a mix", load("--orders", "10", "--concurrency", "2", "--workflow", "baseline", "--mix", "success=1"), []string{"--mix does not apply to --workflow baseline"}},
-		{"load with an argument", load("--orders", "10", "--concurrency", "2", "now"), []string{`unexpected argument "now"`}},
-		{"load with a negative window", load("--orders", "10", "--concurrency", "2", "--window", "-1s"), []string{"--window is -1s", "give 0 (ship at once) up to 168h0m0s"}},
-		{"load with a window too long", load("--orders", "10", "--concurrency", "2", "--window", "169h"), []string{"--window is 169h0m0s", "up to 168h0m0s"}},
-		{"load with a malformed window", load("--orders", "10", "--concurrency", "2", "--window", "5"), []string{`invalid argument "5" for "--window"`}},
-		{"load baseline with a window", load("--orders", "10", "--concurrency", "2", "--workflow", "baseline", "--window", "1m"), []string{"--window does not apply to --workflow baseline"}},
-		{"load with a bad store DSN", load("--orders", "10", "--concurrency", "2", "--payment-dsn", "mysql://db/x"), []string{"--payment-dsn: not a PostgreSQL DSN"}},
+		{"load without --orders", loadArgs("--concurrency", "2"), []string{"--orders is 0", "at least 1"}},
+		{"load with negative --orders", loadArgs("--orders", "-5", "--concurrency", "2"), []string{"--orders is -5"}},
+		{"load without --concurrency", loadArgs("--orders", "10"), []string{"--concurrency is 0"}},
+		{"load with negative rate", loadArgs("--orders", "10", "--concurrency", "2", "--rate", "-1"), []string{"--rate is -1"}},
+		{"load with malformed mix", loadArgs("--orders", "10", "--concurrency", "2", "--mix", "success"), []string{`--mix "success"`, "KIND=WEIGHT"}},
+		{"load with unknown kind", loadArgs("--orders", "10", "--concurrency", "2", "--mix", "success=5,refund=5"), []string{`unknown kind "refund"`, "success, declined, flaky, cancel"}},
+		{"load with bad weight", loadArgs("--orders", "10", "--concurrency", "2", "--mix", "success=-1"), []string{`weight of success is "-1"`}},
+		{"load with zero weights", loadArgs("--orders", "10", "--concurrency", "2", "--mix", "success=0,cancel=0"), []string{"add up to 0"}},
+		{"load with unknown workflow", loadArgs("--orders", "10", "--concurrency", "2", "--workflow", "chaos"), []string{`unknown --workflow "chaos"`, "saga or baseline"}},
+		{"load baseline with a mix", loadArgs("--orders", "10", "--concurrency", "2", "--workflow", "baseline", "--mix", "success=1"), []string{"--mix does not apply to --workflow baseline"}},
+		{"load with an argument", loadArgs("--orders", "10", "--concurrency", "2", "now"), []string{`unexpected argument "now"`}},
+		{"load with a negative window", loadArgs("--orders", "10", "--concurrency", "2", "--window", "-1s"), []string{"--window is -1s", "give 0 (ship at once) up to 168h0m0s"}},
+		{"load with a window too long", loadArgs("--orders", "10", "--concurrency", "2", "--window", "169h"), []string{"--window is 169h0m0s", "up to 168h0m0s"}},
+		{"load with a malformed window", loadArgs("--orders", "10", "--concurrency", "2", "--window", "5"), []string{`invalid argument "5" for "--window"`}},
+		{"load baseline with a window", loadArgs("--orders", "10", "--concurrency", "2", "--workflow", "baseline", "--window", "1m"), []string{"--window does not apply to --workflow baseline"}},
+		{"load with a bad store DSN", loadArgs("--orders", "10", "--concurrency", "2", "--payment-dsn", "mysql://db/x"), []string{"--payment-dsn: not a PostgreSQL DSN"}},
 		// The audit does not read the order service's register.
-		{"load with --orders-dsn", load("--orders", "10", "--concurrency", "2", "--orders-dsn", "postgres://u@db/x"), []string{"unknown flag: --orders-dsn"}},
+		{"load with --orders-dsn", loadArgs("--orders", "10", "--concurrency", "2", "--orders-dsn", "postgres://u@db/x"), []string{"unknown flag: --orders-dsn"}},
 
 		// global
 		{"bad output", []string{"status", "--temporal-address", deadAddress, "-o", "yaml", "42"}, []string{`invalid --output "yaml"`, "text or json"}},
@@ -235,12 +235,5 @@ func TestNoCommandShowsHelp(t *testing.T) {
 	code, stdout, stderr := runStarter(t)
 	if code != exitOK || stderr != "" || !strings.Contains(stdout, "Available Commands:") {
 		t.Errorf("exit code %d, stderr %q, stdout %q; want the help", code, stderr, stdout)
-	}
-}
-
-func TestOneLine(t *testing.T) {
-	got := oneLine("unknown command \"x\"\n\nDid you mean this?\n\tplace\n")
-	if want := `unknown command "x" Did you mean this? place`; got != want {
-		t.Errorf("oneLine = %q, want %q", got, want)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -11,28 +10,6 @@ import (
 	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/workflows"
 )
-
-// render writes v as -o asks: as indented JSON, or as text by printText.
-func render[T any](a *app, v T, printText func(io.Writer, T) error) error {
-	if a.json() {
-		return writeJSON(a.stdout, v, true)
-	}
-	return printText(a.stdout, v)
-}
-
-// writeJSON writes v as one JSON value and a newline; indented, or on one
-// line (for a stream of values, one a line). URLs keep their '&'.
-func writeJSON(w io.Writer, v any, indent bool) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	if indent {
-		enc.SetIndent("", "  ")
-	}
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("write JSON: %w", err)
-	}
-	return nil
-}
 
 // printPlaced prints what a script or a person needs to find a new order.
 func printPlaced(w io.Writer, v orderclient.View) error {

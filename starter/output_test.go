@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ordersaga/ordersaga/activities/inventory"
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -137,8 +138,8 @@ func TestPrintViewNeedsAttention(t *testing.T) {
 
 func TestRenderViewJSON(t *testing.T) {
 	var b bytes.Buffer
-	a := &app{stdout: &b, output: outputJSON}
-	if err := render(a, completedView(), printView); err != nil {
+	a := &app{stdout: &b, output: cli.JSON}
+	if err := cli.Render(a.stdout, a.output, completedView(), printView); err != nil {
 		t.Fatal(err)
 	}
 	var got map[string]any
@@ -210,8 +211,8 @@ func TestPrintSummariesText(t *testing.T) {
 
 func TestRenderSummariesJSON(t *testing.T) {
 	var b bytes.Buffer
-	a := &app{stdout: &b, output: outputJSON}
-	if err := render(a, summaries(), printSummaries); err != nil {
+	a := &app{stdout: &b, output: cli.JSON}
+	if err := cli.Render(a.stdout, a.output, summaries(), printSummaries); err != nil {
 		t.Fatal(err)
 	}
 	var got []map[string]any
@@ -227,7 +228,7 @@ func TestRenderSummariesJSON(t *testing.T) {
 	}
 
 	b.Reset()
-	if err := render(a, []orderclient.Summary{}, printSummaries); err != nil {
+	if err := cli.Render(a.stdout, a.output, []orderclient.Summary{}, printSummaries); err != nil {
 		t.Fatal(err)
 	}
 	if strings.TrimSpace(b.String()) != "[]" {

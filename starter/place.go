@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ordersaga/ordersaga/activities/inventory"
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -182,7 +183,7 @@ func (a *app) place(ctx context.Context, order workflows.Order, pf placeFlags) e
 	case errors.As(err, &refused):
 		if !pf.wait {
 			if a.json() {
-				if werr := writeJSON(a.stdout, refused.View, true); werr != nil {
+				if werr := cli.WriteJSON(a.stdout, refused.View, true); werr != nil {
 					return werr
 				}
 			}
@@ -195,7 +196,7 @@ func (a *app) place(ctx context.Context, order workflows.Order, pf placeFlags) e
 		return err
 	}
 	if !pf.wait {
-		return render(a, v, printAnswered)
+		return cli.Render(a.stdout, a.output, v, printAnswered)
 	}
 	if !a.json() {
 		if err := printAnswered(a.stdout, v); err != nil {
@@ -207,7 +208,7 @@ func (a *app) place(ctx context.Context, order workflows.Order, pf placeFlags) e
 	if err != nil {
 		return interrupted(ctx, order.ID, err)
 	}
-	if err := render(a, final, printView); err != nil {
+	if err := cli.Render(a.stdout, a.output, final, printView); err != nil {
 		return err
 	}
 	if final.Status != workflows.Completed {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -62,7 +63,7 @@ func (a *app) resume(ctx context.Context, orderID, reason string) error {
 	if err != nil {
 		return notFoundHint(err)
 	}
-	return render(a, resumed{OrderID: orderID, Remaining: res.Remaining}, printResumed)
+	return cli.Render(a.stdout, a.output, resumed{OrderID: orderID, Remaining: res.Remaining}, printResumed)
 }
 
 func printResumed(w io.Writer, r resumed) error {

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/internal/tracing"
 )
@@ -50,7 +51,7 @@ func (a *app) status(ctx context.Context, orderID string) error {
 	if !a.json() {
 		return printStatus(a.stdout, v, tid)
 	}
-	return writeJSON(a.stdout, statusView{View: v, TraceID: tid}, true)
+	return cli.WriteJSON(a.stdout, statusView{View: v, TraceID: tid}, true)
 }
 
 // printStatus prints the order as printView does, then the ID of its

@@ -9,6 +9,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -155,7 +156,7 @@ func (w *watcher) update(v orderclient.View) error {
 		return nil
 	}
 	if w.json {
-		return writeJSON(w.out, v, false)
+		return cli.WriteJSON(w.out, v, false)
 	}
 	for len(transitions) > 0 || len(compensations) > 0 {
 		// On a tie the compensation goes first: the final status is set in

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ordersaga/ordersaga/internal/audit"
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/platform/connect"
 	"github.com/ordersaga/ordersaga/internal/stores"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -52,7 +53,7 @@ or order stuck over --stuck-after.`,
 		Example: "  worker audit\n  worker audit -o json --data-dir /var/lib/ordersaga --stuck-after 1h",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(g.output); err != nil {
+			if err := cli.CheckOutput(g.output); err != nil {
 				return err
 			}
 			if stuckAfter <= 0 {
@@ -77,7 +78,7 @@ or order stuck over --stuck-after.`,
 }
 
 // runAudit audits the stores against Temporal, as the scheduled audit
-// does (stores.Audit); it opens the stores before it dials Temporal, so
+// does (audit.RunAt); it opens the stores before it dials Temporal, so
 // that a mistyped store is reported as such whether Temporal answers or
 // not.
 func runAudit(ctx context.Context, g *globals, stuckAfter time.Duration) (audit.Report, error) {
@@ -153,7 +154,7 @@ func auditHeadline(r audit.Report) string {
 // def when it is unset; checkDurationEnvs refuses one that is set but is
 // no duration, so that a typo never turns into the default unseen.
 func envDuration(name string, def time.Duration) time.Duration {
-	if v, err := time.ParseDuration(envOr(name, "")); err == nil {
+	if v, err := time.ParseDuration(cli.EnvOr(name, "")); err == nil {
 		return v
 	}
 	return def
@@ -163,7 +164,7 @@ func envDuration(name string, def time.Duration) time.Duration {
 // set to something that is not a duration.
 func checkDurationEnvs(names ...string) error {
 	for _, name := range names {
-		if v := envOr(name, ""); v != "" {
+		if v := cli.EnvOr(name, ""); v != "" {
 			if _, err := time.ParseDuration(v); err != nil {
 				return fmt.Errorf("%s=%q is not a duration: give one such as 5m or 30m", name, v)
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/platform/codec"
 	"github.com/ordersaga/ordersaga/internal/platform/connect"
 )
@@ -165,7 +166,7 @@ key.`,
 		Example: "  worker codec-key list --codec-key-file /etc/ordersaga/keys\n  worker codec-key list -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			if err := checkOutput(g.output); err != nil {
+			if err := cli.CheckOutput(g.output); err != nil {
 				return err
 			}
 			keys, err := ringKeys(g)

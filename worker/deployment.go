@@ -13,6 +13,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 )
 
 // The environment equivalents of --deployment-name and --build-id: a
@@ -34,9 +36,9 @@ type deployment struct {
 }
 
 func (d *deployment) register(pf *pflag.FlagSet) {
-	pf.StringVar(&d.name, "deployment-name", envOr(DeploymentNameEnv, ""),
+	pf.StringVar(&d.name, "deployment-name", cli.EnvOr(DeploymentNameEnv, ""),
 		"Worker Deployment this worker's services join, such as ordersaga; with --build-id, orders stay on the build they started on and new orders start on the deployment's current version (env "+DeploymentNameEnv+"); neither: unversioned")
-	pf.StringVar(&d.buildID, "build-id", envOr(BuildIDEnv, ""),
+	pf.StringVar(&d.buildID, "build-id", cli.EnvOr(BuildIDEnv, ""),
 		"build of this worker within --deployment-name, such as the image tag or git commit (env "+BuildIDEnv+")")
 }
 

@@ -39,10 +39,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/platform/connect"
 	"github.com/ordersaga/ordersaga/internal/stores"
 )
@@ -72,7 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if errors.As(err, &exit) {
 			return exit.code
 		}
-		fmt.Fprintf(stderr, "worker: %s\n", oneLine(err))
+		fmt.Fprintf(stderr, "worker: %s\n", cli.OneLine(err))
 		return 1
 	}
 	return 0
@@ -120,8 +120,8 @@ Without a subcommand, worker runs (same as "worker run").`,
 	g.conn.Register(pf)
 	stores.RegisterDataDir(pf, &g.dataDir)
 	g.dsns.Register(pf)
-	pf.StringVar(&g.logFormat, "log-format", envOr("ORDERSAGA_LOG_FORMAT", "text"), "log format: text or json (env ORDERSAGA_LOG_FORMAT)")
-	pf.StringVar(&g.logLevel, "log-level", envOr("ORDERSAGA_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env ORDERSAGA_LOG_LEVEL)")
+	pf.StringVar(&g.logFormat, "log-format", cli.EnvOr("ORDERSAGA_LOG_FORMAT", "text"), "log format: text or json (env ORDERSAGA_LOG_FORMAT)")
+	pf.StringVar(&g.logLevel, "log-level", cli.EnvOr("ORDERSAGA_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env ORDERSAGA_LOG_LEVEL)")
 	addRunFlags(root, opts)
 	root.AddCommand(newRunCommand(g), newStockCommand(g), newAuditCommand(g))
 	root.AddCommand(newCodecKeyCommand(g), newCodecServerCommand(g))
@@ -144,28 +144,8 @@ func (g *globals) logger() (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format %q: use text or json", g.logFormat)
 }
 
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
-	}
-	return def
-}
-
 // exitError ends the command with a code and no further message (the
 // command printed its own report).
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
-
-// oneLine keeps an error to the one line the contract promises.
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
-}
-
-// checkOutput validates -o.
-func checkOutput(output string) error {
-	if output != "text" && output != "json" {
-		return fmt.Errorf("--output %q: use text or json", output)
-	}
-	return nil
-}

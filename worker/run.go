@@ -16,8 +16,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/ordersaga/ordersaga"
+	"github.com/ordersaga/ordersaga/baseline"
 	"github.com/ordersaga/ordersaga/continuousaudit"
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/platform/connect"
 	"github.com/ordersaga/ordersaga/internal/tracing"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -50,12 +51,12 @@ func addRunFlags(cmd *cobra.Command, opts *runOptions) {
 		"on SIGINT/SIGTERM, how long in-flight activities get to finish before they are cancelled and handed back to Temporal (the services stop together; a second signal exits at once)")
 	cmd.Flags().DurationVar(&opts.compensationTimeout, "compensation-timeout", workflows.DefaultCompensationTimeout,
 		"order service: how long one compensation (release, refund, cancel shipment) keeps retrying before the order goes to NEEDS_ATTENTION for an operator (starter resume)")
-	cmd.Flags().StringVar(&opts.metricsAddr, "metrics-addr", envOr(MetricsAddrEnv, ""),
+	cmd.Flags().StringVar(&opts.metricsAddr, "metrics-addr", cli.EnvOr(MetricsAddrEnv, ""),
 		"host:port on which to serve Prometheus metrics at /metrics, such as :9090; empty serves none (env "+MetricsAddrEnv+")")
 	cmd.Flags().BoolVar(&opts.pprof, "pprof", false,
 		"also serve the Go profiler on --metrics-addr at /debug/pprof/ (it shows the program's internals: keep the port private)")
 	cmd.Flags().BoolVar(&opts.benchmarkBaseline, "benchmark-baseline", false,
-		`also poll task queue "`+ordersaga.BaselineTaskQueue+`" for the baseline workflow (three no-op activities) that 'starter load --workflow baseline' runs`)
+		`also poll task queue "`+baseline.TaskQueue+`" for the baseline workflow (three no-op activities) that 'starter load --workflow baseline' runs`)
 	opts.tuning.register(cmd.Flags())
 	opts.requireEncryption.register(cmd.Flags())
 	opts.deployment.register(cmd.Flags())

@@ -76,7 +76,7 @@ var services = []service{
 func registerAuditService(_ context.Context, w worker.Registry, cfg serviceConfig) (io.Closer, error) {
 	temporal := audit.TemporalClient{Client: cfg.temporal, Namespace: cfg.namespace}
 	continuousaudit.Register(w, func(ctx context.Context) (audit.Report, error) {
-		return stores.Audit(ctx, cfg.dataDir, cfg.dsns, temporal, audit.Options{StuckAfter: cfg.audit.stuckAfter})
+		return audit.RunAt(ctx, cfg.dataDir, cfg.dsns, temporal, audit.Options{StuckAfter: cfg.audit.stuckAfter})
 	})
 	return nil, nil
 }
@@ -105,7 +105,7 @@ func registerOrderService(ctx context.Context, w worker.Registry, cfg serviceCon
 // baselineService hosts the baseline workflow and its activities, for
 // `worker run --benchmark-baseline`. It is no service of the saga, so
 // --services does not know it.
-var baselineService = service{name: "baseline", taskQueue: ordersaga.BaselineTaskQueue,
+var baselineService = service{name: "baseline", taskQueue: baseline.TaskQueue,
 	register: func(_ context.Context, w worker.Registry, _ serviceConfig) (io.Closer, error) {
 		baseline.Register(w)
 		return nil, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ordersaga/ordersaga/activities/inventory"
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -35,7 +36,7 @@ or SQLite in --data-dir), read and written directly, without Temporal.`,
 		Example: "  worker stock list\n  worker stock list -o json | jq '.[] | select(.on_hand < 10)'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(g.output); err != nil {
+			if err := cli.CheckOutput(g.output); err != nil {
 				return err
 			}
 			store, err := g.openInventoryStore(cmd.Context())
@@ -58,7 +59,7 @@ the audit's stock invariant (received = on hand + reserved) keeps holding.`,
 		Example: "  worker stock set LAMP-LIMITED 10",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(g.output); err != nil {
+			if err := cli.CheckOutput(g.output); err != nil {
 				return err
 			}
 			qty, err := strconv.Atoi(args[1])

@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/worker"
+
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 )
 
 // Defaults of the tuning flags, measured with `make bench` (bench/results.md;
@@ -63,7 +65,7 @@ type tuning struct {
 }
 
 func (t *tuning) register(pf *pflag.FlagSet) {
-	t.pollers = pollerMode(envOr(PollersEnv, DefaultPollers))
+	t.pollers = pollerMode(cli.EnvOr(PollersEnv, DefaultPollers))
 	pf.Var(&t.pollers, "pollers",
 		"fixed: always --workflow-pollers and --activity-pollers polls per task queue; autoscaling: as many as the server's poll responses ask for, from 1 up to those numbers (env "+PollersEnv+")")
 	pf.IntVar(&t.workflowPollers, "workflow-pollers", DefaultWorkflowPollers,

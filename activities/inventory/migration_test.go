@@ -27,7 +27,7 @@ func openLegacyStore(t *testing.T, source string) *Store {
 	if err != nil {
 		t.Fatalf("open with migration 1: %v", err)
 	}
-	at := formatTime(legacyRecordedAt)
+	at := storedb.FormatTime(legacyRecordedAt)
 	inserts := [][]any{
 		{`INSERT INTO products (sku, name, unit_price_cents, on_hand, received) VALUES (?, ?, ?, ?, ?)`,
 			"LAMP-LIMITED", "Limited edition desk lamp", 8999, 1, 3},

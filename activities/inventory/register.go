@@ -2,8 +2,6 @@ package inventory
 
 import (
 	"context"
-	"fmt"
-	"path/filepath"
 
 	"go.temporal.io/sdk/worker"
 
@@ -16,11 +14,7 @@ import (
 // closes the store after the worker has stopped.
 // opts are how the store is opened, as Open takes them.
 func Register(ctx context.Context, w worker.Registry, dataDir, dsn string, opts ...storedb.Option) (*Store, error) {
-	source, err := storedb.Source(dsn, filepath.Join(dataDir, DatabaseFile))
-	if err != nil {
-		return nil, fmt.Errorf("inventory store: %w", err)
-	}
-	store, err := Open(ctx, source, opts...)
+	store, err := storedb.OpenAt(ctx, "inventory", Open, dsn, dataDir, DatabaseFile, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,6 @@ import (
 	"iter"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/ordersaga/ordersaga/internal/platform/storedb"
 )
@@ -269,7 +268,7 @@ func take(ctx context.Context, tx *storedb.Tx, item Item) (Line, error) {
 // recordReservation writes res and its lines, with the workflow ID of its
 // key, which the audit's stream is ordered by.
 func recordReservation(ctx context.Context, tx *storedb.Tx, res Reservation) error {
-	now := timestamp()
+	now := storedb.Timestamp()
 	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO reservations (key, id, order_id, placement, workflow_id, status, total_cents, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		res.Key, res.ID, res.OrderID, res.Placement, storedb.KeyWorkflowID(res.Key), res.Status, res.TotalCents, now, now); err != nil {
@@ -385,7 +384,7 @@ func release(ctx context.Context, tx *storedb.Tx, res Reservation) (int, error) 
 		}
 		units += l.Qty
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE reservations SET status = ?, updated_at = ? WHERE key = ?`, Released, timestamp(), res.Key); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE reservations SET status = ?, updated_at = ? WHERE key = ?`, Released, storedb.Timestamp(), res.Key); err != nil {
 		return 0, fmt.Errorf("mark released: %w", err)
 	}
 	return units, nil
@@ -501,12 +500,6 @@ func (s *Store) SetStock(ctx context.Context, sku string, qty int) (Product, err
 	return products[i], nil
 }
 
-// querier is what both *storedb.DB and *storedb.Tx offer for reading.
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // reservationRecord is a reservation with when it was recorded, which a
 // request of another placement is told.
 type reservationRecord struct {
@@ -514,7 +507,7 @@ type reservationRecord struct {
 	recordedAt string
 }
 
-func reservationByKey(ctx context.Context, tx querier, key string) (reservationRecord, bool, error) {
+func reservationByKey(ctx context.Context, tx storedb.Querier, key string) (reservationRecord, bool, error) {
 	r := reservationRecord{Reservation: Reservation{Key: key}}
 	err := tx.QueryRowContext(ctx, `SELECT id, order_id, placement, status, total_cents, created_at FROM reservations WHERE key = ?`, key).
 		Scan(&r.ID, &r.OrderID, &r.Placement, &r.Status, &r.TotalCents, &r.recordedAt)
@@ -556,12 +549,3 @@ func reservationID(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return "rsv_" + hex.EncodeToString(sum[:8])
 }
-
-// timeLayout is RFC 3339 in UTC with a fixed nine-digit fraction, so that
-// created_at sorts as text in time order. (time.RFC3339Nano drops trailing
-// zeros: "…05.1Z" would sort after "…05.12Z".)
-const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
-
-func timestamp() string { return formatTime(time.Now()) }
-
-func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }

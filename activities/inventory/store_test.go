@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
-	"time"
 )
 
 // concurrency is how many goroutines race on one key in the concurrent tests.
@@ -606,28 +605,6 @@ func TestReservationsListsEveryKeyOldestFirst(t *testing.T) {
 			t.Errorf("Reservations keys = %v, want %v (in creation order)", got, keys)
 		}
 	})
-}
-
-func TestTimestampsSortAsTextInTimeOrder(t *testing.T) {
-	base := time.Date(2025, 3, 1, 12, 0, 5, 0, time.UTC)
-	// In time order; RFC3339Nano would print these as …05Z, …05.1Z,
-	// …05.12Z and …05.123456789Z, which do not sort as text.
-	times := []time.Time{
-		base,
-		base.Add(100 * time.Millisecond),
-		base.Add(120 * time.Millisecond),
-		base.Add(123456789 * time.Nanosecond),
-		base.Add(time.Second),
-	}
-	for i := 1; i < len(times); i++ {
-		prev, cur := formatTime(times[i-1]), formatTime(times[i])
-		if !(prev < cur) {
-			t.Errorf("%q (earlier) does not sort before %q", prev, cur)
-		}
-	}
-	if got, want := formatTime(base.In(time.FixedZone("CET", 3600))), "2025-03-01T12:00:05.000000000Z"; got != want {
-		t.Errorf("formatTime = %q, want %q (UTC)", got, want)
-	}
 }
 
 func TestReserveAfterReleaseIsRefused(t *testing.T) {

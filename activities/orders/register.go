@@ -2,8 +2,6 @@ package orders
 
 import (
 	"context"
-	"fmt"
-	"path/filepath"
 
 	"go.temporal.io/sdk/worker"
 
@@ -20,11 +18,7 @@ import (
 // after the worker has stopped.
 // opts are how the store is opened, as Open takes them.
 func Register(ctx context.Context, w worker.Registry, dataDir, dsn string, requireEncryption bool, opts ...storedb.Option) (*Store, error) {
-	source, err := storedb.Source(dsn, filepath.Join(dataDir, DatabaseFile))
-	if err != nil {
-		return nil, fmt.Errorf("orders store: %w", err)
-	}
-	store, err := Open(ctx, source, opts...)
+	store, err := storedb.OpenAt(ctx, "orders", Open, dsn, dataDir, DatabaseFile, opts...)
 	if err != nil {
 		return nil, err
 	}

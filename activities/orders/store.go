@@ -93,7 +93,7 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Claim, error) {
 func insertClaim(ctx context.Context, tx *storedb.Tx, c Claim) error {
 	_, err := tx.ExecContext(ctx,
 		`INSERT INTO order_ids (order_id, workflow_id, placement, claimed_at) VALUES (?, ?, ?, ?)`,
-		c.OrderID, c.WorkflowID, c.Placement, formatTime(c.ClaimedAt))
+		c.OrderID, c.WorkflowID, c.Placement, storedb.FormatTime(c.ClaimedAt))
 	if err != nil {
 		return fmt.Errorf("record claim: %w", err)
 	}
@@ -106,11 +106,7 @@ func (s *Store) ClaimByOrderID(ctx context.Context, orderID string) (Claim, bool
 	return claimByOrderID(ctx, s.db, orderID)
 }
 
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func claimByOrderID(ctx context.Context, q querier, orderID string) (Claim, bool, error) {
+func claimByOrderID(ctx context.Context, q storedb.Querier, orderID string) (Claim, bool, error) {
 	c := Claim{OrderID: orderID}
 	var claimedAt string
 	err := q.QueryRowContext(ctx, `SELECT workflow_id, placement, claimed_at FROM order_ids WHERE order_id = ?`, orderID).
@@ -121,7 +117,7 @@ func claimByOrderID(ctx context.Context, q querier, orderID string) (Claim, bool
 	if err != nil {
 		return Claim{}, false, fmt.Errorf("read claim on order ID %q: %w", orderID, err)
 	}
-	if c.ClaimedAt, err = time.Parse(timeLayout, claimedAt); err != nil {
+	if c.ClaimedAt, err = storedb.ParseTime(claimedAt); err != nil {
 		return Claim{}, false, fmt.Errorf("read claim on order ID %q: claimed_at: %w", orderID, err)
 	}
 	return c, true, nil
@@ -149,15 +145,7 @@ const claimStep = "ClaimOrderID"
 // named apart from other stores' keys in a shared database.
 func lockKey(orderID string) string { return "orders/order_ids/" + orderID }
 
-// timeLayout is RFC 3339 in UTC with a fixed nine-digit fraction, as the
-// other stores write their times, so that claimed_at sorts as text in time
-// order. (time.RFC3339Nano drops trailing zeros: "…05.1Z" would sort after
-// "…05.12Z".)
-const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
-
 // now is the current time as the register keeps it: in UTC, without the
 // monotonic clock reading, so that a claim just made equals the same claim
 // read back.
 func now() time.Time { return time.Now().UTC().Round(0) }
-
-func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }

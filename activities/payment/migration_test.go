@@ -27,7 +27,7 @@ func openLegacyStore(t *testing.T, source string) *Store {
 	if err != nil {
 		t.Fatalf("open with migration 1: %v", err)
 	}
-	at := formatTime(legacyRecordedAt)
+	at := storedb.FormatTime(legacyRecordedAt)
 	for _, c := range []Charge{
 		{Key: "order-42/charge", OrderID: "42", AmountCents: 5000, Status: Captured},
 		{Key: "a/b/charge", OrderID: "a/b", Status: Voided},

@@ -319,7 +319,7 @@ func checkPlacement(rec chargeRecord, key, placement string) error {
 // insertCharge records c, with the workflow ID of its key, which the
 // audit's stream is ordered by.
 func insertCharge(ctx context.Context, tx *storedb.Tx, c Charge) error {
-	now := timestamp()
+	now := storedb.Timestamp()
 	_, err := tx.ExecContext(ctx,
 		`INSERT INTO charges (key, id, order_id, placement, workflow_id, amount_cents, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.Key, c.ID, c.OrderID, c.Placement, storedb.KeyWorkflowID(c.Key), c.AmountCents, c.Status, now, now)
@@ -369,7 +369,7 @@ func (s *Store) Refund(ctx context.Context, req RefundRequest) (RefundResult, er
 			return fmt.Errorf("refund at the gateway: %w", err)
 		}
 		result.Status, result.AmountCents = Refunded, c.AmountCents
-		if _, err := tx.ExecContext(ctx, `UPDATE charges SET status = ?, updated_at = ? WHERE key = ?`, Refunded, timestamp(), req.Key); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE charges SET status = ?, updated_at = ? WHERE key = ?`, Refunded, storedb.Timestamp(), req.Key); err != nil {
 			return fmt.Errorf("mark refunded: %w", err)
 		}
 		return nil
@@ -424,10 +424,6 @@ func (s *Store) ChargesByPlacement(ctx context.Context) iter.Seq2[Charge, error]
 	})
 }
 
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // chargeRecord is a charge with when it was recorded, which a request of
 // another placement is told.
 type chargeRecord struct {
@@ -435,7 +431,7 @@ type chargeRecord struct {
 	recordedAt string
 }
 
-func chargeByKey(ctx context.Context, q querier, key string) (chargeRecord, bool, error) {
+func chargeByKey(ctx context.Context, q storedb.Querier, key string) (chargeRecord, bool, error) {
 	c := chargeRecord{Charge: Charge{Key: key}}
 	err := q.QueryRowContext(ctx, `SELECT id, order_id, placement, amount_cents, status, created_at FROM charges WHERE key = ?`, key).
 		Scan(&c.ID, &c.OrderID, &c.Placement, &c.AmountCents, &c.Status, &c.recordedAt)
@@ -464,12 +460,3 @@ func chargeID(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return "ch_" + hex.EncodeToString(sum[:8])
 }
-
-// timeLayout is RFC 3339 in UTC with a fixed nine-digit fraction, so that
-// created_at sorts as text in time order. (time.RFC3339Nano drops trailing
-// zeros: "…05.1Z" would sort after "…05.12Z".)
-const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
-
-func timestamp() string { return formatTime(time.Now()) }
-
-func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }

@@ -27,7 +27,7 @@ func openLegacyStore(t *testing.T, source string) *Store {
 	if err != nil {
 		t.Fatalf("open with migration 1: %v", err)
 	}
-	at := formatTime(legacyRecordedAt)
+	at := storedb.FormatTime(legacyRecordedAt)
 	rows := []struct {
 		sh             Shipment
 		address, items string

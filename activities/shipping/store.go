@@ -10,7 +10,6 @@ import (
 	"iter"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/ordersaga/ordersaga/internal/platform/storedb"
 )
@@ -170,7 +169,7 @@ func checkPlacement(rec storedShipment, key, placement string) error {
 // insertShipment records sh, with the workflow ID of its key, which the
 // audit's stream is ordered by.
 func insertShipment(ctx context.Context, tx *storedb.Tx, sh Shipment, address, items string) error {
-	now := timestamp()
+	now := storedb.Timestamp()
 	_, err := tx.ExecContext(ctx,
 		`INSERT INTO shipments (key, id, order_id, placement, workflow_id, tracking_number, address, items, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sh.Key, sh.ID, sh.OrderID, sh.Placement, storedb.KeyWorkflowID(sh.Key), sh.TrackingNumber, address, items, sh.Status, now, now)
@@ -210,7 +209,7 @@ func (s *Store) Cancel(ctx context.Context, req CancelRequest) (CancelResult, er
 			return nil
 		}
 		result.Status = Cancelled
-		if _, err := tx.ExecContext(ctx, `UPDATE shipments SET status = ?, updated_at = ? WHERE key = ?`, Cancelled, timestamp(), req.Key); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE shipments SET status = ?, updated_at = ? WHERE key = ?`, Cancelled, storedb.Timestamp(), req.Key); err != nil {
 			return fmt.Errorf("mark cancelled: %w", err)
 		}
 		return nil
@@ -274,11 +273,7 @@ type storedShipment struct {
 	recordedAt     string
 }
 
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func shipmentByKey(ctx context.Context, q querier, key string) (storedShipment, bool, error) {
+func shipmentByKey(ctx context.Context, q storedb.Querier, key string) (storedShipment, bool, error) {
 	sh := storedShipment{Shipment: Shipment{Key: key}}
 	err := q.QueryRowContext(ctx, `SELECT id, order_id, placement, tracking_number, status, address, items, created_at FROM shipments WHERE key = ?`, key).
 		Scan(&sh.ID, &sh.OrderID, &sh.Placement, &sh.TrackingNumber, &sh.Status, &sh.address, &sh.items, &sh.recordedAt)
@@ -324,12 +319,3 @@ func trackingNumber(key string) string {
 	sum := sha256.Sum256([]byte("tracking:" + key))
 	return "TRK" + strings.ToUpper(hex.EncodeToString(sum[:6]))
 }
-
-// timeLayout is RFC 3339 in UTC with a fixed nine-digit fraction, so that
-// created_at sorts as text in time order. (time.RFC3339Nano drops trailing
-// zeros: "…05.1Z" would sort after "…05.12Z".)
-const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
-
-func timestamp() string { return formatTime(time.Now()) }
-
-func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }

@@ -30,18 +30,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ordersaga/ordersaga/activities/inventory"
-	"github.com/ordersaga/ordersaga/activities/payment"
-	"github.com/ordersaga/ordersaga/activities/shipping"
+	"github.com/ordersaga/ordersaga/internal/stores"
 	"github.com/ordersaga/ordersaga/workflows"
 )
-
-// Stores are the three services' stores.
-type Stores struct {
-	Inventory *inventory.Store
-	Payment   *payment.Store
-	Shipping  *shipping.Store
-}
 
 // DefaultStuckAfter is Options.StuckAfter's default: longer than a step
 // retries (10 minutes) and as long as a compensation retries before its
@@ -122,9 +113,9 @@ func (r Report) Overdue() int {
 }
 
 // Run audits the stores against what Temporal knows of the orders.
-func Run(ctx context.Context, stores Stores, temporal Temporal, opts Options) (Report, error) {
+func Run(ctx context.Context, st stores.Stores, temporal Temporal, opts Options) (Report, error) {
 	a := &auditor{
-		stores: stores, temporal: temporal, opts: opts, start: opts.now(),
+		stores: st, temporal: temporal, opts: opts, start: opts.now(),
 		runs: map[string][]*runInfo{},
 		report: Report{
 			OrdersEnded: map[workflows.Status]int{}, Stuck: []Stuck{}, Violations: []string{},
@@ -154,7 +145,7 @@ func Run(ctx context.Context, stores Stores, temporal Temporal, opts Options) (R
 
 // auditor is one audit under way.
 type auditor struct {
-	stores   Stores
+	stores   stores.Stores
 	temporal Temporal
 	opts     Options
 	start    time.Time

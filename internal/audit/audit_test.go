@@ -20,6 +20,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
 	"github.com/ordersaga/ordersaga/internal/audit"
+	"github.com/ordersaga/ordersaga/internal/stores"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -49,7 +50,7 @@ type world struct {
 	t        *testing.T
 	ctx      context.Context
 	dir      string
-	stores   audit.Stores
+	stores   stores.Stores
 	temporal *fakeTemporal
 }
 

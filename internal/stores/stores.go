@@ -3,9 +3,9 @@
 // open them: the worker's run, stock and audit, and the starter's load
 // audit. Both binaries get their flags from here: the worker all of them
 // (Register), starter load those of the stores it audits (RegisterAudited).
-// The audit reads the inventory, payment and shipping stores (Open); the
-// order service's register of order IDs is only located here, for the
-// worker's run.
+// The audit reads the inventory, payment and shipping stores, which are
+// opened here (Stores, OpenReadOnly); the order service's register of
+// order IDs is only located here, for the worker's run.
 //
 // Environment variables read here, as the flags' defaults: ORDERSAGA_DATA_DIR
 // (--data-dir), ORDERSAGA_ORDERS_DSN, ORDERSAGA_INVENTORY_DSN,
@@ -22,11 +22,7 @@
 package stores
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/pflag"
 
@@ -34,7 +30,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities/orders"
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/activities/shipping"
-	"github.com/ordersaga/ordersaga/internal/audit"
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/platform/storedb"
 )
 
@@ -57,7 +53,7 @@ const (
 // RegisterDataDir adds --data-dir to pf, with DataDirEnv, else
 // DefaultDataDir, as its default.
 func RegisterDataDir(pf *pflag.FlagSet, dir *string) {
-	pf.StringVar(dir, "data-dir", envOr(DataDirEnv, DefaultDataDir), "directory of the services' SQLite stores (env "+DataDirEnv+")")
+	pf.StringVar(dir, "data-dir", cli.EnvOr(DataDirEnv, DefaultDataDir), "directory of the services' SQLite stores (env "+DataDirEnv+")")
 }
 
 // DSNs choose each service's database: a postgres:// or postgresql:// DSN
@@ -77,7 +73,7 @@ type DSNs struct {
 func dsnVar(pf *pflag.FlagSet, dsn *string, store, env string) {
 	pf.StringVar(dsn, store+"-dsn", "", store+" store in PostgreSQL (postgres://user@host:5432/db), or empty for SQLite in --data-dir (env "+env+"). "+
 		"No password here, where other users can read it: put a DSN with one in "+env+", or the password in PGPASSWORD or ~/.pgpass")
-	*dsn = envOr(env, "")
+	*dsn = cli.EnvOr(env, "")
 }
 
 // Register adds all four DSN flags to pf, with their environment
@@ -139,7 +135,8 @@ type Sources struct {
 	Orders, Inventory, Payment, Shipping string
 }
 
-// Sources resolves each service's DSN, or its SQLite file in dataDir.
+// Sources resolves each service's DSN, or its SQLite file in dataDir, as
+// the services' Register functions do (storedb.Source).
 func (d DSNs) Sources(dataDir string) (Sources, error) {
 	var s Sources
 	for _, f := range []struct {
@@ -151,94 +148,11 @@ func (d DSNs) Sources(dataDir string) (Sources, error) {
 		{"payment", d.Payment, payment.DatabaseFile, &s.Payment},
 		{"shipping", d.Shipping, shipping.DatabaseFile, &s.Shipping},
 	} {
-		src, err := storedb.Source(f.dsn, filepath.Join(dataDir, f.file))
+		src, err := storedb.Source(f.dsn, dataDir, f.file)
 		if err != nil {
 			return Sources{}, fmt.Errorf("--%s-dsn: %w", f.name, err)
 		}
 		*f.source = src
 	}
 	return s, nil
-}
-
-// Open opens the three stores that the audit reads (inventory, payment,
-// shipping; not the order register) where dsns and dataDir put them, as
-// dsns.Conn says, creating a SQLite store that is not there yet. Call the
-// returned func to close them.
-func Open(ctx context.Context, dataDir string, dsns DSNs) (audit.Stores, func(), error) {
-	src, err := dsns.Sources(dataDir)
-	if err != nil {
-		return audit.Stores{}, nil, err
-	}
-	opts := dsns.Conn.Options()
-	return openThree(ctx, src,
-		func(ctx context.Context, s string) (*inventory.Store, error) { return inventory.Open(ctx, s, opts...) },
-		func(ctx context.Context, s string) (*payment.Store, error) { return payment.Open(ctx, s, opts...) },
-		func(ctx context.Context, s string) (*shipping.Store, error) { return shipping.Open(ctx, s, opts...) })
-}
-
-// OpenReadOnly opens the three stores for a reader that has no business
-// changing them, the audit: each must exist at this binary's schema
-// version, and is opened read-only. A mistyped --data-dir or a DSN of the
-// wrong database is an error, never a new empty store that passes.
-func OpenReadOnly(ctx context.Context, dataDir string, dsns DSNs) (audit.Stores, func(), error) {
-	src, err := dsns.Sources(dataDir)
-	if err != nil {
-		return audit.Stores{}, nil, err
-	}
-	return openThree(ctx, src, inventory.OpenReadOnly, payment.OpenReadOnly, shipping.OpenReadOnly)
-}
-
-// Audit runs one audit of the stores where dataDir and dsns put them,
-// opened read-only, against temporal, for the scheduled audit. `worker
-// audit` and `starter load` do the same two steps themselves (OpenReadOnly,
-// then audit.Run), to tell a store that will not open from Temporal's
-// errors.
-func Audit(ctx context.Context, dataDir string, dsns DSNs, temporal audit.Temporal, opts audit.Options) (audit.Report, error) {
-	st, closeStores, err := OpenReadOnly(ctx, dataDir, dsns)
-	if err != nil {
-		return audit.Report{}, err
-	}
-	defer closeStores()
-	return audit.Run(ctx, st, temporal, opts)
-}
-
-// openThree opens the three stores with the given functions; on an error
-// it closes those already open.
-func openThree(ctx context.Context, src Sources,
-	openInventory func(context.Context, string) (*inventory.Store, error),
-	openPayment func(context.Context, string) (*payment.Store, error),
-	openShipping func(context.Context, string) (*shipping.Store, error),
-) (audit.Stores, func(), error) {
-	var s audit.Stores
-	var opened []io.Closer // only the stores that did open: no nil *Store in an interface
-	closeAll := func() {
-		for _, c := range opened {
-			c.Close()
-		}
-	}
-	fail := func(err error) (audit.Stores, func(), error) {
-		closeAll()
-		return audit.Stores{}, nil, err
-	}
-	var err error
-	if s.Inventory, err = openInventory(ctx, src.Inventory); err != nil {
-		return fail(err)
-	}
-	opened = append(opened, s.Inventory)
-	if s.Payment, err = openPayment(ctx, src.Payment); err != nil {
-		return fail(err)
-	}
-	opened = append(opened, s.Payment)
-	if s.Shipping, err = openShipping(ctx, src.Shipping); err != nil {
-		return fail(err)
-	}
-	opened = append(opened, s.Shipping)
-	return s, closeAll, nil
-}
-
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
-	}
-	return def
 }

@@ -56,6 +56,8 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 	"go.temporal.io/sdk/contrib/opentelemetry"
 	"go.temporal.io/sdk/interceptor"
+
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 )
 
 // The environment variables that turn tracing on and choose its protocol.
@@ -153,7 +155,7 @@ func Setup(ctx context.Context, service string, onError func(error), attrs ...at
 	)
 	if err != nil {
 		_ = exporter.Shutdown(ctx)
-		return nil, fmt.Errorf("tracing: %s: fix OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES", oneLine(err))
+		return nil, fmt.Errorf("tracing: %s: fix OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES", cli.OneLine(err))
 	}
 	provider := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(res))
 	it, err := opentelemetry.NewTracingInterceptor(opentelemetry.TracerOptions{Tracer: provider.Tracer("go.temporal.io/sdk")})
@@ -181,7 +183,7 @@ func newExporter(ctx context.Context, protocol string) (sdktrace.SpanExporter, e
 		exporter, err = otlptracehttp.New(ctx)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("tracing: OTLP %s exporter: %s: check %s or %s", protocol, oneLine(err), EndpointEnv, TracesEndpointEnv)
+		return nil, fmt.Errorf("tracing: OTLP %s exporter: %s: check %s or %s", protocol, cli.OneLine(err), EndpointEnv, TracesEndpointEnv)
 	}
 	return exporter, nil
 }
@@ -234,7 +236,7 @@ func (t *Tracing) Shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	if err := errors.Join(t.provider.ForceFlush(ctx), t.provider.Shutdown(ctx)); err != nil {
-		return fmt.Errorf("traces not sent to the collector: %s; is it running at %s?", oneLine(err), endpoint())
+		return fmt.Errorf("traces not sent to the collector: %s; is it running at %s?", cli.OneLine(err), endpoint())
 	}
 	return nil
 }
@@ -245,9 +247,4 @@ func endpoint() string {
 		return e
 	}
 	return os.Getenv(EndpointEnv)
-}
-
-// oneLine keeps an error's message on one line.
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
 }

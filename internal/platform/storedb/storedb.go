@@ -100,18 +100,6 @@ func HasPassword(dsn string) bool {
 	return params.Has("password") || params.Has("sslpassword")
 }
 
-// Source is what Open takes for a service configured with dsn: the DSN when
-// there is one, else the SQLite file at sqlitePath.
-func Source(dsn, sqlitePath string) (string, error) {
-	if err := CheckDSN(dsn); err != nil {
-		return "", err
-	}
-	if dsn != "" {
-		return dsn, nil
-	}
-	return sqlitePath, nil
-}
-
 // DB is a store's database. Its query methods take "?" placeholders in
 // either dialect.
 type DB struct {
@@ -206,6 +194,18 @@ func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.
 func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	return t.tx.QueryRowContext(ctx, rebind(t.dialect, query), args...)
 }
+
+// Querier is what both DB and Tx offer for reading, so that a store reads
+// a record with one function whether or not a transaction holds it.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+var (
+	_ Querier = (*DB)(nil)
+	_ Querier = (*Tx)(nil)
+)
 
 // LockKey makes every other transaction that locks the same key wait until
 // this one ends, so that a read-check-write on an idempotency key is done

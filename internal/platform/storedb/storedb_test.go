@@ -144,18 +144,6 @@ func TestCheckDSN(t *testing.T) {
 	}
 }
 
-func TestSource(t *testing.T) {
-	if got, err := Source("", "/data/inventory.db"); err != nil || got != "/data/inventory.db" {
-		t.Errorf("Source without DSN = %q, %v; want the SQLite path", got, err)
-	}
-	if got, err := Source("postgres://db/x", "/data/inventory.db"); err != nil || got != "postgres://db/x" {
-		t.Errorf("Source with DSN = %q, %v; want the DSN", got, err)
-	}
-	if _, err := Source("mysql://db/x", "/data/inventory.db"); err == nil {
-		t.Error("Source with a non-PostgreSQL DSN: no error")
-	}
-}
-
 func TestRebind(t *testing.T) {
 	tests := []struct {
 		dialect     Dialect

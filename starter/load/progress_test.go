@@ -1,11 +1,32 @@
-package main
+package load
 
 import (
 	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
+
+func TestProgressLine(t *testing.T) {
+	tests := []struct {
+		name                     string
+		total, ok, bad, inFlight int
+		elapsed                  time.Duration
+		want                     string
+	}{
+		{"start", 100, 0, 0, 5, 0, "0/100 done (0 not as asked), 5 in flight, 0.0/s, ETA -"},
+		{"midway", 100, 40, 10, 5, 10 * time.Second, "50/100 done (10 not as asked), 5 in flight, 5.0/s, ETA 10s"},
+		{"done", 10, 10, 0, 0, 2 * time.Second, "10/10 done (0 not as asked), 0 in flight, 5.0/s, ETA -"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := progressLine(tt.total, tt.ok, tt.bad, tt.inFlight, tt.elapsed); got != tt.want {
+				t.Errorf("progressLine = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
 
 // Only a real terminal gets the updating progress line: /dev/null is a
 // character device but no terminal, and neither is a file, a pipe or a

@@ -1,4 +1,4 @@
-package main
+package load
 
 import (
 	"fmt"
@@ -17,8 +17,9 @@ type progress struct {
 	off      bool
 }
 
-func newProgress(a *app) *progress {
-	return &progress{w: a.stdout, terminal: isTerminal(a.stdout), off: a.json()}
+// newProgress shows progress on w; off shows none (-o json).
+func newProgress(w io.Writer, off bool) *progress {
+	return &progress{w: w, terminal: isTerminal(w), off: off}
 }
 
 // isTerminal reports whether w is a terminal: not merely a character

@@ -1,18 +1,48 @@
-package main
+package load
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/internal/tracing"
 	"github.com/ordersaga/ordersaga/workflows"
 )
+
+// A load's cancel that the order refuses, or that finds it ended, is no
+// error of the job: the order's ending is judged instead. Any other error
+// of the cancel is the job's.
+func TestLoadCancelError(t *testing.T) {
+	noAnswer := &orderclient.NoAnswerError{OrderID: "load-r-1", Timeout: 30 * time.Second}
+	broken := errors.New("cancel order load-r-1: connection reset")
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"accepted", nil, nil},
+		{"refused", &orderclient.RefusedError{OrderID: "load-r-1", Reason: "order load-r-1 cannot be cancelled: shipment shp_1 was already created"}, nil},
+		{"ended", &orderclient.EndedError{OrderID: "load-r-1", Status: workflows.Completed}, nil},
+		{"ended, wrapped", fmt.Errorf("cancel: %w", &orderclient.EndedError{OrderID: "load-r-1", Status: workflows.Failed}), nil},
+		{"no answer", noAnswer, noAnswer},
+		{"server error", broken, broken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := loadCancelError(tt.err); got != tt.want {
+				t.Errorf("loadCancelError(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
 
 // Each order load places is the root span of a trace of its own, with
 // the order's ID as place's span has it; the order's calls to Temporal

@@ -1,14 +1,16 @@
-package main
+package load
 
 import (
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -105,7 +107,7 @@ func buildReport(p loadPlan, results []jobResult, elapsed time.Duration) loadRep
 		if !r.asAsked() {
 			m := mismatch{ID: r.id, Kind: r.kind.name, Want: r.kind.want, Got: got}
 			if r.err != nil {
-				m.Error = oneLine(r.err.Error())
+				m.Error = cli.OneLine(r.err)
 			}
 			rep.Mismatches = append(rep.Mismatches, m)
 		}
@@ -157,7 +159,7 @@ func printLoadReport(w io.Writer, rep loadReport) error {
 			a.P50, a.P95, a.P99, a.Max, a.Count)
 	}
 	fmt.Fprintln(w, "Outcomes:")
-	tw := newTable(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, name := range reportKindNames(rep) {
 		o := rep.Outcomes[name]
 		fmt.Fprintf(tw, "  %s:\t%d\twant %s\t%s\n", name, o.Count, o.Want, endedText(o.Ended))

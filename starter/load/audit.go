@@ -1,4 +1,4 @@
-package main
+package load
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ordersaga/ordersaga/internal/audit"
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/stores"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -40,7 +41,7 @@ func auditLoad(ctx context.Context, p loadPlan, temporal audit.Temporal, rep *lo
 	}
 	r, err := auditStores(ctx, p, temporal)
 	if err != nil {
-		a.Error = oneLine(err.Error())
+		a.Error = cli.OneLine(err)
 		return err
 	}
 	a.Report, a.OK = &r, r.OK()
