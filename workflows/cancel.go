@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"fmt"
-	"strings"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -117,31 +116,36 @@ func (o *orderRun) cancelRefusal() string {
 	switch {
 	case o.shipped:
 		return fmt.Sprintf("shipment %s was already created, tracking number %s", o.state.ShipmentID, o.state.TrackingNumber)
-	case o.state.FailureReason != "":
-		return "the order already failed: " + o.state.FailureReason
+	case o.stopped == stoppedByFailure:
+		return "the order already failed: " + o.stopReason
 	case !o.state.Status.forward():
 		return fmt.Sprintf("the order is already %s", o.state.Status)
-	case o.cancel != nil:
-		return "the order is already being cancelled: " + o.cancel.Reason
+	case o.stopped.asked():
+		return "the order is already being cancelled: " + o.stopReason
 	}
 	return ""
 }
 
-// onCancel accepts a cancel (signal or update) before the point of no
-// return and stops the forward steps; after it, or once the order failed or
-// is already undoing its steps, it records the cancel as refused. It
-// returns why it refused it, or "" if it accepted it.
-func (o *orderRun) onCancel(ctx workflow.Context, req CancelRequest, by string) string {
+// onCancel answers a cancel that came by signal or update (by is
+// stoppedBySignal or stoppedByUpdate). Before the point of no return it
+// accepts it and stops the forward steps; after it, or once the order has
+// failed, is undoing its steps or has accepted a cancel already, it records
+// the cancel as refused (cancelRefusal). It returns why it refused it, or ""
+// if it accepted it.
+func (o *orderRun) onCancel(ctx workflow.Context, req CancelRequest, by stopCause) string {
 	if why := o.cancelRefusal(); why != "" {
 		o.refuseCancel(ctx, req.Reason, why)
 		return why
 	}
-	req.Reason = clip(req.Reason)
-	o.cancel, o.cancelledBy = &req, by
-	o.logger.Info("cancel accepted", "reason", req.Reason, "status", o.state.Status)
+	o.stop(by, clip(req.Reason))
+	o.logger.Info("cancel accepted", "reason", o.stopReason, "status", o.state.Status)
 	o.stopSteps()
 	return ""
 }
+
+// MaxRefusedCancels is how many refused cancels an order records; more are
+// only counted.
+const MaxRefusedCancels = 20
 
 func (o *orderRun) refuseCancel(ctx workflow.Context, reason, why string) {
 	reason = clip(reason)
@@ -162,6 +166,3 @@ func CheckReason(what, reason string) error {
 	}
 	return nil
 }
-
-// DescribeUndoing lists compensations for a person: "refund, then release".
-func DescribeUndoing(names []string) string { return strings.Join(names, ", then ") }

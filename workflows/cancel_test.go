@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -66,22 +67,22 @@ func TestValidateCancel(t *testing.T) {
 		},
 		{
 			name:    "failing",
-			run:     orderRun{state: OrderState{Status: Compensating, FailureReason: "charge failed: payment declined"}},
+			run:     orderRun{stopped: stoppedByFailure, stopReason: "charge failed: payment declined", state: OrderState{Status: Compensating, FailureReason: "charge failed: payment declined"}},
 			wantErr: "order 42 cannot be cancelled: the order already failed: charge failed: payment declined",
 		},
 		{
 			name:    "compensating after a cancel",
-			run:     orderRun{cancel: &CancelRequest{Reason: "first"}, state: OrderState{Status: Compensating}},
+			run:     orderRun{stopped: stoppedBySignal, stopReason: "first", state: OrderState{Status: Compensating}},
 			wantErr: "order 42 cannot be cancelled: the order is already COMPENSATING",
 		},
 		{
 			name:    "needs attention",
-			run:     orderRun{cancel: &CancelRequest{Reason: "first"}, state: OrderState{Status: NeedsAttention}},
+			run:     orderRun{stopped: stoppedBySignal, stopReason: "first", state: OrderState{Status: NeedsAttention}},
 			wantErr: "order 42 cannot be cancelled: the order is already NEEDS_ATTENTION",
 		},
 		{
 			name:    "cancel accepted, steps stopping",
-			run:     orderRun{cancel: &CancelRequest{Reason: "first"}, state: OrderState{Status: AwaitingFulfillment}},
+			run:     orderRun{stopped: stoppedBySignal, stopReason: "first", state: OrderState{Status: AwaitingFulfillment}},
 			wantErr: "order 42 cannot be cancelled: the order is already being cancelled: first",
 		},
 		{
@@ -105,6 +106,39 @@ func TestValidateCancel(t *testing.T) {
 			}
 			assert.Equal(t, before, tt.run.state, "the validator changed the state")
 			assert.Nil(t, tt.run.asks, "the validator queued the cancel")
+		})
+	}
+}
+
+// The first cause that stops the forward steps stays, except that a cancel
+// the order accepts after Temporal's stopped them names who asked.
+func TestStopKeepsTheFirstCause(t *testing.T) {
+	tests := []struct {
+		name       string
+		causes     []stopCause
+		want       stopCause
+		wantReason string
+	}{
+		{name: "one", causes: []stopCause{stoppedBySignal}, want: stoppedBySignal, wantReason: "0"},
+		{name: "Temporal after a signal", causes: []stopCause{stoppedBySignal, stoppedByTemporal}, want: stoppedBySignal, wantReason: "0"},
+		{name: "update after Temporal", causes: []stopCause{stoppedByTemporal, stoppedByUpdate}, want: stoppedByUpdate, wantReason: "1"},
+		{name: "signal after an update", causes: []stopCause{stoppedByUpdate, stoppedBySignal}, want: stoppedByUpdate, wantReason: "0"},
+		{name: "failure after Temporal", causes: []stopCause{stoppedByTemporal, stoppedByFailure}, want: stoppedByTemporal, wantReason: "0"},
+		{name: "cancel after a failure", causes: []stopCause{stoppedByFailure, stoppedBySignal}, want: stoppedByFailure, wantReason: "0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var o orderRun
+			for i, c := range tt.causes {
+				o.stop(c, strconv.Itoa(i))
+			}
+			assert.Equal(t, tt.want, o.stopped)
+			assert.Equal(t, tt.wantReason, o.stopReason)
+			if tt.want == stoppedByFailure {
+				assert.Equal(t, tt.wantReason, o.state.FailureReason)
+			} else {
+				assert.Empty(t, o.state.FailureReason, "a cancel is no failure")
+			}
 		})
 	}
 }

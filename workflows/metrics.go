@@ -109,16 +109,21 @@ func (m orderMetrics) compensationFailed(compensation string) {
 	m.count(MetricCompensationsFailed, map[string]string{LabelCompensation: compensation})
 }
 
-// stepEnded records how long a step took and how it ended.
-func (m orderMetrics) stepEnded(step string, took time.Duration, err error) {
-	outcome := OutcomeOK
-	switch {
-	case errors.Is(err, errCancelled):
-		outcome = OutcomeCancelled
-	case err != nil:
-		outcome = OutcomeFailed
-	}
+// stepEnded records how long a step took and how it ended (its outcome).
+func (m orderMetrics) stepEnded(step string, took time.Duration, outcome string) {
 	m.handler.WithTags(map[string]string{LabelStep: step, LabelOutcome: outcome}).Timer(MetricStepDuration).Record(took)
+}
+
+// stepOutcome is how a step that returned err ended, given why the forward
+// steps stopped: OutcomeOK, OutcomeCancelled or OutcomeFailed.
+func stepOutcome(err error, stopped stopCause) string {
+	switch {
+	case err == nil:
+		return OutcomeOK
+	case stopped.cancelled():
+		return OutcomeCancelled
+	}
+	return OutcomeFailed
 }
 
 // failureKind names, from a small fixed set, why a step failed: the

@@ -1,18 +1,17 @@
 // Package workflows holds the order saga: OrderWorkflow, the order it runs,
-// the state it reports, and the small saga helper that undoes its steps.
+// the state it reports, and the compensation stack that undoes its steps.
 package workflows
 
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/ordersaga/ordersaga/activities/inventory"
-	"github.com/ordersaga/ordersaga/internal/codec"
+	"github.com/ordersaga/ordersaga/internal/platform/codec"
 )
 
 // Order is what a customer placed: the workflow's input. It is also the
@@ -64,8 +63,8 @@ func (o Order) Validate() error { return o.validate(true) }
 
 // validate checks the order; strict adds the rules on the fields' characters
 // (the customer ID is an opaque ID, the token printable ASCII, the address
-// free of control characters). The workflow validates orders it started
-// before those rules existed without them (see orderRulesChange), so that
+// free of control characters). Only orders started before those rules
+// existed are checked without them (validateBeforeStrictFields), so that
 // they replay as they ran.
 func (o Order) validate(strict bool) error {
 	if err := checkID("order ID", o.ID, MaxIDLength); err != nil {
@@ -190,30 +189,4 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	*d = Duration(v)
 	return nil
-}
-
-// MaxEcho is how much of a rejected value an error message quotes: enough
-// to recognise it, not so much that a huge input makes a huge message.
-const MaxEcho = 40
-
-// QuoteInput quotes a value a person or a client gave, for an error
-// message: on one line, cut after MaxEcho bytes (at a character boundary)
-// with its full length. The starter's parsers use it too.
-func QuoteInput(s string) string {
-	if len(s) <= MaxEcho {
-		return strconv.Quote(s)
-	}
-	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(runePrefix(s, MaxEcho)), len(s))
-}
-
-// runePrefix is the longest prefix of s of at most n bytes that does not
-// cut a character in two.
-func runePrefix(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

@@ -53,7 +53,7 @@ func (o *orderRun) placed(ctx workflow.Context) (PlacedResult, error) {
 // will never have one: it failed (invalid, ID already used, refused by
 // the inventory) or stopped its forward steps (cancelled) first.
 func (o *orderRun) reservationDecided() bool {
-	return o.state.ReservationID != "" || o.state.FailureReason != "" || !o.state.Status.forward()
+	return o.state.ReservationID != "" || o.stopped == stoppedByFailure || !o.state.Status.forward()
 }
 
 // PlacedAnswer is the order-placed update's answer as the state s has it.

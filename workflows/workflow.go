@@ -18,119 +18,6 @@ import (
 	"github.com/ordersaga/ordersaga/activities/shipping"
 )
 
-// Activity stubs: the workflow names the services' activities through their
-// methods, so a renamed activity fails to compile here. The services run in
-// other processes; these nil pointers are never called.
-var (
-	ordersService    *orders.Activities
-	inventoryService *inventory.Activities
-	paymentService   *payment.Activities
-	shippingService  *shipping.Activities
-)
-
-// stepOptions are the forward steps' activity options. A transient failure
-// (a timeout, a locked database, a flaky gateway) is retried with backoff
-// for up to stepDeadline; after that, or at once on a business failure, the
-// order fails and compensates.
-var stepOptions = workflow.ActivityOptions{
-	StartToCloseTimeout:    10 * time.Second,
-	ScheduleToCloseTimeout: stepDeadline,
-	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval:    500 * time.Millisecond,
-		BackoffCoefficient: 2,
-		MaximumInterval:    10 * time.Second,
-	},
-}
-
-// stepDeadline bounds how long one forward step may keep retrying. It is long
-// enough to ride out a worker restart or a service outage of a few minutes.
-const stepDeadline = 10 * time.Minute
-
-// claimOptions are the options of the order ID's claim: a local activity
-// of the order service, in the worker that runs the order, so the claim
-// costs the order no task of its own on the server. It retries as the
-// forward steps do.
-var claimOptions = workflow.LocalActivityOptions{
-	StartToCloseTimeout:    10 * time.Second,
-	ScheduleToCloseTimeout: stepDeadline,
-	RetryPolicy:            stepOptions.RetryPolicy,
-}
-
-// compensationOptions are the compensations' activity options: they retry
-// a transient failure for up to the Config's CompensationTimeout, because
-// an order that has taken stock or money must give it back however long the
-// service is down; after that, or at once on a business refusal, the order
-// waits in NEEDS_ATTENTION for an operator to resume it.
-func (cfg Config) compensationOptions() workflow.ActivityOptions {
-	return workflow.ActivityOptions{
-		StartToCloseTimeout:    10 * time.Second,
-		ScheduleToCloseTimeout: cfg.compensationTimeout(),
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    500 * time.Millisecond,
-			BackoffCoefficient: 2,
-			MaximumInterval:    30 * time.Second,
-		},
-	}
-}
-
-// Changes to the workflow that running orders must not see, for
-// workflow.GetVersion. Orders started on older code replay their recorded
-// history the old way; see docs/promises.md, "Changing the workflow safely".
-const (
-	// needsAttentionChange: a compensation that cannot succeed stops the
-	// order in NEEDS_ATTENTION (version 1). Before, the order paused for
-	// compensationRetryPause and tried again, forever.
-	needsAttentionChange = "needs-attention"
-	// orderRulesChange is the rules an order is placed under, one version
-	// per change (one change ID, so that a new order records one version
-	// marker and one TemporalChangeVersion update, however many changes
-	// it has seen; its name is the first change's):
-	//   - strictFieldsVersion: the order's customer ID must be an opaque
-	//     ID, its payment token printable ASCII, its address free of
-	//     control characters;
-	//   - placementsVersion: the order claims its ID in the order service's
-	//     register before its first step, every request it sends carries
-	//     its placement, and a step refused because its key belongs to
-	//     another placement, or was already undone, leaves nothing to undo.
-	// Orders started before a version keep the rules they started under.
-	orderRulesChange = "strict-order-fields"
-)
-
-// The versions of orderRulesChange.
-const (
-	strictFieldsVersion workflow.Version = 1
-	placementsVersion   workflow.Version = 2
-)
-
-// StartedWithPlacements reports whether an order whose
-// TemporalChangeVersion search attribute holds changeVersions started
-// under placements, so that its records carry its placement: the SDK
-// writes "<change ID>-<version>" there when an order records the version
-// of a change, and the audit reads it in Temporal's list of orders.
-func StartedWithPlacements(changeVersions []string) bool {
-	for _, cv := range changeVersions {
-		v, ok := strings.CutPrefix(cv, orderRulesChange+"-")
-		if !ok {
-			continue
-		}
-		if n, err := strconv.Atoi(v); err == nil && workflow.Version(n) >= placementsVersion {
-			return true
-		}
-	}
-	return false
-}
-
-// compensationRetryPause is how long an order started before
-// needsAttentionChange waits before it runs a failed compensation again.
-const compensationRetryPause = time.Minute
-
-// MaxRefusedCancels is how many refused cancels an order records; more are
-// only counted.
-const MaxRefusedCancels = 20
-
-// errCancelled ends the forward steps when the order was cancelled.
-var errCancelled = errors.New("order cancelled")
-
 // OrderWorkflow is the order saga. It reserves the stock, charges the total,
 // waits out the cancel window and ships; each step registers its
 // compensation before it runs. If a step fails, or the order is cancelled
@@ -158,6 +45,10 @@ func (cfg Config) OrderWorkflow(ctx workflow.Context, order Order) (OrderState, 
 	return cfg.orderWorkflow(ctx, order, restingStatuses)
 }
 
+// orderWorkflow is the order's whole story. The order checks itself and
+// claims its ID; then it runs the forward steps while it listens for
+// cancels. If they all ran, it is COMPLETED; if they stopped (o.stopped
+// says why), it undoes what they did.
 func (cfg Config) orderWorkflow(ctx workflow.Context, order Order, writes statusWrites) (OrderState, error) {
 	o := newOrderRun(ctx, order, cfg)
 	o.writes = writes
@@ -167,9 +58,8 @@ func (cfg Config) orderWorkflow(ctx workflow.Context, order Order, writes status
 	}
 	o.listed(ctx)
 	o.rules = workflow.GetVersion(ctx, orderRulesChange, workflow.DefaultVersion, placementsVersion)
-	if err := order.validate(o.rules >= strictFieldsVersion); err != nil {
-		o.state.FailureReason = "invalid order: " + err.Error()
-		o.failedStep, o.failureKind = StepValidate, ReasonInvalid
+	if err := o.validate(); err != nil {
+		o.fail(StepValidate, ReasonInvalid, "invalid order: "+err.Error())
 		return o.end(ctx, Failed, nil)
 	}
 	if o.rules >= placementsVersion {
@@ -185,17 +75,17 @@ func (cfg Config) orderWorkflow(ctx workflow.Context, order Order, writes status
 
 	err := o.runSteps(steps)
 	o.answerCancels(ctx) // none is left unread when the order ends
-	if err == nil {
-		if ctx.Err() != nil {
-			o.refuseCancel(ctx, "cancellation requested through Temporal", "the shipment was already created")
-		}
-		return o.end(ctx, Completed, nil)
+	if o.stopped != notStopped {
+		return o.compensate(ctx, err)
 	}
-	return o.compensate(ctx, err)
+	if ctx.Err() != nil { // Temporal's cancellation came once the shipment existed
+		o.refuseCancel(ctx, temporalCancelReason, "the shipment was already created")
+	}
+	return o.end(ctx, Completed, nil)
 }
 
-// orderRun is one order's saga: its state, its compensations, and how it
-// was cancelled, if it was.
+// orderRun is one order's saga: its state, its compensations, and why its
+// forward steps stopped, if they did.
 type orderRun struct {
 	order  Order
 	cfg    Config
@@ -219,13 +109,83 @@ type orderRun struct {
 	cancels   workflow.ReceiveChannel
 	asks      []*cancelAsk
 	stopSteps workflow.CancelFunc
-	// cancel is the accepted cancel (signal or update), if any, and
-	// cancelledBy how it came (CancelledBySignal or CancelledByUpdate).
-	cancel      *CancelRequest
-	cancelledBy string
+
+	// stopped is why the forward steps stopped, if they did, and
+	// stopReason the reason that goes with it: the cancel's, or the
+	// failure's (also the state's FailureReason). Only stop sets them.
+	stopped    stopCause
+	stopReason string
 	// shipped marks the point of no return: the shipment exists.
 	shipped bool
 }
+
+// stopCause is why an order's forward steps stopped before they all ran.
+type stopCause int
+
+const (
+	// notStopped: the forward steps are running, or they all ran.
+	notStopped stopCause = iota
+	// stoppedBySignal, stoppedByUpdate: the order accepted a cancel-order
+	// signal or update.
+	stoppedBySignal
+	stoppedByUpdate
+	// stoppedByTemporal: Temporal cancelled the workflow.
+	stoppedByTemporal
+	// stoppedByFailure: the order is invalid, its ID was already used, or a
+	// step failed.
+	stoppedByFailure
+)
+
+// temporalCancelReason is the reason of a cancel that came through
+// Temporal's cancellation of the workflow, which carries none.
+const temporalCancelReason = "cancellation requested through Temporal"
+
+// asked reports whether the order accepted a cancel someone asked it for,
+// by the cancel-order signal or update.
+func (c stopCause) asked() bool { return c == stoppedBySignal || c == stoppedByUpdate }
+
+// cancelled reports whether the steps stopped for a cancel, of any kind.
+func (c stopCause) cancelled() bool { return c.asked() || c == stoppedByTemporal }
+
+// by is how a cancelled order was cancelled, as OrderState.CancelledBy and
+// the metrics name it.
+func (c stopCause) by() string {
+	switch c {
+	case stoppedBySignal:
+		return CancelledBySignal
+	case stoppedByUpdate:
+		return CancelledByUpdate
+	case stoppedByTemporal:
+		return CancelledByTemporal
+	}
+	return ""
+}
+
+// stop records why the forward steps stopped. The first cause stays, with
+// one exception: a cancel the order accepts after Temporal's cancellation
+// stopped the steps, and before the order starts undoing them, replaces
+// Temporal's, so the order names who asked.
+func (o *orderRun) stop(cause stopCause, reason string) {
+	if o.stopped != notStopped && (o.stopped != stoppedByTemporal || !cause.asked()) {
+		return
+	}
+	o.stopped, o.stopReason = cause, reason
+	if cause == stoppedByFailure {
+		o.state.FailureReason = reason
+	}
+}
+
+// fail stops the order for a failure of step, of the given kind (the
+// metrics' label), for reason.
+func (o *orderRun) fail(step, kind, reason string) {
+	o.failedStep, o.failureKind = step, kind
+	o.stop(stoppedByFailure, reason)
+}
+
+// stepsCancelled records that the forward steps' context was cancelled, or
+// that a step came back cancelled: by the cancel the order accepted, if it
+// accepted one, or else by Temporal.
+func (o *orderRun) stepsCancelled() { o.stop(stoppedByTemporal, temporalCancelReason) }
 
 func newOrderRun(ctx workflow.Context, order Order, cfg Config) *orderRun {
 	info := workflow.GetInfo(ctx)
@@ -291,9 +251,66 @@ func (o *orderRun) resume(ctx workflow.Context, req ResumeRequest) (ResumeResult
 	return ResumeResult{Remaining: o.saga.remaining()}, nil
 }
 
-// runSteps runs the forward steps in order. It stops at the first that
-// fails, or as soon as a cancel was accepted. It times each service call
-// (not the cancel window, which is only a wait).
+// validate checks the order under the rules it started under (o.rules).
+func (o *orderRun) validate() error {
+	if o.rules < strictFieldsVersion {
+		return validateBeforeStrictFields(o.order)
+	}
+	return o.order.Validate()
+}
+
+// claimOptions are the options of the order ID's claim: a local activity
+// of the order service, in the worker that runs the order, so the claim
+// costs the order no task of its own on the server. It retries as the
+// forward steps do.
+var claimOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout:    10 * time.Second,
+	ScheduleToCloseTimeout: stepDeadline,
+	RetryPolicy:            stepOptions.RetryPolicy,
+}
+
+// claim claims the order ID for this placement in the order service's
+// register, before any step: an order ID that another placement used,
+// however long ago and whatever Temporal still remembers of it, fails the
+// order here, with nothing done and so nothing to undo. It runs in a
+// context disconnected from the order's cancellation so that a claim under
+// way always finishes: a cancel then stops the order before its first step,
+// and the order ID stays used, as an order ID placed once is.
+func (o *orderRun) claim(ctx workflow.Context) error {
+	claimCtx, _ := workflow.NewDisconnectedContext(ctx)
+	opts := claimOptions
+	opts.Summary = "Claim order ID " + o.state.OrderID
+	claimCtx = workflow.WithLocalActivityOptions(claimCtx, opts)
+	req := orders.ClaimRequest{OrderID: o.order.ID, WorkflowID: o.state.WorkflowID, Placement: o.state.Placement,
+		InputEncrypted: o.order.inputEncrypted}
+	var claim orders.Claim
+	if err := workflow.ExecuteLocalActivity(claimCtx, ordersService.ClaimOrderID, req).Get(claimCtx, &claim); err != nil {
+		o.failStep(ctx, StepClaim, o.state.OrderID, err)
+		return err
+	}
+	o.stepDone(ctx, StepClaim, o.state.OrderID, "order ID claimed by placement "+claim.Placement)
+	return nil
+}
+
+// placementOf is the order's placement: the first run ID of its workflow.
+// Temporal keeps it through a reset (the reset run continues the same
+// placement, and finds its records), and gives another placement of the
+// same order ID (a workflow started again after the first was deleted)
+// another one. Where the server does not fill it (the SDK's test
+// environment) the run ID stands in.
+func placementOf(ctx workflow.Context) string {
+	info := workflow.GetInfo(ctx)
+	if info.FirstRunID != "" {
+		return info.FirstRunID
+	}
+	return info.WorkflowExecution.RunID
+}
+
+// runSteps runs the forward steps in order, until they have all run or
+// they stop (o.stopped says why): at the first that fails, or as soon as a
+// cancel was accepted. It returns the error of the step that stopped them,
+// if one did. It times each service call (not the cancel window, which is
+// only a wait).
 func (o *orderRun) runSteps(ctx workflow.Context) error {
 	steps := []struct {
 		name string
@@ -301,13 +318,14 @@ func (o *orderRun) runSteps(ctx workflow.Context) error {
 	}{{StepReserve, o.reserve}, {StepCharge, o.charge}, {StepCancelWindow, o.awaitCancelWindow}, {StepShip, o.ship}}
 	for _, step := range steps {
 		o.answerCancels(ctx)
-		if o.cancel != nil || ctx.Err() != nil {
-			return errCancelled
+		if ctx.Err() != nil { // stopSteps, for an accepted cancel, or Temporal
+			o.stepsCancelled()
+			return nil
 		}
 		started := workflow.Now(ctx)
 		err := step.run(ctx)
 		if step.name != StepCancelWindow {
-			o.metrics.stepEnded(step.name, workflow.Now(ctx).Sub(started), err)
+			o.metrics.stepEnded(step.name, workflow.Now(ctx).Sub(started), stepOutcome(err, o.stopped))
 		}
 		if err != nil {
 			return err
@@ -338,54 +356,43 @@ func (o *orderRun) listenForCancels(ctx workflow.Context) {
 func (o *orderRun) answerCancels(ctx workflow.Context) {
 	var req CancelRequest
 	for o.cancels.ReceiveAsync(&req) {
-		o.onCancel(ctx, req, CancelledBySignal)
+		o.onCancel(ctx, req, stoppedBySignal)
 		req = CancelRequest{}
 	}
 	for len(o.asks) > 0 {
 		ask := o.asks[0]
 		o.asks = o.asks[1:]
-		ask.why, ask.answered = o.onCancel(ctx, ask.req, CancelledByUpdate), true
+		ask.why, ask.answered = o.onCancel(ctx, ask.req, stoppedByUpdate), true
 	}
 }
 
-// claim claims the order ID for this placement in the order service's
-// register, before any step: an order ID that another placement used,
-// however long ago and whatever Temporal still remembers of it, fails the
-// order here, with nothing done and so nothing to undo. It runs in a
-// context disconnected from the order's cancellation so that a claim under
-// way always finishes: a cancel then stops the order before its first step,
-// and the order ID stays used, as an order ID placed once is.
-func (o *orderRun) claim(ctx workflow.Context) error {
-	claimCtx, _ := workflow.NewDisconnectedContext(ctx)
-	opts := claimOptions
-	opts.Summary = "Claim order ID " + o.state.OrderID
-	claimCtx = workflow.WithLocalActivityOptions(claimCtx, opts)
-	req := orders.ClaimRequest{OrderID: o.order.ID, WorkflowID: o.state.WorkflowID, Placement: o.state.Placement,
-		InputEncrypted: o.order.inputEncrypted}
-	var claim orders.Claim
-	if err := workflow.ExecuteLocalActivity(claimCtx, ordersService.ClaimOrderID, req).Get(claimCtx, &claim); err != nil {
-		o.state.FailureReason = failureReason(StepClaim, err)
-		o.failedStep, o.failureKind = StepClaim, failureKind(err)
-		o.state.Steps = append(o.state.Steps, StepRecord{Name: StepClaim, Key: o.state.OrderID, Detail: o.state.FailureReason, At: workflow.Now(ctx)})
-		return err
-	}
-	o.stepDone(ctx, StepClaim, o.state.OrderID, "order ID claimed by placement "+claim.Placement)
-	return nil
+// Activity stubs: the workflow names the services' activities through their
+// methods, so a renamed activity fails to compile here. The services run in
+// other processes; these nil pointers are never called.
+var (
+	ordersService    *orders.Activities
+	inventoryService *inventory.Activities
+	paymentService   *payment.Activities
+	shippingService  *shipping.Activities
+)
+
+// stepOptions are the forward steps' activity options. A transient failure
+// (a timeout, a locked database, a flaky gateway) is retried with backoff
+// for up to stepDeadline; after that, or at once on a business failure, the
+// order fails and compensates.
+var stepOptions = workflow.ActivityOptions{
+	StartToCloseTimeout:    10 * time.Second,
+	ScheduleToCloseTimeout: stepDeadline,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    500 * time.Millisecond,
+		BackoffCoefficient: 2,
+		MaximumInterval:    10 * time.Second,
+	},
 }
 
-// placementOf is the order's placement: the first run ID of its workflow.
-// Temporal keeps it through a reset (the reset run continues the same
-// placement, and finds its records), and gives another placement of the
-// same order ID (a workflow started again after the first was deleted)
-// another one. Where the server does not fill it (the SDK's test
-// environment) the run ID stands in.
-func placementOf(ctx workflow.Context) string {
-	info := workflow.GetInfo(ctx)
-	if info.FirstRunID != "" {
-		return info.FirstRunID
-	}
-	return info.WorkflowExecution.RunID
-}
+// stepDeadline bounds how long one forward step may keep retrying. It is long
+// enough to ride out a worker restart or a service outage of a few minutes.
+const stepDeadline = 10 * time.Minute
 
 func (o *orderRun) reserve(ctx workflow.Context) error {
 	o.transition(ctx, Reserving, fmt.Sprintf("Reserving stock: %s.", DescribeItems(o.order.Items)))
@@ -430,7 +437,8 @@ func (o *orderRun) charge(ctx workflow.Context) error {
 }
 
 // awaitCancelWindow holds the order, reserved and charged, for the cancel
-// window: a durable timer, so it survives worker and server restarts.
+// window: a durable timer, so it survives worker and server restarts. Only
+// a cancel stops the timer.
 func (o *orderRun) awaitCancelWindow(ctx workflow.Context) error {
 	window := time.Duration(o.order.CancelWindow)
 	o.state.CancelWindowEndsAt = workflow.Now(ctx).Add(window)
@@ -439,7 +447,8 @@ func (o *orderRun) awaitCancelWindow(ctx workflow.Context) error {
 	if window > 0 {
 		timer := workflow.NewTimerWithOptions(ctx, window, workflow.TimerOptions{Summary: "Cancel window of " + window.String()})
 		if err := timer.Get(ctx, nil); err != nil {
-			return errCancelled
+			o.stepsCancelled()
+			return err
 		}
 	}
 	o.stepDone(ctx, StepCancelWindow, "", fmt.Sprintf("%s passed without a cancel", window))
@@ -481,20 +490,76 @@ func (o *orderRun) execute(ctx workflow.Context, opts workflow.ActivityOptions, 
 	return workflow.ExecuteActivity(ctx, activity, req).Get(ctx, res)
 }
 
+func (o *orderRun) stepDone(ctx workflow.Context, name, key, detail string) {
+	o.state.Steps = append(o.state.Steps, StepRecord{Name: name, Key: key, OK: true, Detail: detail, At: workflow.Now(ctx)})
+}
+
+// stepFailed records a step that came back with err. A step stopped by a
+// cancel did not fail: it is recorded as stopped, and the cancel decides
+// how the order ends.
+func (o *orderRun) stepFailed(ctx workflow.Context, name, key string, err error) error {
+	if o.stopped.asked() || temporal.IsCanceledError(err) {
+		o.stepsCancelled()
+		o.state.Steps = append(o.state.Steps, StepRecord{Name: name, Key: key, Detail: "stopped by the cancel", At: workflow.Now(ctx)})
+		return err
+	}
+	o.failStep(ctx, name, key, err)
+	if o.rules >= placementsVersion && keyRefused(err) {
+		// The service refused the key before doing anything: it belongs to
+		// another placement (whose record the compensation must not touch)
+		// or this placement already undid it. There is nothing to undo.
+		o.saga.drop(key)
+	}
+	return err
+}
+
+// failStep fails the order for err, the failure of step name (the claim
+// or a forward step), and records the failed step.
+func (o *orderRun) failStep(ctx workflow.Context, name, key string, err error) {
+	o.fail(name, failureKind(err), failureReason(name, err))
+	o.state.Steps = append(o.state.Steps, StepRecord{Name: name, Key: key, Detail: o.state.FailureReason, At: workflow.Now(ctx)})
+}
+
+// keyRefused reports whether a step's service refused its idempotency key,
+// as held by another placement or already undone, without acting on it.
+func keyRefused(err error) bool {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) {
+		return false
+	}
+	// The three services name their key refusals alike
+	// (TestServicesNameKeyRefusalsAlike).
+	t := appErr.Type()
+	return t == inventory.KeyConflictError || t == inventory.KeyVoidedError
+}
+
+// key is the idempotency key of one of this order's steps: the workflow ID
+// and the step, so a retried or replayed activity finds its first result.
+func (o *orderRun) key(step string) string { return o.state.WorkflowID + "/" + step }
+
+// failureReason says in one line why a step failed: the service's own
+// message for a business failure, or which limit ran out.
+func failureReason(step string, err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return fmt.Sprintf("%s failed: %s", step, appErr.Message())
+	}
+	var timeoutErr *temporal.TimeoutError
+	if errors.As(err, &timeoutErr) {
+		return fmt.Sprintf("%s failed: the service did not succeed within %s (%s timeout)", step, stepDeadline, timeoutErr.TimeoutType())
+	}
+	return fmt.Sprintf("%s failed: %v", step, err)
+}
+
 // compensate undoes the started steps in reverse order and ends the order
-// FAILED or CANCELLED. It runs in a context disconnected from the order's
+// CANCELLED if a cancel stopped its steps, FAILED otherwise (stepErr is the
+// failed step's error). It runs in a context disconnected from the order's
 // cancellation, so a cancelled workflow still gets to give everything back.
 func (o *orderRun) compensate(ctx workflow.Context, stepErr error) (OrderState, error) {
 	undo, _ := workflow.NewDisconnectedContext(ctx)
-	cancelled := o.cancel != nil || errors.Is(stepErr, errCancelled) || temporal.IsCanceledError(stepErr)
-	switch {
-	case o.cancel != nil:
-		o.state.CancelledBy, o.state.CancelReason = o.cancelledBy, o.cancel.Reason
-	case cancelled:
-		o.state.CancelledBy, o.state.CancelReason = CancelledByTemporal, "cancellation requested through Temporal"
-	}
 	why := "it failed: " + o.state.FailureReason
-	if cancelled {
+	if o.stopped.cancelled() {
+		o.state.CancelledBy, o.state.CancelReason = o.stopped.by(), o.stopReason
 		why = fmt.Sprintf("it was cancelled (%s): %s", o.state.CancelledBy, o.state.CancelReason)
 	}
 	o.transition(undo, Compensating, fmt.Sprintf("Undoing %d step(s), newest first, because %s.", len(o.saga.stack), why))
@@ -504,10 +569,27 @@ func (o *orderRun) compensate(ctx workflow.Context, stepErr error) (OrderState, 
 			o.metrics.compensationRun(c.name)
 		},
 		func(c compensation, err error) { o.compensationFailed(undo, c, err) })
-	if cancelled {
+	if o.stopped.cancelled() {
 		return o.end(undo, Cancelled, nil)
 	}
 	return o.end(undo, Failed, stepErr)
+}
+
+// compensationOptions are the compensations' activity options: they retry
+// a transient failure for up to the Config's CompensationTimeout, because
+// an order that has taken stock or money must give it back however long the
+// service is down; after that, or at once on a business refusal, the order
+// waits in NEEDS_ATTENTION for an operator to resume it.
+func (cfg Config) compensationOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: cfg.compensationTimeout(),
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    500 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    30 * time.Second,
+		},
+	}
 }
 
 // compensationFailed waits until the failed compensation c should run
@@ -532,6 +614,10 @@ func (o *orderRun) compensationFailed(ctx workflow.Context, c compensation, err 
 	o.transition(ctx, Compensating, fmt.Sprintf("Resumed (%s): trying the %s of %s again, then %d more.",
 		o.state.Resumes[len(o.state.Resumes)-1].Reason, c.name, c.key, o.saga.remaining()-1))
 }
+
+// compensationRetryPause is how long an order started before
+// needsAttentionChange waits before it runs a failed compensation again.
+const compensationRetryPause = time.Minute
 
 // compensationError says in one line why a compensation gave up: its
 // service's refusal, or its last error once its time ran out.
@@ -647,90 +733,58 @@ func (o *orderRun) upsert(ctx workflow.Context, status Status, updates ...tempor
 	}
 }
 
-func (o *orderRun) stepDone(ctx workflow.Context, name, key, detail string) {
-	o.state.Steps = append(o.state.Steps, StepRecord{Name: name, Key: key, OK: true, Detail: detail, At: workflow.Now(ctx)})
-}
+// Changes to the workflow that running orders must not see, for
+// workflow.GetVersion. Orders started on older code replay their recorded
+// history the old way; see docs/promises.md, "Changing the workflow safely".
+const (
+	// needsAttentionChange: a compensation that cannot succeed stops the
+	// order in NEEDS_ATTENTION (version 1). Before, the order paused for
+	// compensationRetryPause and tried again, forever.
+	needsAttentionChange = "needs-attention"
+	// orderRulesChange is the rules an order is placed under, one version
+	// per change (one change ID, so that a new order records one version
+	// marker and one TemporalChangeVersion update, however many changes
+	// it has seen; its name is the first change's):
+	//   - strictFieldsVersion: the order's customer ID must be an opaque
+	//     ID, its payment token printable ASCII, its address free of
+	//     control characters;
+	//   - placementsVersion: the order claims its ID in the order service's
+	//     register before its first step, every request it sends carries
+	//     its placement, and a step refused because its key belongs to
+	//     another placement, or was already undone, leaves nothing to undo.
+	// Orders started before a version keep the rules they started under.
+	orderRulesChange = "strict-order-fields"
+)
 
-// stepFailed records a failed step. A step stopped by a cancel is not a
-// failure: it is recorded as such, and the cancel decides how the order ends.
-func (o *orderRun) stepFailed(ctx workflow.Context, name, key string, err error) error {
-	if o.cancel != nil || temporal.IsCanceledError(err) {
-		o.state.Steps = append(o.state.Steps, StepRecord{Name: name, Key: key, Detail: "stopped by the cancel", At: workflow.Now(ctx)})
-		return errCancelled
-	}
-	o.state.FailureReason = failureReason(name, err)
-	o.failedStep, o.failureKind = name, failureKind(err)
-	o.state.Steps = append(o.state.Steps, StepRecord{Name: name, Key: key, Detail: o.state.FailureReason, At: workflow.Now(ctx)})
-	if o.rules >= placementsVersion && keyRefused(err) {
-		// The service refused the key before doing anything: it belongs to
-		// another placement (whose record the compensation must not touch)
-		// or this placement already undid it. There is nothing to undo.
-		o.saga.drop(key)
-	}
-	return err
-}
+// The versions of orderRulesChange.
+const (
+	strictFieldsVersion workflow.Version = 1
+	placementsVersion   workflow.Version = 2
+)
 
-// keyRefused reports whether a step's service refused its idempotency key,
-// as held by another placement or already undone, without acting on it.
-func keyRefused(err error) bool {
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) {
-		return false
-	}
-	// The three services name their key refusals alike
-	// (TestServicesNameKeyRefusalsAlike).
-	t := appErr.Type()
-	return t == inventory.KeyConflictError || t == inventory.KeyVoidedError
-}
+// validateBeforeStrictFields checks an order started before
+// strictFieldsVersion as it was checked then: without the rules on the
+// fields' characters. The orders of the recorded v1 and v2 histories took
+// this path (v3 recorded strictFieldsVersion, v4 and v5
+// placementsVersion). It may go, with the strict flag of Order.validate,
+// once no order of v1 or v2 can be replayed or run: none of them still
+// running, and their histories gone from the replay test.
+func validateBeforeStrictFields(order Order) error { return order.validate(false) }
 
-// clip bounds a caller's text that the order keeps (a cancel's or a
-// resume's reason), so that no signal or update can grow the order's state,
-// and with it every query answer and the result, past Temporal's payload
-// limits.
-func clip(s string) string { return clipTo(s, MaxTextLength) }
-
-// clipTo cuts s to at most limit bytes, ending in an ellipsis, at a rune
-// boundary.
-func clipTo(s string, limit int) string {
-	const ellipsis = "…"
-	if len(s) <= limit {
-		return s
+// StartedWithPlacements reports whether an order whose
+// TemporalChangeVersion search attribute holds changeVersions started
+// under placements, so that its records carry its placement: the SDK
+// writes "<change ID>-<version>" there when an order records the version
+// of a change, and the audit reads it in Temporal's list of orders.
+func StartedWithPlacements(changeVersions []string) bool {
+	for _, cv := range changeVersions {
+		v, ok := strings.CutPrefix(cv, orderRulesChange+"-")
+		if !ok {
+			continue
+		}
+		if n, err := strconv.Atoi(v); err == nil && workflow.Version(n) >= placementsVersion {
+			return true
+		}
 	}
-	return runePrefix(s, max(limit-len(ellipsis), 0)) + ellipsis
-}
-
-// key is the idempotency key of one of this order's steps: the workflow ID
-// and the step, so a retried or replayed activity finds its first result.
-func (o *orderRun) key(step string) string { return o.state.WorkflowID + "/" + step }
-
-// failureReason says in one line why a step failed: the service's own
-// message for a business failure, or which limit ran out.
-func failureReason(step string, err error) string {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return fmt.Sprintf("%s failed: %s", step, appErr.Message())
-	}
-	var timeoutErr *temporal.TimeoutError
-	if errors.As(err, &timeoutErr) {
-		return fmt.Sprintf("%s failed: the service did not succeed within %s (%s timeout)", step, stepDeadline, timeoutErr.TimeoutType())
-	}
-	return fmt.Sprintf("%s failed: %v", step, err)
-}
-
-// DescribeItems lists items for a person: "2 × BOOK-GOPL, 1 × MUG-GOPHER".
-func DescribeItems(items []inventory.Item) string {
-	parts := make([]string, 0, len(items))
-	for _, it := range items {
-		parts = append(parts, fmt.Sprintf("%d × %s", it.Qty, it.SKU))
-	}
-	return strings.Join(parts, ", ")
-}
-
-// FormatCents formats an amount in cents as dollars: 5997 → "$59.97".
-func FormatCents(cents int64) string {
-	sign := ""
-	if cents < 0 {
-		sign, cents = "-", -cents
-	}
-	return fmt.Sprintf("%s$%d.%02d", sign, cents/100, cents%100)
+	return false
 }
