@@ -81,11 +81,11 @@ func runAuditBench(ctx context.Context, o options) (err error) {
 	}
 	if n := len(r.report.Mismatches); n > 0 || r.report.Total != o.auditReal || r.exitErr != nil {
 		return fmt.Errorf("placing the real orders: %d of %d placed, %d ended otherwise than asked (%v); see %s",
-			r.report.Total, o.auditReal, n, r.exitErr, e.worker.log)
+			r.report.Total, o.auditReal, n, r.exitErr, e.worker.Log())
 	}
 	// The worker has nothing left to do; stopped, it takes no CPU from
 	// the audit.
-	e.worker.stop()
+	stop(e.worker)
 
 	for i := range o.auditRuns {
 		run, err := e.audit(ctx, dataDir)

@@ -59,7 +59,7 @@ func (e *env) startCluster(ctx context.Context, nodes int) error {
 // server, or every running node of the cluster.
 func (e *env) serverPIDs() []int {
 	if e.cluster == nil {
-		return []int{e.server.pid()}
+		return []int{e.server.PID()}
 	}
 	var pids []int
 	for i := range e.cluster.Nodes() {

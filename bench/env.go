@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ordersaga/ordersaga/internal/cluster"
+	"github.com/ordersaga/ordersaga/internal/platform/proc"
 )
 
 // Paths of the programs the benchmark runs, from the repository's root.
@@ -36,9 +37,9 @@ const (
 type env struct {
 	dir     string
 	address string
-	server  *proc            // the dev server; nil on a cluster
+	server  *proc.Process    // the dev server; nil on a cluster
 	cluster *cluster.Cluster // the compose stack's cluster; nil on a dev server
-	worker  *proc
+	worker  *proc.Process
 	base    []string // environment of the worker and starter
 
 	workerArgs []string // the running worker's flags after `run --benchmark-baseline`
@@ -102,7 +103,7 @@ func (e *env) startServer(ctx context.Context, extra []string) error {
 	if e.server, err = start(e.dir, "dev-server", env, devServer, args...); err != nil {
 		return err
 	}
-	fmt.Printf("dev server on %s (metrics on :%s), log %s\n", e.address, ports[3], e.server.log)
+	fmt.Printf("dev server on %s (metrics on :%s), log %s\n", e.address, ports[3], e.server.Log())
 	return waitFor(ctx, "the dev server answered", e.server, time.Minute, func(ctx context.Context) error {
 		return exec.CommandContext(ctx, temporalBin, "operator", "cluster", "health", "--address", e.address).Run()
 	})
@@ -122,10 +123,10 @@ func (e *env) startWorker(ctx context.Context, extra []string) error {
 // contender named name: it restarts the worker if its flags differ, or
 // always if fresh. The stores stay: only the process changes.
 func (e *env) useWorker(ctx context.Context, name string, args []string, fresh bool) error {
-	if !fresh && slices.Equal(e.workerArgs, args) && !e.worker.exited() {
+	if !fresh && slices.Equal(e.workerArgs, args) && !e.worker.Exited() {
 		return nil
 	}
-	e.worker.stop()
+	stop(e.worker)
 	fmt.Printf("worker for %s: `%s`\n", name, strings.Join(append([]string{"worker", "run", "--benchmark-baseline"}, args...), " "))
 	logName := fmt.Sprintf("worker-%d-%s", e.starts+1, name)
 	if err := e.launchWorker(ctx, logName, args); err != nil {
@@ -173,8 +174,8 @@ func (e *env) command(ctx context.Context, name string, args ...string) *exec.Cm
 }
 
 func (e *env) close(keep bool) {
-	e.worker.stop()
-	e.server.stop()
+	stop(e.worker)
+	stop(e.server)
 	if e.cluster != nil {
 		if err := e.cluster.Close(); err != nil {
 			fmt.Printf("stop the cluster: %v\n", err)
@@ -262,7 +263,7 @@ func (e *env) load(ctx context.Context, workflow string, n, c int, extra ...stri
 			r.starterCPU = float64(st.UserTime()+st.SystemTime()) / float64(wall)
 		}
 	}
-	r.workerRSS, _ = peakRSS(e.worker.pid())
+	r.workerRSS, _ = peakRSS(e.worker.PID())
 	return r, nil
 }
 
@@ -287,7 +288,7 @@ func (e *env) cpu() (cpuSample, error) {
 		}
 	}
 	if e.worker != nil {
-		if s.worker, err = cpuTime(e.worker.pid()); err != nil {
+		if s.worker, err = cpuTime(e.worker.PID()); err != nil {
 			return s, fmt.Errorf("worker CPU: %w", err)
 		}
 	}

@@ -38,7 +38,7 @@ func runOpen(ctx context.Context, env *env, o options) error {
 	}
 	r.round = 1
 	fmt.Println(r.line())
-	serverRSS, _ := peakRSS(env.server.pid())
+	serverRSS, _ := peakRSS(env.server.PID())
 	problems := r.problems()
 	if r.workerRSS >= rssTarget {
 		problems = append(problems, fmt.Sprintf("the worker's peak RSS was %d MiB, over the %d MiB target", r.workerRSS>>20, rssTarget>>20))

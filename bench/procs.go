@@ -6,70 +6,33 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ordersaga/ordersaga/internal/platform/proc"
 )
 
-// proc is a process the benchmark started: the dev server or the worker.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-}
+// stopGrace is how long a process has to end after SIGTERM before it is
+// killed.
+const stopGrace = 15 * time.Second
 
 // start runs a command in its own process group, its output in a log file
 // under dir, so that stop can end it with everything it started.
-func start(dir, name string, env []string, path string, args ...string) (*proc, error) {
-	logPath := filepath.Join(dir, name+".log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
-	return p, nil
+func start(dir, name string, env []string, path string, args ...string) (*proc.Process, error) {
+	return proc.Start(proc.Command{Name: name, Path: path, Args: args, Env: env, Log: filepath.Join(dir, name+".log")})
 }
 
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends SIGTERM to the process group and SIGKILL after a grace period.
-func (p *proc) stop() {
-	if p == nil || p.exited() {
+// stop sends SIGTERM to the process group of p, if it runs, and SIGKILL
+// after stopGrace. A nil p (a server the benchmark did not start) is
+// nothing to stop.
+func stop(p *proc.Process) {
+	if p == nil || p.Exited() {
 		return
 	}
-	_ = syscall.Kill(-p.pid(), syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
-		<-p.done
-	}
+	_ = p.Stop(syscall.SIGTERM, stopGrace)
 }
 
 // cpuTime is the CPU time a process has used itself (utime + stime).
@@ -163,18 +126,18 @@ func freePort() (string, error) {
 }
 
 // waitFor runs check until it succeeds, p exits, or timeout passes.
-func waitFor(ctx context.Context, what string, p *proc, timeout time.Duration, check func(context.Context) error) error {
+func waitFor(ctx context.Context, what string, p *proc.Process, timeout time.Duration, check func(context.Context) error) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		err := check(ctx)
 		if err == nil {
 			return nil
 		}
-		if p.exited() {
-			return fmt.Errorf("%s exited before %s; see %s", p.name, what, p.log)
+		if p.Exited() {
+			return fmt.Errorf("%s exited before %s; see %s", p.Name(), what, p.Log())
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: not within %s: %w; see %s", what, timeout, err, p.log)
+			return fmt.Errorf("%s: not within %s: %w; see %s", what, timeout, err, p.Log())
 		}
 		select {
 		case <-ctx.Done():

@@ -58,24 +58,21 @@ func (w *chaosWorker) start(t *testing.T, s *stack) {
 	w.proc = s.startWorker(t, w.name, args...)
 }
 
-// chaosFaults injects the faults. It runs on the test's goroutine: it
-// starts processes and may fail the test.
+// chaosFaults injects the faults into the dev server's stack. It runs on
+// the test's goroutine: it starts processes and may fail the test.
 type chaosFaults struct {
+	faultSchedule
 	t       *testing.T
 	s       *stack
-	rng     *rand.Rand
 	workers []*chaosWorker
 
 	workerKills, serverRestarts, storeFaults int
-	// lastEnd is when the last fault ended; log says what each did.
-	lastEnd time.Time
-	log     []string
 }
 
 // newChaosFaults starts the workers.
 func newChaosFaults(t *testing.T, s *stack, rng *rand.Rand) *chaosFaults {
 	t.Helper()
-	f := &chaosFaults{t: t, s: s, rng: rng}
+	f := &chaosFaults{faultSchedule: faultSchedule{rng: rng}, t: t, s: s}
 	for _, spec := range chaosWorkerSpecs {
 		w := &chaosWorker{name: spec.name, services: spec.services}
 		w.start(t, s)
@@ -115,27 +112,53 @@ func planFaults(rng *rand.Rand, orders int, kinds []faultKind) []plannedFault {
 	return plan
 }
 
-// run injects the planned faults one after another, each once its share
-// of the orders has been placed (or all have) and a few seconds after the
-// one before.
+// run injects the planned faults into the stack, as faultSchedule.run
+// does.
 func (f *chaosFaults) run(plan []plannedFault, placed *placedCount, placing <-chan struct{}) {
+	f.faultSchedule.run(f, plan, placed, placing)
+}
+
+// faultTarget is what a faultSchedule injects faults into: the dev
+// server's stack (chaosFaults) or the cluster (rehearsal).
+type faultTarget interface {
+	// restartExited starts again, failing the test, whatever exited
+	// without being killed.
+	restartExited()
+	// inject injects a fault of kind and says what it did.
+	inject(kind faultKind) string
+}
+
+// faultSchedule spaces out a run's faults at random and records them. The
+// fault test and the rehearsal share it, so that both inject their faults
+// on the same schedule.
+type faultSchedule struct {
+	rng *rand.Rand
+	// lastEnd is when the last fault ended; log says what each did.
+	lastEnd time.Time
+	log     []string
+}
+
+// run injects the planned faults into target one after another, each once
+// its share of the orders has been placed (or all have) and a few seconds
+// after the one before.
+func (s *faultSchedule) run(target faultTarget, plan []plannedFault, placed *placedCount, placing <-chan struct{}) {
 	for _, p := range plan {
 		placed.await(p.at, placing)
-		f.pause(time.Second, 3*time.Second)
-		f.restartExited()
+		s.pause(time.Second, 3*time.Second)
+		target.restartExited()
 		start := time.Now()
-		what := f.inject(p.kind)
-		f.lastEnd = time.Now()
+		what := target.inject(p.kind)
+		s.lastEnd = time.Now()
 		n, _ := placed.load()
-		f.log = append(f.log, fmt.Sprintf("%s–%s after %d orders placed: %s",
-			start.Format("15:04:05.0"), f.lastEnd.Format("15:04:05.0"), n, what))
+		s.log = append(s.log, fmt.Sprintf("%s–%s after %d orders placed: %s",
+			start.Format("15:04:05.0"), s.lastEnd.Format("15:04:05.0"), n, what))
 	}
-	f.restartExited()
+	target.restartExited()
 }
 
 // pause waits a random time in [lo, hi): the gaps of the fault schedule.
-func (f *chaosFaults) pause(lo, hi time.Duration) {
-	time.Sleep(lo + time.Duration(f.rng.Int64N(int64(hi-lo))))
+func (s *faultSchedule) pause(lo, hi time.Duration) {
+	time.Sleep(lo + time.Duration(s.rng.Int64N(int64(hi-lo))))
 }
 
 func (f *chaosFaults) inject(kind faultKind) string {

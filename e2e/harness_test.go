@@ -32,6 +32,7 @@ import (
 	"github.com/ordersaga/ordersaga/activities/shipping"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/proc"
 )
 
 var (
@@ -386,34 +387,31 @@ func (s *server) waitNoneRunning(t *testing.T) {
 
 // process is a child process in its own process group, with its combined
 // output kept in a file; it is killed (the whole group) when the test ends.
+// A test selects on done, then reads err and cmd.ProcessState.
 type process struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-	err  error
+	name  string
+	cmd   *exec.Cmd
+	done  chan struct{} // closed once it has exited and err is set
+	err   error         // how it ended
+	child *proc.Process
 }
+
+// processGrace is how long a process has to end after a signal before
+// its group is killed.
+const processGrace = 15 * time.Second
 
 func startProcess(t *testing.T, name string, env []string, bin string, args ...string) *process {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), name+".log")
-	f, err := os.Create(logPath)
+	child, err := proc.Start(proc.Command{
+		Name: name, Path: bin, Args: args, Dir: repoRoot, Env: env, Log: filepath.Join(t.TempDir(), name+".log"),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		t.Fatalf("start %s: %v", name, err)
-	}
-	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	p := &process{name: name, cmd: child.Cmd(), done: make(chan struct{}), child: child}
 	go func() {
-		p.err = cmd.Wait()
-		f.Close()
+		<-child.Done()
+		p.err = child.Err()
 		close(p.done)
 	}()
 	t.Cleanup(func() {
@@ -429,13 +427,8 @@ func startProcess(t *testing.T, name string, env []string, bin string, args ...s
 // process that does not end in time is killed.
 func (p *process) stop(t *testing.T, sig syscall.Signal) {
 	t.Helper()
-	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.done
-	}
+	_ = p.child.Stop(sig, processGrace)
+	<-p.done
 }
 
 func (p *process) exited() bool {
@@ -447,31 +440,15 @@ func (p *process) exited() bool {
 	}
 }
 
-func (p *process) output() string {
-	b, _ := os.ReadFile(p.log)
-	return string(b)
-}
+func (p *process) output() string { return p.child.Output() }
 
-func (p *process) tail(lines int) string {
-	all := strings.Split(p.output(), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
-}
+func (p *process) tail(lines int) string { return p.child.Tail(lines) }
 
 // waitOutput waits until the process has printed text.
 func (p *process) waitOutput(t *testing.T, text string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !strings.Contains(p.output(), text) {
-		if p.exited() {
-			t.Fatalf("%s exited before printing %q: %v\n%s", p.name, text, p.err, p.output())
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not print %q within %s:\n%s", p.name, text, timeout, p.output())
-		}
-		time.Sleep(50 * time.Millisecond) // poll interval of a deadline-bounded wait
+	if err := p.child.WaitOutput(text, timeout); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -147,26 +147,24 @@ func (c *cluster) auditStack(t *testing.T, address string, oc *orderclient.Clien
 	return &stack{server: &server{address: address, oc: oc}, dataDir: t.TempDir()}
 }
 
-// rehearsal injects the faults into the cluster. It runs on the test's
-// goroutine: it starts processes and may fail the test.
+// rehearsal injects the faults into the cluster on the fault test's
+// schedule. It runs on the test's goroutine: it starts processes and may
+// fail the test.
 type rehearsal struct {
+	faultSchedule
 	t       *testing.T
 	c       *cluster
 	fwd     *forwarder
-	rng     *rand.Rand
 	workers map[string]*process // by compose service
 
 	nodeKills, workerKills int
-	// lastEnd is when the last fault ended; log says what each did.
-	lastEnd time.Time
-	log     []string
 }
 
 // newRehearsal starts the services' workers, which reach the cluster
 // through the forwarder.
 func newRehearsal(t *testing.T, c *cluster, fwd *forwarder, rng *rand.Rand) *rehearsal {
 	t.Helper()
-	return &rehearsal{t: t, c: c, fwd: fwd, rng: rng, workers: c.startServiceWorkers(t, fwd.addr())}
+	return &rehearsal{faultSchedule: faultSchedule{rng: rng}, t: t, c: c, fwd: fwd, workers: c.startServiceWorkers(t, fwd.addr())}
 }
 
 // plan spreads the node kills (serverCrash) and worker kills over the
@@ -177,27 +175,10 @@ func (r *rehearsal) plan(cfg chaosConfig) []plannedFault {
 	return planFaults(r.rng, cfg.orders, kinds)
 }
 
-// run injects the planned faults one after another, each once its share
-// of the orders has been placed (or all have) and a moment after the one
-// before.
+// run injects the planned faults into the cluster, as faultSchedule.run
+// does.
 func (r *rehearsal) run(plan []plannedFault, placed *placedCount, placing <-chan struct{}) {
-	for _, p := range plan {
-		placed.await(p.at, placing)
-		r.pause(time.Second, 3*time.Second)
-		r.restartExited()
-		start := time.Now()
-		n, _ := placed.load()
-		what := r.inject(p.kind)
-		r.lastEnd = time.Now()
-		r.log = append(r.log, fmt.Sprintf("%s–%s, from %d orders placed: %s",
-			start.Format("15:04:05.0"), r.lastEnd.Format("15:04:05.0"), n, what))
-	}
-	r.restartExited()
-}
-
-// pause waits a random time in [lo, hi): the gaps of the fault schedule.
-func (r *rehearsal) pause(lo, hi time.Duration) {
-	time.Sleep(lo + time.Duration(r.rng.Int64N(int64(hi-lo))))
+	r.faultSchedule.run(r, plan, placed, placing)
 }
 
 func (r *rehearsal) inject(kind faultKind) string {

@@ -23,7 +23,8 @@ import (
 	"text/template"
 
 	"github.com/ordersaga/ordersaga/internal/platform/codec"
-	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/pgserver"
+	"github.com/ordersaga/ordersaga/internal/platform/proc"
 )
 
 // Options are the settings of Start.
@@ -41,7 +42,7 @@ type Cluster struct {
 	root, dir string
 	logf      func(format string, args ...any)
 	compose   map[string]Service // the services, interpolated
-	pg        *pgtest.Cluster
+	pg        *pgserver.Cluster
 	pgPort    string
 	path      string // PATH of the jobs: the temporal CLI and temporal-sql-tool first
 	server    string // temporal-server
@@ -221,7 +222,7 @@ func (c *Cluster) Close() error {
 		return nil
 	}
 	c.closed = true
-	var procs []*process
+	var procs []*proc.Process
 	for _, n := range c.nodes {
 		if n != nil && n.proc != nil {
 			procs = append(procs, n.proc)
@@ -230,7 +231,7 @@ func (c *Cluster) Close() error {
 	c.mu.Unlock()
 	var errs []error
 	for _, p := range procs {
-		errs = append(errs, p.kill())
+		errs = append(errs, p.Kill(killTimeout))
 	}
 	if c.pg != nil {
 		errs = append(errs, c.pg.Stop())
@@ -269,10 +270,10 @@ func (c *Cluster) NodePID(i int) int {
 	n := c.node(i)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if n.proc == nil || n.proc.exited() {
+	if n.proc == nil || n.proc.Exited() {
 		return 0
 	}
-	return n.proc.cmd.Process.Pid
+	return n.proc.PID()
 }
 
 // NodeExit says whether node i's last run has ended, and how: the error
@@ -282,10 +283,10 @@ func (c *Cluster) NodeExit(i int) (exited bool, err error) {
 	c.mu.Lock()
 	p := n.proc
 	c.mu.Unlock()
-	if p == nil || !p.exited() {
+	if p == nil || !p.Exited() {
 		return false, nil
 	}
-	return true, p.err
+	return true, p.Err()
 }
 
 // PostgresPID is the postmaster's process ID; the server's backends are
@@ -302,7 +303,7 @@ func (c *Cluster) KillNode(i int) error {
 	if p == nil {
 		return fmt.Errorf("kill %s: it was never started", n.name)
 	}
-	return p.kill()
+	return p.Kill(killTimeout)
 }
 
 // StartNode starts node i again on its ports and config, and returns once

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
+	"github.com/ordersaga/ordersaga/internal/platform/pgserver"
 )
 
 // jobTimeout bounds a one-shot job: the namespace script retries for a
@@ -29,9 +29,9 @@ func (c *Cluster) startPostgres(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.pg, err = pgtest.StartCluster(pgtest.Options{MaxConnections: maxConns, Durable: true})
+	c.pg, err = pgserver.Start(pgserver.Options{MaxConnections: maxConns, Durable: true})
 	if err != nil {
-		return fmt.Errorf("start PostgreSQL: %w (%s)", err, pgtest.InstallHint)
+		return fmt.Errorf("start PostgreSQL: %w (%s)", err, pgserver.InstallHint)
 	}
 	c.pgPort = strconv.Itoa(c.pg.Port())
 	c.logf("postgres is up on 127.0.0.1:%s", c.pgPort)

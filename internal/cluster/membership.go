@@ -26,7 +26,7 @@ func (c *Cluster) WaitMembers(ctx context.Context) error {
 	var running []*node
 	c.mu.Lock()
 	for _, n := range c.nodes {
-		if n != nil && n.proc != nil && !n.proc.exited() {
+		if n != nil && n.proc != nil && !n.proc.Exited() {
 			running = append(running, n)
 		}
 	}

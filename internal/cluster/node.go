@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ordersaga/ordersaga/internal/platform/proc"
 )
 
 // Bounds of a node's steps.
@@ -19,6 +21,8 @@ const (
 	serverStartTimeout = 90 * time.Second
 	healthCheckTimeout = 5 * time.Second // one health check, as compose's timeout
 	pollInterval       = 500 * time.Millisecond
+	// killTimeout bounds how long a node may take to end after SIGKILL.
+	killTimeout = 15 * time.Second
 )
 
 // portAttempts is how many times a node is started on new free ports when
@@ -35,12 +39,12 @@ var errClosed = errors.New("the cluster is closed")
 // node is one temporal-server process with every role, on its own ports.
 type node struct {
 	name     string
-	root     string   // --root: config/docker.yaml
-	log      string   // its output, every run's
-	env      []string // the compose service's environment, on this host
-	frontend string   // gRPC address of its frontend
-	metrics  string   // address of its Prometheus listener
-	proc     *process // nil until started
+	root     string        // --root: config/docker.yaml
+	log      string        // its output, every run's
+	env      []string      // the compose service's environment, on this host
+	frontend string        // gRPC address of its frontend
+	metrics  string        // address of its Prometheus listener
+	proc     *proc.Process // nil until started
 }
 
 // newNode prepares node i: its ports and its config, rendered from the
@@ -97,7 +101,10 @@ func (c *Cluster) addNode(ctx context.Context, i int) error {
 // is an error, errPortTaken if it could not bind a port.
 func (c *Cluster) startNode(ctx context.Context, i int) error {
 	n := c.node(i)
-	p, err := startProcess(n.name, c.root, n.log, n.env, c.server, "--root", n.root, "--config", "config", "--env", "docker", "start")
+	p, err := proc.Start(proc.Command{
+		Name: n.name, Path: c.server, Args: []string{"--root", n.root, "--config", "config", "--env", "docker", "start"},
+		Dir: c.root, Env: n.env, Log: n.log, DieWithParent: true,
+	})
 	if err != nil {
 		return err
 	}
@@ -106,7 +113,7 @@ func (c *Cluster) startNode(ctx context.Context, i int) error {
 	closed := c.closed
 	c.mu.Unlock()
 	if closed { // Close ran while it started, and did not see it
-		return errors.Join(errClosed, p.kill())
+		return errors.Join(errClosed, p.Kill(killTimeout))
 	}
 	ctx, cancel := context.WithTimeout(ctx, serverStartTimeout)
 	defer cancel()
@@ -116,9 +123,9 @@ func (c *Cluster) startNode(ctx context.Context, i int) error {
 			c.logf("%s is healthy at %s", n.name, n.frontend)
 			return nil
 		}
-		if p.exited() {
-			err := fmt.Errorf("%s exited before it was healthy: %v\n%s", n.name, p.err, p.tail(60))
-			if strings.Contains(p.output(), "address already in use") {
+		if p.Exited() {
+			err := fmt.Errorf("%s exited before it was healthy: %v\n%s", n.name, p.Err(), p.Tail(60))
+			if strings.Contains(p.Output(), "address already in use") {
 				err = fmt.Errorf("%w: %w", errPortTaken, err)
 			}
 			return err

@@ -6,13 +6,13 @@
 //
 //	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 //
-// The cluster starts on first use, listens on a free loopback port with its
-// socket in its temporary directory, runs with fsync off, and is stopped and
-// removed when the tests end (and killed by the kernel if the test binary
-// dies first). It needs the PostgreSQL server binaries
-// (initdb, postgres) in PATH or in /usr/lib/postgresql/*/bin. Without them a
-// test that asks for a database fails, unless the tests run with -short:
-// then it is skipped.
+// The cluster (a pgserver.Cluster) starts on first use, listens on a free
+// loopback port with its socket in its temporary directory, runs with fsync
+// off, and is stopped and removed when the tests end (and killed by the
+// kernel if the test binary dies first). It needs the PostgreSQL server
+// binaries (initdb, postgres) in PATH or in /usr/lib/postgresql/*/bin.
+// Without them a test that asks for a database fails, unless the tests run
+// with -short: then it is skipped.
 package pgtest
 
 import (
@@ -23,25 +23,33 @@ import (
 	"sync/atomic"
 	"testing"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/ordersaga/ordersaga/internal/platform/pgserver"
 )
-
-// sharedMaxConnections is the shared cluster's max_connections: room for
-// the tests that open many stores at once.
-const sharedMaxConnections = 400
 
 var (
 	startOnce  sync.Once
-	shared     *cluster
+	shared     *pgserver.Cluster
 	startErr   error
 	databaseNo atomic.Int64
 )
+
+// startShared starts the test binary's cluster: every role trusted, and
+// the superuser's connections as many as the tests that create their
+// databases at once need.
+func startShared() (*pgserver.Cluster, error) {
+	c, err := pgserver.Start(pgserver.Options{Trust: true})
+	if err != nil {
+		return nil, err
+	}
+	c.Admin().SetMaxOpenConns(0) // no limit
+	return c, nil
+}
 
 // Main runs the package's tests, then stops the cluster if one started.
 func Main(m *testing.M) int {
 	code := m.Run()
 	if shared != nil {
-		if err := shared.stop(); err != nil {
+		if err := shared.Stop(); err != nil {
 			fmt.Printf("pgtest: %v\n", err)
 			if code == 0 {
 				code = 1
@@ -55,18 +63,18 @@ func Main(m *testing.M) int {
 // starting the cluster first if needed, and returns its DSN.
 func DSN(t testing.TB) string {
 	t.Helper()
-	startOnce.Do(func() { shared, startErr = start(settings{maxConnections: sharedMaxConnections}) })
+	startOnce.Do(func() { shared, startErr = startShared() })
 	if startErr != nil {
 		if testing.Short() {
 			t.Skipf("PostgreSQL variant skipped in -short mode: %v", startErr)
 		}
-		t.Fatalf("PostgreSQL test cluster: %v (install the PostgreSQL server with scripts/install-test-deps.sh, which make test runs, or run with -short to skip the PostgreSQL variants)", startErr)
+		t.Fatalf("PostgreSQL test cluster: %v (%s, or run with -short to skip the PostgreSQL variants)", startErr, pgserver.InstallHint)
 	}
 	name := fmt.Sprintf("test_%d", databaseNo.Add(1))
-	if _, err := shared.admin.ExecContext(context.Background(), `CREATE DATABASE `+name); err != nil {
+	if _, err := shared.Admin().ExecContext(context.Background(), `CREATE DATABASE `+name); err != nil {
 		t.Fatalf("create database %s: %v", name, err)
 	}
-	return shared.dsn(name)
+	return shared.DSN(name)
 }
 
 // Backend is a kind of database a store's test suite runs on.

@@ -1,4 +1,4 @@
-package pgtest
+package pgserver
 
 import (
 	"database/sql"
@@ -19,11 +19,6 @@ import (
 // startTimeout bounds how long the server may take to accept connections.
 const startTimeout = 60 * time.Second
 
-// SuperuserReservedConnections is the clusters' superuser_reserved_connections,
-// PostgreSQL's default: the connections that only a superuser may take, so
-// other roles get max_connections less these.
-const SuperuserReservedConnections = 3
-
 // settings are what a cluster is started with.
 type settings struct {
 	maxConnections int
@@ -40,7 +35,7 @@ type cluster struct {
 	bin    string // directory of initdb and postgres
 	dir    string // temporary directory: data, socket and log
 	port   int
-	cred   *syscall.Credential // who runs the server, when the tests run as root
+	cred   *syscall.Credential // who runs the server, when this process is root
 	server *exec.Cmd
 	done   chan struct{} // closed when the server has exited
 	admin  *sql.DB
@@ -69,8 +64,8 @@ func start(s settings) (*cluster, error) {
 		_ = c.stop()
 		return nil, err
 	}
-	// The free port is only free when freePort looked: another test
-	// process may take it before postgres binds it. Then postgres exits
+	// The free port is only free when freePort looked: another process
+	// may take it before postgres binds it. Then postgres exits
 	// at once, and another port is tried.
 	for attempt := 1; ; attempt++ {
 		if c.port, err = freePort(); err == nil {
@@ -140,7 +135,7 @@ func (c *cluster) writeHBA() error {
 
 // startServer runs postgres as a child of this process, which the kernel
 // kills if this process dies first (a test binary that times out or
-// panics), so that no server outlives its tests.
+// panics), so that no server outlives the program that started it.
 func (c *cluster) startServer() error {
 	logFile, err := os.Create(filepath.Join(c.dir, "server.log"))
 	if err != nil {
