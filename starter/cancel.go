@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -51,15 +51,12 @@ An unknown order, or one that has already ended, is an error.`,
 			if err := orderclient.CheckCancelReason(reason); err != nil {
 				return fmt.Errorf("--reason: %w", err)
 			}
-			oc, done, err := a.connect()
-			if err != nil {
-				return err
-			}
-			defer done()
-			if signal {
-				return a.signalCancel(cmd.Context(), oc, args[0], reason, wait)
-			}
-			return a.cancel(cmd.Context(), oc, args[0], reason, wait)
+			return a.withClient(func(oc *orderclient.Client) error {
+				if signal {
+					return a.signalCancel(cmd.Context(), oc, args[0], reason, wait)
+				}
+				return a.cancel(cmd.Context(), oc, args[0], reason, wait)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", defaultCancelReason, fmt.Sprintf("why the order is cancelled (at most %d characters), recorded in its state", workflows.MaxTextLength))

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -42,7 +42,9 @@ second to show, or to show its latest status.`,
 			if err != nil {
 				return err
 			}
-			return a.list(cmd.Context(), f)
+			return a.withClient(func(oc *orderclient.Client) error {
+				return a.list(cmd.Context(), oc, f)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&status, "status", "", "only orders in this status (e.g. COMPLETED, any case)")
@@ -102,12 +104,8 @@ func statusList() string {
 	return strings.Join(names, ", ")
 }
 
-func (a *app) list(ctx context.Context, f orderclient.Filter) error {
-	oc, done, err := a.connect()
-	if err != nil {
-		return err
-	}
-	defer done()
+// list prints the orders that f lets through.
+func (a *app) list(ctx context.Context, oc *orderclient.Client, f orderclient.Filter) error {
 	orders, err := oc.List(ctx, f)
 	if err != nil {
 		return err

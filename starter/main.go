@@ -52,8 +52,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/platform/connect"
 	"github.com/ordersaga/ordersaga/internal/tracing"
 	"github.com/ordersaga/ordersaga/starter/load"
@@ -243,6 +243,30 @@ func (a *app) connect() (oc *orderclient.Client, done func(), err error) {
 	}
 	oc = &orderclient.Client{Temporal: c, Namespace: connect.Namespace(opts), UIURL: a.uiURL}
 	return oc, c.Close, nil
+}
+
+// withClient connects and runs f with the order client, then closes the
+// connection: every command on orders connects alike.
+func (a *app) withClient(f func(*orderclient.Client) error) error {
+	oc, done, err := a.connect()
+	if err != nil {
+		return err
+	}
+	defer done()
+	return f(oc)
+}
+
+// withOrder reads an order's state and runs f with it, for the commands
+// that show an order (status, watch): an unknown order's error says how to
+// find one.
+func (a *app) withOrder(ctx context.Context, orderID string, f func(*orderclient.Client, orderclient.View) error) error {
+	return a.withClient(func(oc *orderclient.Client) error {
+		v, err := oc.State(ctx, orderID)
+		if err != nil {
+			return notFoundHint(err)
+		}
+		return f(oc, v)
+	})
 }
 
 // outcomeError reports an order that ended otherwise than the command asked

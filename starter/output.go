@@ -77,68 +77,57 @@ func printView(w io.Writer, v orderclient.View) error {
 }
 
 func printLines(w io.Writer, lines []inventory.Line) error {
-	if len(lines) == 0 {
-		return nil
-	}
-	fmt.Fprintln(w, "Lines:")
-	tw := newTable(w)
-	for _, l := range lines {
+	return printList(w, "Lines:", lines, func(tw io.Writer, l inventory.Line) {
 		fmt.Fprintf(tw, "  %d × %s\t%s\t%s each\t%s\n", l.Qty, l.SKU, l.Name, workflows.FormatCents(l.UnitPriceCents), workflows.FormatCents(l.AmountCents()))
-	}
-	return tw.Flush()
+	})
 }
 
 func printSteps(w io.Writer, steps []workflows.StepRecord) error {
-	if len(steps) == 0 {
-		return nil
-	}
-	fmt.Fprintln(w, "Steps done:")
-	tw := newTable(w)
-	for _, s := range steps {
+	return printList(w, "Steps done:", steps, func(tw io.Writer, s workflows.StepRecord) {
 		result := "done"
 		if !s.OK {
 			result = "not done"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", formatTime(s.At), s.Name, result, dash(s.Key), s.Detail)
-	}
-	return tw.Flush()
+	})
 }
 
 func printCompensations(w io.Writer, comps []workflows.CompensationRecord) error {
-	if len(comps) == 0 {
-		return nil
-	}
-	fmt.Fprintln(w, "Compensations run:")
-	tw := newTable(w)
-	for _, c := range comps {
+	return printList(w, "Compensations run:", comps, func(tw io.Writer, c workflows.CompensationRecord) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", formatTime(c.At), c.Name, c.Key, c.Detail)
-	}
-	return tw.Flush()
+	})
 }
 
+// printRefusedCancels prints the refused cancels the order kept, and how
+// many more it refused.
 func printRefusedCancels(w io.Writer, refused []workflows.RefusedCancel, more int) error {
-	if len(refused) == 0 {
-		return nil
-	}
-	fmt.Fprintln(w, "Refused cancels:")
-	tw := newTable(w)
-	for _, r := range refused {
+	err := printList(w, "Refused cancels:", refused, func(tw io.Writer, r workflows.RefusedCancel) {
 		fmt.Fprintf(tw, "  %s\t%q\t%s\n", formatTime(r.At), r.Reason, r.Why)
+	})
+	if err != nil || len(refused) == 0 || more <= 0 {
+		return err
 	}
-	if more > 0 {
-		fmt.Fprintf(tw, "  and %d more\n", more)
-	}
-	return tw.Flush()
+	_, err = fmt.Fprintf(w, "  and %d more\n", more)
+	return err
 }
 
 func printResumes(w io.Writer, resumes []workflows.Resume) error {
-	if len(resumes) == 0 {
+	return printList(w, "Resumed by an operator:", resumes, func(tw io.Writer, r workflows.Resume) {
+		fmt.Fprintf(tw, "  %s\t%q\n", formatTime(r.At), r.Reason)
+	})
+}
+
+// printList prints one of an order's lists under its heading, a row an
+// entry with the columns aligned; an empty list prints nothing, heading
+// included, so that a view shows only what the order has.
+func printList[T any](w io.Writer, heading string, entries []T, printRow func(io.Writer, T)) error {
+	if len(entries) == 0 {
 		return nil
 	}
-	fmt.Fprintln(w, "Resumed by an operator:")
+	fmt.Fprintln(w, heading)
 	tw := newTable(w)
-	for _, r := range resumes {
-		fmt.Fprintf(tw, "  %s\t%q\n", formatTime(r.At), r.Reason)
+	for _, e := range entries {
+		printRow(tw, e)
 	}
 	return tw.Flush()
 }

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/ordersaga/ordersaga/activities/inventory"
-	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 

@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ordersaga/ordersaga/activities/inventory"
-	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -83,7 +83,9 @@ out; interrupting the wait leaves the order running.`,
 			if err != nil {
 				return err
 			}
-			return a.place(cmd.Context(), order, pf)
+			return a.withClient(func(oc *orderclient.Client) error {
+				return a.place(cmd.Context(), oc, order, pf)
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -171,12 +173,7 @@ func (pf *placeFlags) orderFromFile(flags *pflag.FlagSet, stdin io.Reader) (work
 // refusal (exit 1). With wait it then waits for the order's end (exit 0
 // COMPLETED, 3 otherwise), a refused order's too, as before the answer
 // existed.
-func (a *app) place(ctx context.Context, order workflows.Order, pf placeFlags) error {
-	oc, done, err := a.connect()
-	if err != nil {
-		return err
-	}
-	defer done()
+func (a *app) place(ctx context.Context, oc *orderclient.Client, order workflows.Order, pf placeFlags) error {
 	v, err := a.placeOrder(ctx, oc, order, pf.answerTimeout)
 	var refused *orderclient.PlacementRefusedError
 	switch {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -54,16 +54,13 @@ func (a *app) resume(ctx context.Context, orderID, reason string) error {
 	if err := orderclient.CheckReason("resume", reason); err != nil {
 		return fmt.Errorf("--reason: %w", err)
 	}
-	oc, done, err := a.connect()
-	if err != nil {
-		return err
-	}
-	defer done()
-	res, err := oc.Resume(ctx, orderID, reason)
-	if err != nil {
-		return notFoundHint(err)
-	}
-	return cli.Render(a.stdout, a.output, resumed{OrderID: orderID, Remaining: res.Remaining}, printResumed)
+	return a.withClient(func(oc *orderclient.Client) error {
+		res, err := oc.Resume(ctx, orderID, reason)
+		if err != nil {
+			return notFoundHint(err)
+		}
+		return cli.Render(a.stdout, a.output, resumed{OrderID: orderID, Remaining: res.Remaining}, printResumed)
+	})
 }
 
 func printResumed(w io.Writer, r resumed) error {

@@ -8,8 +8,8 @@ import (
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
 
-	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/tracing"
 )
 
@@ -32,38 +32,29 @@ that ID as trace_id.`,
   starter status 42 -o json | jq -r .status`,
 		Args: orderIDArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.status(cmd.Context(), args[0])
+			ctx := cmd.Context()
+			return a.withOrder(ctx, args[0], func(oc *orderclient.Client, v orderclient.View) error {
+				return a.status(ctx, oc, v)
+			})
 		},
 	}
 }
 
-func (a *app) status(ctx context.Context, orderID string) error {
-	oc, done, err := a.connect()
-	if err != nil {
-		return err
-	}
-	defer done()
-	v, err := oc.State(ctx, orderID)
-	if err != nil {
-		return notFoundHint(err)
-	}
-	tid := traceID(ctx, oc, v)
-	if !a.json() {
-		return printStatus(a.stdout, v, tid)
-	}
-	return cli.WriteJSON(a.stdout, statusView{View: v, TraceID: tid}, true)
+// status prints the order v with the ID of its trace.
+func (a *app) status(ctx context.Context, oc *orderclient.Client, v orderclient.View) error {
+	return cli.Render(a.stdout, a.output, statusView{View: v, TraceID: traceID(ctx, oc, v)}, printStatus)
 }
 
 // printStatus prints the order as printView does, then the ID of its
 // trace when it has one.
-func printStatus(w io.Writer, v orderclient.View, traceID string) error {
-	if err := printView(w, v); err != nil {
+func printStatus(w io.Writer, s statusView) error {
+	if err := printView(w, s.View); err != nil {
 		return err
 	}
-	if traceID == "" {
+	if s.TraceID == "" {
 		return nil
 	}
-	_, err := fmt.Fprintf(w, "Trace ID: %s\n", traceID)
+	_, err := fmt.Fprintf(w, "Trace ID: %s\n", s.TraceID)
 	return err
 }
 

@@ -18,7 +18,7 @@ func TestPrintStatusTraceID(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := printStatus(&b, completedView(), tt.traceID); err != nil {
+			if err := printStatus(&b, statusView{View: completedView(), TraceID: tt.traceID}); err != nil {
 				t.Fatal(err)
 			}
 			got := b.String()

@@ -9,8 +9,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 
-	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -32,23 +32,16 @@ at the start and at each change; the last line is its final state.`,
   starter watch 42 -o json | jq -c '{status, compensations: (.compensations | length)}'`,
 		Args: orderIDArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.watch(cmd.Context(), args[0])
+			ctx, orderID := cmd.Context(), args[0]
+			return a.withOrder(ctx, orderID, func(oc *orderclient.Client, v orderclient.View) error {
+				return a.watch(ctx, oc, orderID, v)
+			})
 		},
 	}
 }
 
-// watch follows one order until it ends.
-func (a *app) watch(ctx context.Context, orderID string) error {
-	oc, done, err := a.connect()
-	if err != nil {
-		return err
-	}
-	defer done()
-
-	v, err := oc.State(ctx, orderID)
-	if err != nil {
-		return notFoundHint(err)
-	}
+// watch follows one order, whose state was v, until it ends.
+func (a *app) watch(ctx context.Context, oc *orderclient.Client, orderID string, v orderclient.View) error {
 	w := &watcher{out: a.stdout, json: a.json()}
 	w.header(v)
 	if v.TemporalStatus != "Running" {
@@ -61,7 +54,7 @@ func (a *app) watch(ctx context.Context, orderID string) error {
 	// The first read covered the history up to v.HistoryLength: the
 	// history's catch-up need not read the state again for those events.
 	events := oc.Temporal.GetWorkflowHistory(ctx, v.WorkflowID, v.RunID, true, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	err = follow(events, v.HistoryLength, func() error {
+	err := follow(events, v.HistoryLength, func() error {
 		v, err := oc.State(ctx, orderID)
 		if err != nil {
 			return err

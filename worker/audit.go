@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -72,7 +72,7 @@ or order stuck over --stuck-after.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	cli.RegisterOutput(cmd.Flags(), &g.output)
 	registerStuckAfter(cmd.Flags(), &stuckAfter)
 	return cmd
 }
@@ -96,34 +96,40 @@ func runAudit(ctx context.Context, g *globals, stuckAfter time.Duration) (audit.
 	return audit.Run(ctx, st, temporal, audit.Options{StuckAfter: stuckAfter})
 }
 
+// printReport prints the report, in JSON with whether the audit passed.
 func (g *globals) printReport(r audit.Report) error {
-	if g.output == "json" {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			OK bool `json:"ok"`
-			audit.Report
-		}{r.OK(), r})
-	}
-	fmt.Fprintln(g.stdout, auditHeadline(r))
+	return cli.RenderEscapingHTML(g.stdout, g.output, auditOutput{OK: r.OK(), Report: r}, printAuditText)
+}
+
+// auditOutput is audit's -o json: the report and whether it passed.
+type auditOutput struct {
+	OK bool `json:"ok"`
+	audit.Report
+}
+
+// printAuditText prints the report for people: the headline, the stuck
+// orders, each check and each violation, then the verdict.
+func printAuditText(w io.Writer, out auditOutput) error {
+	r := out.Report
+	fmt.Fprintln(w, auditHeadline(r))
 	for _, s := range r.Stuck {
-		fmt.Fprintf(g.stdout, "%s  %s\n", s.Mark(), s)
+		fmt.Fprintf(w, "%s  %s\n", s.Mark(), s)
 	}
 	for _, c := range r.Checks {
 		mark := "ok  "
 		if c.Violations > 0 {
 			mark = "FAIL"
 		}
-		fmt.Fprintf(g.stdout, "%s  %s: %s\n", mark, c.Name, c.Detail)
+		fmt.Fprintf(w, "%s  %s: %s\n", mark, c.Name, c.Detail)
 	}
 	for _, v := range r.Violations {
-		fmt.Fprintf(g.stdout, "VIOLATION  %s\n", v)
+		fmt.Fprintf(w, "VIOLATION  %s\n", v)
 	}
 	switch {
 	case r.OK():
-		fmt.Fprintf(g.stdout, "audit passed: no violations, no order stuck over %s\n", r.StuckAfter)
+		fmt.Fprintf(w, "audit passed: no violations, no order stuck over %s\n", r.StuckAfter)
 	default:
-		fmt.Fprintf(g.stdout, "audit failed: %d violation(s), %d order(s) stuck over %s\n", len(r.Violations), r.Overdue(), r.StuckAfter)
+		fmt.Fprintf(w, "audit failed: %d violation(s), %d order(s) stuck over %s\n", len(r.Violations), r.Overdue(), r.StuckAfter)
 	}
 	return nil
 }

@@ -2,9 +2,9 @@ package main
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -176,7 +176,7 @@ key.`,
 			return printKeys(g, keys)
 		},
 	}
-	cmd.Flags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	cli.RegisterOutput(cmd.Flags(), &g.output)
 	return cmd
 }
 
@@ -225,12 +225,12 @@ func printKeys(g *globals, keys []codec.Key) error {
 			roles[i].Role = codec.DecryptOnly
 		}
 	}
-	if g.output == "json" {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(roles)
-	}
-	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	return cli.RenderEscapingHTML(g.stdout, g.output, roles, printKeyRoles)
+}
+
+// printKeyRoles prints the ring as a table, a key a row.
+func printKeyRoles(w io.Writer, roles []keyRole) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tROLE")
 	for _, r := range roles {
 		fmt.Fprintf(tw, "%s\t%s\n", r.ID, r.Role)

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"text/tabwriter"
 
@@ -92,7 +92,7 @@ the audit's stock invariant (received = on hand + reserved) keeps holding.`,
 		return err
 	})
 	for _, c := range []*cobra.Command{list, set} {
-		c.Flags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+		cli.RegisterOutput(c.Flags(), &g.output)
 	}
 	cmd.AddCommand(list, set)
 	return cmd
@@ -102,16 +102,17 @@ func badQuantity(arg string) error {
 	return fmt.Errorf("quantity %q: give a whole number of units, 0 or more", arg)
 }
 
+// printProducts prints the products as -o asks.
 func (g *globals) printProducts(products []inventory.Product) error {
-	if g.output == "json" {
-		if products == nil {
-			products = []inventory.Product{}
-		}
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(products)
+	if products == nil {
+		products = []inventory.Product{} // JSON: [] rather than null
 	}
-	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	return cli.RenderEscapingHTML(g.stdout, g.output, products, printProductTable)
+}
+
+// printProductTable prints the products as a table, a SKU a row.
+func printProductTable(w io.Writer, products []inventory.Product) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SKU\tNAME\tPRICE\tON HAND\tRESERVED\tRECEIVED")
 	for _, p := range products {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\n", p.SKU, p.Name, workflows.FormatCents(p.UnitPriceCents), p.OnHand, p.Reserved, p.Received)

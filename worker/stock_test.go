@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -255,5 +256,23 @@ func TestStockRefuses(t *testing.T) {
 				t.Errorf("worker %q changed the store:\n got %+v\nwant %+v", args, after, before)
 			}
 		})
+	}
+}
+
+// TestStockJSONEscapesHTML pins the bytes of -o json: <, > and & in a name
+// are escaped, as encoding/json does by default, and an empty list is [].
+func TestStockJSONEscapesHTML(t *testing.T) {
+	var out bytes.Buffer
+	g := &globals{output: "json", stdout: &out}
+	if err := g.printProducts([]inventory.Product{{SKU: "A-1", Name: "<b> & c", OnHand: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	want := "[\n  {\n    \"sku\": \"A-1\",\n    \"name\": \"\\u003cb\\u003e \\u0026 c\",\n    \"unit_price_cents\": 0,\n    \"on_hand\": 2,\n    \"reserved\": 0,\n    \"received\": 0\n  }\n]\n"
+	if out.String() != want {
+		t.Errorf("stock -o json = %q, want %q", out.String(), want)
+	}
+	out.Reset()
+	if err := g.printProducts(nil); err != nil || out.String() != "[]\n" {
+		t.Errorf("stock -o json of no products = %q, %v; want \"[]\\n\"", out.String(), err)
 	}
 }

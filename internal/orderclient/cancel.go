@@ -61,15 +61,9 @@ func (e *NoAnswerError) Error() string {
 // gives up after CancelTimeout with a *NoAnswerError; SignalCancel, which
 // needs no worker, is for a caller that cannot wait for one.
 func (c *Client) Cancel(ctx context.Context, orderID, reason string) (Cancellation, error) {
-	if err := CheckCancelReason(reason); err != nil {
-		return Cancellation{}, err
-	}
-	v, err := c.Snapshot(ctx, orderID)
+	v, err := c.cancellable(ctx, orderID, reason)
 	if err != nil {
 		return Cancellation{}, err
-	}
-	if v.TemporalStatus != "Running" {
-		return Cancellation{}, endedError(v, "")
 	}
 	out := Cancellation{OrderID: orderID, WorkflowID: v.WorkflowID, RunID: v.RunID, WebURL: v.WebURL}
 	timeout := c.cancelTimeout()
@@ -97,6 +91,24 @@ func (c *Client) Cancel(ctx context.Context, orderID, reason string) (Cancellati
 		return out, &RefusedError{OrderID: orderID, Reason: fmt.Sprintf("order %s cannot be cancelled: %s", orderID, out.Why)}
 	}
 	return out, nil
+}
+
+// cancellable returns the order's Snapshot if a cancel with reason may be
+// sent to it: the reason fits (CheckCancelReason) and the order still
+// runs; an order that has ended gets an *EndedError. The update and the
+// signal are refused alike, before either reaches the order.
+func (c *Client) cancellable(ctx context.Context, orderID, reason string) (View, error) {
+	if err := CheckCancelReason(reason); err != nil {
+		return View{}, err
+	}
+	v, err := c.Snapshot(ctx, orderID)
+	if err != nil {
+		return View{}, err
+	}
+	if v.TemporalStatus != "Running" {
+		return View{}, endedError(v, "")
+	}
+	return v, nil
 }
 
 // updateCancel sends the cancel-order update and waits for its result.

@@ -415,15 +415,9 @@ func Outcome(err error) (workflows.OrderState, bool) {
 // answers at once, unless no worker may be running. An order that has
 // ended gets an *EndedError.
 func (c *Client) SignalCancel(ctx context.Context, orderID, reason string) (View, error) {
-	if err := CheckCancelReason(reason); err != nil {
-		return View{}, err
-	}
-	v, err := c.Snapshot(ctx, orderID)
+	v, err := c.cancellable(ctx, orderID, reason)
 	if err != nil {
 		return View{}, err
-	}
-	if v.TemporalStatus != "Running" {
-		return View{}, endedError(v, "")
 	}
 	err = c.Temporal.SignalWorkflow(ctx, v.WorkflowID, v.RunID, ordersaga.CancelOrderSignal, workflows.CancelRequest{Reason: reason})
 	var notFound *serviceerror.NotFound

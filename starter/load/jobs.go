@@ -13,8 +13,8 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities/inventory"
 	"github.com/ordersaga/ordersaga/baseline"
-	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
+	"github.com/ordersaga/ordersaga/internal/platform/cli"
 	"github.com/ordersaga/ordersaga/internal/tracing"
 	"github.com/ordersaga/ordersaga/workflows"
 )

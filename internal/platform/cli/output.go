@@ -29,10 +29,21 @@ func CheckOutput(output string) error {
 }
 
 // Render writes v to w as output asks: as indented JSON, or as text by
-// printText.
+// printText. URLs keep their '&'.
 func Render[T any](w io.Writer, output string, v T, printText func(io.Writer, T) error) error {
+	return render(w, output, v, printText, false)
+}
+
+// RenderEscapingHTML is Render with <, > and & in JSON strings written as
+// \u003c, \u003e and \u0026, encoding/json's default: the worker's -o json
+// has always been written so, and a script may compare its bytes.
+func RenderEscapingHTML[T any](w io.Writer, output string, v T, printText func(io.Writer, T) error) error {
+	return render(w, output, v, printText, true)
+}
+
+func render[T any](w io.Writer, output string, v T, printText func(io.Writer, T) error, escapeHTML bool) error {
 	if output == JSON {
-		return WriteJSON(w, v, true)
+		return writeJSON(w, v, true, escapeHTML)
 	}
 	return printText(w, v)
 }
@@ -40,8 +51,12 @@ func Render[T any](w io.Writer, output string, v T, printText func(io.Writer, T)
 // WriteJSON writes v as one JSON value and a newline; indented, or on one
 // line (for a stream of values, one a line). URLs keep their '&'.
 func WriteJSON(w io.Writer, v any, indent bool) error {
+	return writeJSON(w, v, indent, false)
+}
+
+func writeJSON(w io.Writer, v any, indent, escapeHTML bool) error {
 	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
+	enc.SetEscapeHTML(escapeHTML)
 	if indent {
 		enc.SetIndent("", "  ")
 	}

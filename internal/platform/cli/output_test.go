@@ -53,6 +53,17 @@ func TestRender(t *testing.T) {
 	}
 }
 
+func TestRenderEscapingHTML(t *testing.T) {
+	var b bytes.Buffer
+	v := map[string]string{"name": "<a> & b"}
+	if err := RenderEscapingHTML(&b, JSON, v, func(io.Writer, map[string]string) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if want := "{\n  \"name\": \"\\u003ca\\u003e \\u0026 b\"\n}\n"; b.String() != want {
+		t.Errorf("RenderEscapingHTML -o json = %q, want %q", b.String(), want)
+	}
+}
+
 func TestWriteJSONOnOneLine(t *testing.T) {
 	var b bytes.Buffer
 	if err := WriteJSON(&b, []int{1, 2}, false); err != nil {

@@ -101,26 +101,24 @@ func (c *Codec) KeyIDs() []string { return slices.Clone(c.ids) }
 
 // Encode encrypts each payload with the newest key.
 func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
-	out := make([]*commonpb.Payload, len(payloads))
-	for i, p := range payloads {
-		e, err := c.encrypt(p)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = e
-	}
-	return out, nil
+	return convertAll(payloads, c.encrypt)
 }
 
 // Decode decrypts each encrypted payload and passes the others through.
 func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	return convertAll(payloads, c.decrypt)
+}
+
+// convertAll converts each payload into a new slice, in order; a payload
+// that fails fails the whole batch, as the SDK expects of a codec.
+func convertAll(payloads []*commonpb.Payload, convert func(*commonpb.Payload) (*commonpb.Payload, error)) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
-		d, err := c.decrypt(p)
+		converted, err := convert(p)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = d
+		out[i] = converted
 	}
 	return out, nil
 }
