@@ -2,10 +2,8 @@ package inventory
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	_ "embed"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,16 +25,18 @@ const DatabaseFile = "inventory.db"
 //go:embed catalog.json
 var catalogJSON []byte
 
+// placementSQLite and placementPostgres are the schema's migration 2, the
+// one every store of records by key runs on its table.
+var placementSQLite, placementPostgres = storedb.PlacementMigration("reservations")
+
 // schema is the inventory store's tables, migration by migration, in each
 // dialect. The PostgreSQL lines table has an identity column named rowid, as
 // SQLite's implicit one, so that one query reads a reservation's lines in
 // the order they were reserved.
 //
-// Migration 2 gives every reservation the placement that wrote it (empty
-// for the reservations before it, which only requests without a placement
-// may use) and the workflow ID of its key (storedb.KeyWorkflowID, which the
-// backfill computes in SQL),
-// indexed in byte order for ReservationsByPlacement.
+// Migration 2 (storedb.PlacementMigration) gives every reservation the
+// placement that wrote it and the workflow ID of its key, indexed in byte
+// order for ReservationsByPlacement.
 var schema = storedb.Schema{
 	Name: "inventory",
 	SQLite: []string{`
@@ -64,16 +64,8 @@ CREATE TABLE reservation_lines (
 	qty              INTEGER NOT NULL CHECK (qty > 0),
 	unit_price_cents INTEGER NOT NULL,
 	PRIMARY KEY (reservation_key, sku)
-);`, `
-ALTER TABLE reservations ADD COLUMN placement TEXT NOT NULL DEFAULT '';
-ALTER TABLE reservations ADD COLUMN workflow_id TEXT NOT NULL DEFAULT '';
--- workflow_id is the key without its last '/' and what follows, as
--- storedb.KeyWorkflowID cuts it: rtrim drops the characters after the
--- last '/' (any but '/'), then the '/' itself goes.
-UPDATE reservations SET workflow_id = CASE WHEN instr(key, '/') > 0
-	THEN substr(rtrim(key, replace(key, '/', '')), 1, length(rtrim(key, replace(key, '/', ''))) - 1)
-	ELSE key END;
-CREATE INDEX reservations_placement ON reservations (placement, workflow_id, key);`,
+);`,
+		placementSQLite,
 	},
 	Postgres: []string{`
 CREATE TABLE products (
@@ -101,14 +93,8 @@ CREATE TABLE reservation_lines (
 	qty              INTEGER NOT NULL CHECK (qty > 0),
 	unit_price_cents BIGINT NOT NULL,
 	PRIMARY KEY (reservation_key, sku)
-);`, `
-ALTER TABLE reservations
-	ADD COLUMN placement   TEXT NOT NULL DEFAULT '',
-	ADD COLUMN workflow_id TEXT NOT NULL DEFAULT '';
--- workflow_id is the key without its last '/' and what follows, as
--- storedb.KeyWorkflowID cuts it.
-UPDATE reservations SET workflow_id = regexp_replace(key, '/[^/]*$', '');
-CREATE INDEX reservations_placement ON reservations (placement COLLATE "C", workflow_id COLLATE "C", key COLLATE "C");`,
+);`,
+		placementPostgres,
 	},
 }
 
@@ -195,10 +181,7 @@ func (s *Store) Reserve(ctx context.Context, req ReserveRequest) (Reservation, e
 	}
 	var res Reservation
 	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
-		if err := tx.LockKey(ctx, lockKey(req.Key)); err != nil {
-			return err
-		}
-		existing, found, err := reservationByKey(ctx, tx, req.Key)
+		existing, found, err := storedb.LockedRead(ctx, tx, lockKey(req.Key), reservationByKey, req.Key)
 		if err != nil {
 			return err
 		}
@@ -344,10 +327,7 @@ func describeLines(lines []Line) string {
 func (s *Store) Release(ctx context.Context, req ReleaseRequest) (ReleaseResult, error) {
 	result := ReleaseResult{Key: req.Key}
 	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
-		if err := tx.LockKey(ctx, lockKey(req.Key)); err != nil {
-			return err
-		}
-		res, found, err := reservationByKey(ctx, tx, req.Key)
+		res, found, err := storedb.LockedRead(ctx, tx, lockKey(req.Key), reservationByKey, req.Key)
 		if err != nil {
 			return err
 		}
@@ -432,19 +412,18 @@ func (s *Store) Reservations(ctx context.Context) ([]Reservation, error) {
 	return out, nil
 }
 
-// ReservationsByPlacement streams every reservation, without its lines,
-// ordered by placement, then by the workflow ID of its key, then by key,
-// comparing bytes as Go compares strings. The audit merges this stream with
-// the payment and shipping stores' streams, which come in the same order,
-// to check each placement's records together while it holds only the
-// current one of each store; legacy reservations (placement "") come first.
+// ReservationsByPlacement streams every reservation, without its lines, in
+// the order of storedb.StreamByPlacement, legacy reservations (placement "")
+// first. The audit merges this stream with the payment and shipping stores'
+// streams, which come in the same order, to check each placement's records
+// together while it holds only the current one of each store.
 //
 // It is one query, read row by row as the loop asks for them, on one
 // connection that it holds until the loop ends; the rows are one
 // consistent snapshot. An error ends the stream.
 func (s *Store) ReservationsByPlacement(ctx context.Context) iter.Seq2[Reservation, error] {
-	query := `SELECT key, id, order_id, placement, status, total_cents FROM reservations ORDER BY ` + s.db.ByteOrder("placement", "workflow_id", "key")
-	return storedb.Stream(ctx, s.db, "list reservations by placement", query, func(rows *sql.Rows) (Reservation, error) {
+	columns := `key, id, order_id, placement, status, total_cents`
+	return storedb.StreamByPlacement(ctx, s.db, "list reservations by placement", "reservations", columns, func(rows *sql.Rows) (Reservation, error) {
 		var r Reservation
 		err := rows.Scan(&r.Key, &r.ID, &r.OrderID, &r.Placement, &r.Status, &r.TotalCents)
 		return r, err
@@ -453,24 +432,15 @@ func (s *Store) ReservationsByPlacement(ctx context.Context) iter.Seq2[Reservati
 
 // Products lists the catalog with stock on hand and units reserved, by SKU.
 func (s *Store) Products(ctx context.Context) ([]Product, error) {
-	rows, err := s.db.QueryContext(ctx, `
+	return storedb.Collect(ctx, s.db, "list products", `
 		SELECT p.sku, p.name, p.unit_price_cents, p.on_hand, p.received,
 		       COALESCE((SELECT sum(l.qty) FROM reservation_lines l JOIN reservations r ON r.key = l.reservation_key
 		                 WHERE l.sku = p.sku AND r.status = 'reserved'), 0)
-		FROM products p ORDER BY p.sku`)
-	if err != nil {
-		return nil, fmt.Errorf("list products: %w", err)
-	}
-	defer rows.Close()
-	var out []Product
-	for rows.Next() {
+		FROM products p ORDER BY p.sku`, func(rows *sql.Rows) (Product, error) {
 		var p Product
-		if err := rows.Scan(&p.SKU, &p.Name, &p.UnitPriceCents, &p.OnHand, &p.Received, &p.Reserved); err != nil {
-			return nil, fmt.Errorf("list products: %w", err)
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+		err := rows.Scan(&p.SKU, &p.Name, &p.UnitPriceCents, &p.OnHand, &p.Received, &p.Reserved)
+		return p, err
+	})
 }
 
 // SetStock sets the stock on hand of sku to qty (a stock count, a delivery),
@@ -517,19 +487,17 @@ func reservationByKey(ctx context.Context, tx storedb.Querier, key string) (rese
 	if err != nil {
 		return reservationRecord{}, false, fmt.Errorf("read reservation %s: %w", key, err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT sku, name, qty, unit_price_cents FROM reservation_lines WHERE reservation_key = ? ORDER BY rowid`, key)
+	r.Lines, err = storedb.Collect(ctx, tx, "read lines of "+key,
+		`SELECT sku, name, qty, unit_price_cents FROM reservation_lines WHERE reservation_key = ? ORDER BY rowid`,
+		func(rows *sql.Rows) (Line, error) {
+			var l Line
+			err := rows.Scan(&l.SKU, &l.Name, &l.Qty, &l.UnitPriceCents)
+			return l, err
+		}, key)
 	if err != nil {
-		return reservationRecord{}, false, fmt.Errorf("read lines of %s: %w", key, err)
+		return reservationRecord{}, false, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var l Line
-		if err := rows.Scan(&l.SKU, &l.Name, &l.Qty, &l.UnitPriceCents); err != nil {
-			return reservationRecord{}, false, fmt.Errorf("read lines of %s: %w", key, err)
-		}
-		r.Lines = append(r.Lines, l)
-	}
-	return r, true, rows.Err()
+	return r, true, nil
 }
 
 // The steps that name the store's transactions on their spans: the
@@ -545,7 +513,4 @@ func lockKey(key string) string { return "inventory/reservations/" + key }
 
 // reservationID derives a stable, public ID from the idempotency key, so a
 // retried reserve reports the same ID without a lookup table.
-func reservationID(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return "rsv_" + hex.EncodeToString(sum[:8])
-}
+func reservationID(key string) string { return storedb.KeyID("rsv_", key) }

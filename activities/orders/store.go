@@ -18,24 +18,20 @@ const DatabaseFile = "orders.db"
 // The primary key is what makes an order ID usable once: a row, once
 // written, is never changed or deleted.
 var schema = storedb.Schema{
-	Name: "orders",
-	SQLite: []string{`
-CREATE TABLE order_ids (
-	order_id    TEXT PRIMARY KEY,
-	workflow_id TEXT NOT NULL,
-	placement   TEXT NOT NULL,
-	claimed_at  TEXT NOT NULL
-);`,
-	},
-	Postgres: []string{`
-CREATE TABLE order_ids (
-	order_id    TEXT PRIMARY KEY,
-	workflow_id TEXT NOT NULL,
-	placement   TEXT NOT NULL,
-	claimed_at  TEXT NOT NULL
-);`,
-	},
+	Name:     "orders",
+	SQLite:   []string{orderIDsTable},
+	Postgres: []string{orderIDsTable},
 }
+
+// orderIDsTable is migration 1, the same in both dialects: every column is
+// TEXT.
+const orderIDsTable = `
+CREATE TABLE order_ids (
+	order_id    TEXT PRIMARY KEY,
+	workflow_id TEXT NOT NULL,
+	placement   TEXT NOT NULL,
+	claimed_at  TEXT NOT NULL
+);`
 
 // Store is the order service's own database: the register of order IDs.
 // A claim is one transaction, idempotent by placement.
@@ -70,10 +66,7 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Claim, error) {
 	}
 	var claim Claim
 	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
-		if err := tx.LockKey(ctx, lockKey(req.OrderID)); err != nil {
-			return err
-		}
-		first, found, err := claimByOrderID(ctx, tx, req.OrderID)
+		first, found, err := storedb.LockedRead(ctx, tx, lockKey(req.OrderID), claimByOrderID, req.OrderID)
 		if err != nil || found {
 			claim = first
 			return err

@@ -2,9 +2,7 @@ package payment
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"iter"
@@ -18,14 +16,16 @@ import (
 // directory, used when the service has no PostgreSQL DSN.
 const DatabaseFile = "payment.db"
 
+// placementSQLite and placementPostgres are the schema's migration 2, the
+// one every store of records by key runs on its table.
+var placementSQLite, placementPostgres = storedb.PlacementMigration("charges")
+
 // schema is the payment store's tables, migration by migration, in each
 // dialect.
 //
-// Migration 2 gives every charge the placement that wrote it (empty for the
-// charges before it, which only requests without a placement may use) and
-// the workflow ID of its key (storedb.KeyWorkflowID, which the backfill
-// computes in SQL), indexed in byte order
-// for ChargesByPlacement.
+// Migration 2 (storedb.PlacementMigration) gives every charge the placement
+// that wrote it and the workflow ID of its key, indexed in byte order for
+// ChargesByPlacement.
 var schema = storedb.Schema{
 	Name: "payment",
 	SQLite: []string{`
@@ -38,16 +38,8 @@ CREATE TABLE charges (
 	created_at   TEXT NOT NULL,
 	updated_at   TEXT NOT NULL
 );
-CREATE INDEX charges_order ON charges (order_id);`, `
-ALTER TABLE charges ADD COLUMN placement TEXT NOT NULL DEFAULT '';
-ALTER TABLE charges ADD COLUMN workflow_id TEXT NOT NULL DEFAULT '';
--- workflow_id is the key without its last '/' and what follows, as
--- storedb.KeyWorkflowID cuts it: rtrim drops the characters after the
--- last '/' (any but '/'), then the '/' itself goes.
-UPDATE charges SET workflow_id = CASE WHEN instr(key, '/') > 0
-	THEN substr(rtrim(key, replace(key, '/', '')), 1, length(rtrim(key, replace(key, '/', ''))) - 1)
-	ELSE key END;
-CREATE INDEX charges_placement ON charges (placement, workflow_id, key);`,
+CREATE INDEX charges_order ON charges (order_id);`,
+		placementSQLite,
 	},
 	Postgres: []string{`
 CREATE TABLE charges (
@@ -59,14 +51,8 @@ CREATE TABLE charges (
 	created_at   TEXT NOT NULL,
 	updated_at   TEXT NOT NULL
 );
-CREATE INDEX charges_order ON charges (order_id);`, `
-ALTER TABLE charges
-	ADD COLUMN placement   TEXT NOT NULL DEFAULT '',
-	ADD COLUMN workflow_id TEXT NOT NULL DEFAULT '';
--- workflow_id is the key without its last '/' and what follows, as
--- storedb.KeyWorkflowID cuts it.
-UPDATE charges SET workflow_id = regexp_replace(key, '/[^/]*$', '');
-CREATE INDEX charges_placement ON charges (placement COLLATE "C", workflow_id COLLATE "C", key COLLATE "C");`,
+CREATE INDEX charges_order ON charges (order_id);`,
+		placementPostgres,
 	},
 }
 
@@ -210,7 +196,7 @@ func (s *Store) capture(ctx context.Context, gw Gateway, req ChargeRequest) (Cha
 	charge := Charge{ID: chargeID(req.Key), Key: req.Key, OrderID: req.OrderID, Placement: req.Placement, AmountCents: req.AmountCents, Status: Captured}
 	var refused error
 	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
-		other, found, err := lockedChargeByKey(ctx, tx, req.Key)
+		other, found, err := storedb.LockedRead(ctx, tx, lockKey(req.Key), chargeByKey, req.Key)
 		switch {
 		case err != nil:
 			return err
@@ -230,16 +216,6 @@ func (s *Store) capture(ctx context.Context, gw Gateway, req ChargeRequest) (Cha
 		return Charge{}, release(ctx, gw, req.Key, req.AmountCents, refused)
 	}
 	return charge, nil
-}
-
-// lockedChargeByKey locks key for the rest of tx, so that no other call
-// reads or writes it meanwhile, then reads its charge: the first step of
-// every change to a charge.
-func lockedChargeByKey(ctx context.Context, tx *storedb.Tx, key string) (chargeRecord, bool, error) {
-	if err := tx.LockKey(ctx, lockKey(key)); err != nil {
-		return chargeRecord{}, false, err
-	}
-	return chargeByKey(ctx, tx, key)
 }
 
 // release voids the authorization of a charge that the key's record
@@ -270,7 +246,7 @@ func (s *Store) recordDecline(ctx context.Context, req ChargeRequest, declined e
 	charge := Charge{ID: chargeID(req.Key), Key: req.Key, OrderID: req.OrderID, Placement: req.Placement, AmountCents: req.AmountCents, Status: Declined}
 	recorded := false
 	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
-		other, found, err := lockedChargeByKey(ctx, tx, req.Key)
+		other, found, err := storedb.LockedRead(ctx, tx, lockKey(req.Key), chargeByKey, req.Key)
 		switch {
 		case err != nil:
 			return err
@@ -350,7 +326,7 @@ func (s *Store) Refund(ctx context.Context, req RefundRequest) (RefundResult, er
 	result := RefundResult{Key: req.Key}
 	gw := s.gateway()
 	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
-		c, found, err := lockedChargeByKey(ctx, tx, req.Key)
+		c, found, err := storedb.LockedRead(ctx, tx, lockKey(req.Key), chargeByKey, req.Key)
 		if err != nil {
 			return err
 		}
@@ -389,39 +365,30 @@ func (s *Store) ChargeByKey(ctx context.Context, key string) (Charge, bool, erro
 
 // Charges lists every charge, oldest first, for the audit.
 func (s *Store) Charges(ctx context.Context) ([]Charge, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT key, id, order_id, placement, amount_cents, status FROM charges ORDER BY created_at, key`)
-	if err != nil {
-		return nil, fmt.Errorf("list charges: %w", err)
-	}
-	defer rows.Close()
-	var out []Charge
-	for rows.Next() {
-		var c Charge
-		if err := rows.Scan(&c.Key, &c.ID, &c.OrderID, &c.Placement, &c.AmountCents, &c.Status); err != nil {
-			return nil, fmt.Errorf("list charges: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return storedb.Collect(ctx, s.db, "list charges", `SELECT `+chargeColumns+` FROM charges ORDER BY created_at, key`, scanCharge)
 }
 
-// ChargesByPlacement streams every charge ordered by placement, then by the
-// workflow ID of its key, then by key, comparing bytes as Go compares
-// strings. The audit merges this stream with the inventory and shipping
-// stores' streams, which come in the same order, to check each placement's
-// records together while it holds only the current one of each store;
-// legacy charges (placement "") come first.
+// ChargesByPlacement streams every charge in the order of
+// storedb.StreamByPlacement, legacy charges (placement "") first. The audit
+// merges this stream with the inventory and shipping stores' streams, which
+// come in the same order, to check each placement's records together while
+// it holds only the current one of each store.
 //
 // It is one query, read row by row as the loop asks for them, on one
 // connection that it holds until the loop ends; the rows are one
 // consistent snapshot. An error ends the stream.
 func (s *Store) ChargesByPlacement(ctx context.Context) iter.Seq2[Charge, error] {
-	query := `SELECT key, id, order_id, placement, amount_cents, status FROM charges ORDER BY ` + s.db.ByteOrder("placement", "workflow_id", "key")
-	return storedb.Stream(ctx, s.db, "list charges by placement", query, func(rows *sql.Rows) (Charge, error) {
-		var c Charge
-		err := rows.Scan(&c.Key, &c.ID, &c.OrderID, &c.Placement, &c.AmountCents, &c.Status)
-		return c, err
-	})
+	return storedb.StreamByPlacement(ctx, s.db, "list charges by placement", "charges", chargeColumns, scanCharge)
+}
+
+// chargeColumns are the columns of a Charge, in the order scanCharge reads
+// them, for the audit's lists.
+const chargeColumns = `key, id, order_id, placement, amount_cents, status`
+
+func scanCharge(rows *sql.Rows) (Charge, error) {
+	var c Charge
+	err := rows.Scan(&c.Key, &c.ID, &c.OrderID, &c.Placement, &c.AmountCents, &c.Status)
+	return c, err
 }
 
 // chargeRecord is a charge with when it was recorded, which a request of
@@ -456,7 +423,4 @@ const (
 func lockKey(key string) string { return "payment/charges/" + key }
 
 // chargeID derives a stable, public ID from the idempotency key.
-func chargeID(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return "ch_" + hex.EncodeToString(sum[:8])
-}
+func chargeID(key string) string { return storedb.KeyID("ch_", key) }

@@ -18,61 +18,37 @@ import (
 // directory, used when the service has no PostgreSQL DSN.
 const DatabaseFile = "shipping.db"
 
+// placementSQLite and placementPostgres are the schema's migration 2, the
+// one every store of records by key runs on its table.
+var placementSQLite, placementPostgres = storedb.PlacementMigration("shipments")
+
 // schema is the shipping store's tables, migration by migration, in each
 // dialect.
 //
-// Migration 2 gives every shipment the placement that wrote it (empty for
-// the shipments before it, which only requests without a placement may use)
-// and the workflow ID of its key (storedb.KeyWorkflowID, which the backfill
-// computes in SQL), indexed in byte
-// order for ShipmentsByPlacement.
+// Migration 2 (storedb.PlacementMigration) gives every shipment the placement
+// that wrote it and the workflow ID of its key, indexed in byte order for
+// ShipmentsByPlacement.
 var schema = storedb.Schema{
-	Name: "shipping",
-	SQLite: []string{`
-CREATE TABLE shipments (
-	key             TEXT PRIMARY KEY,
-	id              TEXT NOT NULL UNIQUE,
-	order_id        TEXT NOT NULL,
-	tracking_number TEXT NOT NULL,
-	address         TEXT NOT NULL,
-	items           TEXT NOT NULL,
-	status          TEXT NOT NULL CHECK (status IN ('created', 'cancelled', 'voided')),
-	created_at      TEXT NOT NULL,
-	updated_at      TEXT NOT NULL
-);
-CREATE INDEX shipments_order ON shipments (order_id);`, `
-ALTER TABLE shipments ADD COLUMN placement TEXT NOT NULL DEFAULT '';
-ALTER TABLE shipments ADD COLUMN workflow_id TEXT NOT NULL DEFAULT '';
--- workflow_id is the key without its last '/' and what follows, as
--- storedb.KeyWorkflowID cuts it: rtrim drops the characters after the
--- last '/' (any but '/'), then the '/' itself goes.
-UPDATE shipments SET workflow_id = CASE WHEN instr(key, '/') > 0
-	THEN substr(rtrim(key, replace(key, '/', '')), 1, length(rtrim(key, replace(key, '/', ''))) - 1)
-	ELSE key END;
-CREATE INDEX shipments_placement ON shipments (placement, workflow_id, key);`,
-	},
-	Postgres: []string{`
-CREATE TABLE shipments (
-	key             TEXT PRIMARY KEY,
-	id              TEXT NOT NULL UNIQUE,
-	order_id        TEXT NOT NULL,
-	tracking_number TEXT NOT NULL,
-	address         TEXT NOT NULL,
-	items           TEXT NOT NULL,
-	status          TEXT NOT NULL CHECK (status IN ('created', 'cancelled', 'voided')),
-	created_at      TEXT NOT NULL,
-	updated_at      TEXT NOT NULL
-);
-CREATE INDEX shipments_order ON shipments (order_id);`, `
-ALTER TABLE shipments
-	ADD COLUMN placement   TEXT NOT NULL DEFAULT '',
-	ADD COLUMN workflow_id TEXT NOT NULL DEFAULT '';
--- workflow_id is the key without its last '/' and what follows, as
--- storedb.KeyWorkflowID cuts it.
-UPDATE shipments SET workflow_id = regexp_replace(key, '/[^/]*$', '');
-CREATE INDEX shipments_placement ON shipments (placement COLLATE "C", workflow_id COLLATE "C", key COLLATE "C");`,
-	},
+	Name:     "shipping",
+	SQLite:   []string{shipmentsTable, placementSQLite},
+	Postgres: []string{shipmentsTable, placementPostgres},
 }
+
+// shipmentsTable is migration 1, the same in both dialects: every column
+// is TEXT.
+const shipmentsTable = `
+CREATE TABLE shipments (
+	key             TEXT PRIMARY KEY,
+	id              TEXT NOT NULL UNIQUE,
+	order_id        TEXT NOT NULL,
+	tracking_number TEXT NOT NULL,
+	address         TEXT NOT NULL,
+	items           TEXT NOT NULL,
+	status          TEXT NOT NULL CHECK (status IN ('created', 'cancelled', 'voided')),
+	created_at      TEXT NOT NULL,
+	updated_at      TEXT NOT NULL
+);
+CREATE INDEX shipments_order ON shipments (order_id);`
 
 // Store is the shipping service's own database. Every method that changes
 // it is one transaction, and every mutation is idempotent by key.
@@ -122,10 +98,7 @@ func (s *Store) Ship(ctx context.Context, req ShipRequest) (Shipment, error) {
 	var sh Shipment
 	items := describeItems(req.Items)
 	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
-		if err := tx.LockKey(ctx, lockKey(req.Key)); err != nil {
-			return err
-		}
-		existing, found, err := shipmentByKey(ctx, tx, req.Key)
+		existing, found, err := storedb.LockedRead(ctx, tx, lockKey(req.Key), shipmentByKey, req.Key)
 		if err != nil {
 			return err
 		}
@@ -190,10 +163,7 @@ func insertShipment(ctx context.Context, tx *storedb.Tx, sh Shipment, address, i
 func (s *Store) Cancel(ctx context.Context, req CancelRequest) (CancelResult, error) {
 	result := CancelResult{Key: req.Key}
 	err := s.db.InTx(ctx, func(tx *storedb.Tx) error {
-		if err := tx.LockKey(ctx, lockKey(req.Key)); err != nil {
-			return err
-		}
-		sh, found, err := shipmentByKey(ctx, tx, req.Key)
+		sh, found, err := storedb.LockedRead(ctx, tx, lockKey(req.Key), shipmentByKey, req.Key)
 		if err != nil {
 			return err
 		}
@@ -229,39 +199,30 @@ func (s *Store) ShipmentByKey(ctx context.Context, key string) (Shipment, bool, 
 
 // Shipments lists every shipment, oldest first, for the audit.
 func (s *Store) Shipments(ctx context.Context) ([]Shipment, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT key, id, order_id, placement, tracking_number, status FROM shipments ORDER BY created_at, key`)
-	if err != nil {
-		return nil, fmt.Errorf("list shipments: %w", err)
-	}
-	defer rows.Close()
-	var out []Shipment
-	for rows.Next() {
-		var sh Shipment
-		if err := rows.Scan(&sh.Key, &sh.ID, &sh.OrderID, &sh.Placement, &sh.TrackingNumber, &sh.Status); err != nil {
-			return nil, fmt.Errorf("list shipments: %w", err)
-		}
-		out = append(out, sh)
-	}
-	return out, rows.Err()
+	return storedb.Collect(ctx, s.db, "list shipments", `SELECT `+shipmentColumns+` FROM shipments ORDER BY created_at, key`, scanShipment)
 }
 
-// ShipmentsByPlacement streams every shipment ordered by placement, then by
-// the workflow ID of its key, then by key, comparing bytes as Go compares
-// strings. The audit merges this stream with the inventory and payment
-// stores' streams, which come in the same order, to check each placement's
-// records together while it holds only the current one of each store;
-// legacy shipments (placement "") come first.
+// ShipmentsByPlacement streams every shipment in the order of
+// storedb.StreamByPlacement, legacy shipments (placement "") first. The
+// audit merges this stream with the inventory and payment stores' streams,
+// which come in the same order, to check each placement's records together
+// while it holds only the current one of each store.
 //
 // It is one query, read row by row as the loop asks for them, on one
 // connection that it holds until the loop ends; the rows are one
 // consistent snapshot. An error ends the stream.
 func (s *Store) ShipmentsByPlacement(ctx context.Context) iter.Seq2[Shipment, error] {
-	query := `SELECT key, id, order_id, placement, tracking_number, status FROM shipments ORDER BY ` + s.db.ByteOrder("placement", "workflow_id", "key")
-	return storedb.Stream(ctx, s.db, "list shipments by placement", query, func(rows *sql.Rows) (Shipment, error) {
-		var sh Shipment
-		err := rows.Scan(&sh.Key, &sh.ID, &sh.OrderID, &sh.Placement, &sh.TrackingNumber, &sh.Status)
-		return sh, err
-	})
+	return storedb.StreamByPlacement(ctx, s.db, "list shipments by placement", "shipments", shipmentColumns, scanShipment)
+}
+
+// shipmentColumns are the columns of a Shipment, in the order scanShipment
+// reads them, for the audit's lists.
+const shipmentColumns = `key, id, order_id, placement, tracking_number, status`
+
+func scanShipment(rows *sql.Rows) (Shipment, error) {
+	var sh Shipment
+	err := rows.Scan(&sh.Key, &sh.ID, &sh.OrderID, &sh.Placement, &sh.TrackingNumber, &sh.Status)
+	return sh, err
 }
 
 // storedShipment is a shipment with the request it was booked for, to
@@ -308,10 +269,8 @@ const (
 // key lock, named apart from other stores' keys in a shared database.
 func lockKey(key string) string { return "shipping/shipments/" + key }
 
-func shipmentID(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return "shp_" + hex.EncodeToString(sum[:8])
-}
+// shipmentID derives a stable, public ID from the idempotency key.
+func shipmentID(key string) string { return storedb.KeyID("shp_", key) }
 
 // trackingNumber derives the carrier's tracking number from the key, so a
 // retried booking reports the same number.

@@ -1,6 +1,10 @@
 package storedb
 
-import "strings"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
 
 // KeyWorkflowID is the workflow ID in an idempotency key. Keys are
 // "<workflow ID>/<step>" ("order-42/reserve"); a workflow ID may itself hold
@@ -13,4 +17,14 @@ func KeyWorkflowID(key string) string {
 		return key[:i]
 	}
 	return key
+}
+
+// KeyID is the public ID of the record that an idempotency key writes:
+// prefix and a hash of the key. It is derived, not drawn, so that a retried
+// step reports the ID of its first attempt without a lookup table, and the
+// same key gives the same ID in every replica. A store's IDs are public and
+// must never change.
+func KeyID(prefix, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return prefix + hex.EncodeToString(sum[:8])
 }

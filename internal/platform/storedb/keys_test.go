@@ -18,3 +18,11 @@ func TestKeyWorkflowID(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyID pins a record ID: the stores' IDs are public and must never
+// change.
+func TestKeyID(t *testing.T) {
+	if got, want := KeyID("ch_", "order-42/charge"), "ch_e13e048b51e57e9c"; got != want {
+		t.Errorf("KeyID = %q, want %q", got, want)
+	}
+}

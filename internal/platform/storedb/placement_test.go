@@ -1,8 +1,14 @@
 package storedb
 
 import (
+	"context"
+	"database/sql"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/ordersaga/ordersaga/internal/platform/pgtest"
 )
 
 var errConflict = errors.New("idempotency key reused with a different request")
@@ -42,3 +48,59 @@ func TestByteOrder(t *testing.T) {
 		t.Errorf("PostgreSQL: %q", got)
 	}
 }
+
+// TestPlacementMigrationBackfillsAsKeyWorkflowID runs the placement
+// migration over records from before it: each gets the placement "" and the
+// workflow ID that KeyWorkflowID cuts from its key, in either dialect.
+func TestPlacementMigrationBackfillsAsKeyWorkflowID(t *testing.T) {
+	keys := []string{"order-42/reserve", "a/b/ship", "no-step", "/reserve", "trailing/", ""}
+	create := `CREATE TABLE records (key TEXT PRIMARY KEY);`
+	insert := `INSERT INTO records (key) VALUES ('order-42/reserve'), ('a/b/ship'), ('no-step'), ('/reserve'), ('trailing/'), ('');`
+	lite, pg := PlacementMigration("records")
+	schema := Schema{Name: "records", SQLite: []string{create + insert, lite}, Postgres: []string{create + insert, pg}}
+	pgtest.Run(t, "test.db", func(t *testing.T, backend pgtest.Backend) {
+		db := openTestDB(t, backend.Source(t), schema)
+		for _, key := range keys {
+			var placement, workflowID string
+			err := db.QueryRowContext(context.Background(), `SELECT placement, workflow_id FROM records WHERE key = ?`, key).Scan(&placement, &workflowID)
+			if err != nil {
+				t.Fatalf("read %q: %v", key, err)
+			}
+			if placement != "" || workflowID != KeyWorkflowID(key) {
+				t.Errorf("key %q: placement %q, workflow ID %q; want \"\", %q", key, placement, workflowID, KeyWorkflowID(key))
+			}
+		}
+	})
+}
+
+func TestCollect(t *testing.T) {
+	pgtest.Run(t, "test.db", func(t *testing.T, backend pgtest.Backend) {
+		ctx := context.Background()
+		db := openTestDB(t, backend.Source(t), testSchema)
+		if _, err := db.ExecContext(ctx, `INSERT INTO widgets (name) VALUES ('b'), ('c')`); err != nil {
+			t.Fatal(err)
+		}
+		scanName := func(rows *sql.Rows) (string, error) {
+			var name string
+			err := rows.Scan(&name)
+			return name, err
+		}
+		names, err := Collect(ctx, db, "list widgets", `SELECT name FROM widgets WHERE name <> ? ORDER BY name`, scanName, "c")
+		if err != nil || !slices.Equal(names, []string{"b", "seeded by migration 1"}) {
+			t.Errorf("Collect = %q, %v", names, err)
+		}
+		none, err := Collect(ctx, db, "list widgets", `SELECT name FROM widgets WHERE name = ?`, scanName, "none")
+		if err != nil || none != nil {
+			t.Errorf("Collect of no rows = %q, %v; want nil, nil", none, err)
+		}
+		failing := func(*sql.Rows) (string, error) { return "", errScan }
+		if got, err := Collect(ctx, db, "list widgets", `SELECT name FROM widgets`, failing); got != nil || !errors.Is(err, errScan) || !strings.HasPrefix(err.Error(), "list widgets: ") {
+			t.Errorf("Collect with a failing scan = %q, %v", got, err)
+		}
+		if _, err := Collect(ctx, db, "list widgets", `SELECT name FROM nowhere`, scanName); err == nil || !strings.HasPrefix(err.Error(), "list widgets: ") {
+			t.Errorf("Collect of a bad query: %v", err)
+		}
+	})
+}
+
+var errScan = errors.New("cannot scan")

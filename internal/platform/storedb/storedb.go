@@ -224,6 +224,18 @@ func (t *Tx) LockKey(ctx context.Context, key string) error {
 	return nil
 }
 
+// LockedRead locks lock for the rest of tx (LockKey), so that no other call
+// reads or writes the record of key meanwhile, then reads that record with
+// read, which reports whether there is one: the first step of every change
+// to a record by idempotency key.
+func LockedRead[R any](ctx context.Context, tx *Tx, lock string, read func(context.Context, Querier, string) (R, bool, error), key string) (R, bool, error) {
+	if err := tx.LockKey(ctx, lock); err != nil {
+		var none R
+		return none, false, err
+	}
+	return read(ctx, tx, key)
+}
+
 // rebind turns the "?" placeholders of query into PostgreSQL's "$1", "$2",
 // … The stores' queries have no "?" inside string literals.
 func rebind(d Dialect, query string) string {
