@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,10 +27,8 @@ import (
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
-	"go.temporal.io/sdk/client"
 
 	"github.com/ordersaga/ordersaga"
-	"github.com/ordersaga/ordersaga/activities/inventory"
 	"github.com/ordersaga/ordersaga/activities/payment"
 	"github.com/ordersaga/ordersaga/internal/orderclient"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -158,22 +155,7 @@ func TestObservability(t *testing.T) {
 
 	// The audit finds a broken promise, as in schedule_test: stock changed
 	// behind the inventory store's back, and the schedule triggered.
-	first := s.waitAuditRun(t, nil)
-	ctx := context.Background()
-	db, err := sql.Open("sqlite", filepath.Join(s.dataDir, inventory.DatabaseFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.ExecContext(ctx, `UPDATE products SET on_hand = on_hand - 3 WHERE sku = 'MUG-GOPHER'`); err != nil {
-		t.Fatalf("change stock behind the store's back: %v", err)
-	}
-	if err := s.orders(t).Temporal.ScheduleClient().GetHandle(ctx, ordersaga.AuditScheduleID).Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
-		t.Fatalf("trigger the audit schedule: %v", err)
-	}
-	if run := s.waitAuditRun(t, func(run auditRun) bool { return run.RunID != first.RunID }); run.Status != "Failed" {
-		t.Fatalf("the audit after the drift ended %s, want Failed", run.Status)
-	}
+	s.driftStockAndAudit(t, s.waitAuditRun(t, nil))
 	prom.waitFor(t, `ordersaga_audit_violations{service="audit"} > 0`, "the audit's violations gauge scraped")
 
 	// Two more scrapes, so that every series born by the last event has

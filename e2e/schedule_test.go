@@ -43,23 +43,8 @@ func TestScheduledAudit(t *testing.T) {
 		t.Fatalf("the first scheduled audit ended %s, want Completed", first.Status)
 	}
 
-	db, err := sql.Open("sqlite", filepath.Join(s.dataDir, inventory.DatabaseFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.ExecContext(ctx, `UPDATE products SET on_hand = on_hand - 3 WHERE sku = 'MUG-GOPHER'`); err != nil {
-		t.Fatalf("change stock behind the store's back: %v", err)
-	}
-	if err := c.ScheduleClient().GetHandle(ctx, ordersaga.AuditScheduleID).Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
-		t.Fatalf("trigger the audit schedule: %v", err)
-	}
-	failed := s.waitAuditRun(t, func(run auditRun) bool { return run.RunID != first.RunID })
-
-	if failed.Status != "Failed" {
-		t.Fatalf("the audit after the drift ended %s, want Failed", failed.Status)
-	}
-	err = c.GetWorkflow(ctx, failed.WorkflowID, failed.RunID).Get(ctx, nil)
+	failed := s.driftStockAndAudit(t, first)
+	err := c.GetWorkflow(ctx, failed.WorkflowID, failed.RunID).Get(ctx, nil)
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) || appErr.Type() != continuousaudit.AuditFailedError || !strings.HasPrefix(appErr.Message(), "audit failed: 1 violation(s)") {
 		t.Fatalf("the failed audit's outcome = %v, want an %s error counting 1 violation", err, continuousaudit.AuditFailedError)
@@ -79,6 +64,32 @@ func TestScheduledAudit(t *testing.T) {
 	if log := w.output(); !strings.Contains(log, `"msg":"audit violation"`) || !strings.Contains(log, "SKU MUG-GOPHER") {
 		t.Errorf("the worker's log does not name the violation:\n%s", w.tail(20))
 	}
+}
+
+// driftStockAndAudit breaks a promise behind the inventory store's back
+// (MUG-GOPHER's stock changed in its database, no reservation saying
+// why), triggers the audit schedule and waits for the run after first,
+// which must fail on it; it returns that run.
+func (s *stack) driftStockAndAudit(t *testing.T, first auditRun) auditRun {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", filepath.Join(s.dataDir, inventory.DatabaseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `UPDATE products SET on_hand = on_hand - 3 WHERE sku = 'MUG-GOPHER'`); err != nil {
+		t.Fatalf("change stock behind the store's back: %v", err)
+	}
+	schedule := s.orders(t).Temporal.ScheduleClient().GetHandle(ctx, ordersaga.AuditScheduleID)
+	if err := schedule.Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
+		t.Fatalf("trigger the audit schedule: %v", err)
+	}
+	run := s.waitAuditRun(t, func(run auditRun) bool { return run.RunID != first.RunID })
+	if run.Status != "Failed" {
+		t.Fatalf("the audit after the drift ended %s, want Failed", run.Status)
+	}
+	return run
 }
 
 // auditRun is one run of the audit schedule as Temporal lists it.
