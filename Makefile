@@ -134,7 +134,7 @@ compose-test:
 # finds it. Record a new version for each build that changes the workflow
 # (and set currentVersion in workflows/replay_test.go to it), and keep the
 # old ones while their builds' orders may run (docs/promises.md).
-HISTORIES_VERSION ?= v5
+HISTORIES_VERSION ?= v6
 histories: $(TEMPORAL)
 	ORDERSAGA_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories/$(HISTORIES_VERSION) \
 		$(GO) test -count=1 -run TestRecordHistories -v ./e2e

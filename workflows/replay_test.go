@@ -26,17 +26,23 @@ const historiesDir = "testdata/histories"
 // currentVersion is the version the current code records. Its orders run
 // on this build's workers only: they are pinned to the Worker Deployment
 // Version they started on (Register).
-const currentVersion = "v5"
+const currentVersion = "v6"
+
+// firstPinnedVersion is the first version recorded through Worker
+// Versioning: from it on, each version's orders run on its own build.
+const firstPinnedVersion = "v5"
 
 // buildOf returns the workflow code that runs the orders of a recorded
 // version. v1 to v4 were recorded on unversioned workers; their orders run
 // on the last build that writes every status to visibility (everyStatus),
 // the deployment's first version, which takes over the unversioned orders
 // and keeps its own pinned until they end. From v5 on, a version's orders
-// run on its own build.
+// run on its own build. v6 changed how the workflow's code reads (one
+// field for why the steps stopped), not the commands it issues, so v5's
+// build is the current code: its histories replaying here is the proof.
 func buildOf(version string) func(workflow.Context, Order) (OrderState, error) {
 	writes := restingStatuses
-	if version < currentVersion {
+	if version < firstPinnedVersion {
 		writes = everyStatus
 	}
 	return func(ctx workflow.Context, order Order) (OrderState, error) {
@@ -96,12 +102,13 @@ func TestReplayRecordedHistories(t *testing.T) {
 
 // TestOlderBuildsNeedTheirOwnWorkers shows why an order stays pinned to the
 // build it started on: the current code does not write every status, so
-// it cannot run an older build's orders. Every history recorded before the
-// current version whose order took a step fails to replay against it with
-// a nondeterminism error (one that ended at its claim wrote only its end).
+// it cannot run an unversioned build's orders. Every history recorded
+// before Worker Versioning whose order took a step fails to replay against
+// it with a nondeterminism error (one that ended at its claim wrote only
+// its end).
 func TestOlderBuildsNeedTheirOwnWorkers(t *testing.T) {
 	for _, file := range historyFiles(t) {
-		if versionOf(file) >= currentVersion || !tookAStep(t, file) {
+		if versionOf(file) >= firstPinnedVersion || !tookAStep(t, file) {
 			continue
 		}
 		t.Run(strings.TrimPrefix(file, historiesDir+"/"), func(t *testing.T) {
