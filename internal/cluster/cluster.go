@@ -254,10 +254,6 @@ func (c *Cluster) Frontends() []string {
 	return out
 }
 
-// NodeMetrics is the address of node i's Prometheus listener, host:port,
-// as compose's Prometheus scrapes the server's (PROMETHEUS_ENDPOINT).
-func (c *Cluster) NodeMetrics(i int) string { return c.node(i).metrics }
-
 // NodeName is node i's name, temporal-1 for node 0.
 func (c *Cluster) NodeName(i int) string { return c.node(i).name }
 

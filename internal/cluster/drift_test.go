@@ -371,7 +371,7 @@ func reads() []read {
 		{"temporal", envPostgresSeeds, false, "onOneHost"},
 		{"temporal", envDBPort, false, "onOneHost"},
 		{"temporal", envDynamicConfig, false, "onOneHost"},
-		{"temporal", envServerMetrics, false, "onOneHost (each node's own metrics port) and NodeMetrics"},
+		{"temporal", envServerMetrics, false, "onOneHost (each node's own metrics port)"},
 		{"temporal-namespace", EnvAddress, false, "Start (the namespace job's frontend)"},
 		{"starter", EnvAddress, false, "the starter's callers"},
 		{"starter", EnvNamespace, false, "Namespace"},

@@ -43,7 +43,6 @@ type node struct {
 	log      string        // its output, every run's
 	env      []string      // the compose service's environment, on this host
 	frontend string        // gRPC address of its frontend
-	metrics  string        // address of its Prometheus listener
 	proc     *proc.Process // nil until started
 }
 
@@ -57,7 +56,6 @@ func (c *Cluster) newNode(i int) (*node, error) {
 		return nil, err
 	}
 	n.frontend = net.JoinHostPort(env[envBindOnIP], env[envFrontendPort])
-	n.metrics = env[envServerMetrics]
 	config := filepath.Join(n.root, "config")
 	if err := os.MkdirAll(config, 0o755); err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", name, err)
